@@ -1,0 +1,113 @@
+"""The platform's shared truths: namespaces, object names, labels and ports.
+
+Infra (the Kubernetes objects), services (the standalone processes), the policy rules and the
+tests all import this module, so a label or a port is spelled in exactly one place and the
+cluster and standalone cannot drift apart.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PART_OF",
+    "MANAGED_BY",
+    "LABEL_TENANT",
+    "LABEL_MODEL",
+    "LABEL_VARIANT",
+    "LABEL_TENANT_NAMESPACE",
+    "SYSTEM_NAMESPACE",
+    "MONITORING_NAMESPACE",
+    "RESERVED_NAMESPACES",
+    "REQUIRED_LABELS",
+    "Ports",
+    "NodePorts",
+    "standard_labels",
+    "selector_labels",
+    "tenant_namespace",
+    "model_service_name",
+]
+
+PART_OF = "mlops-platform"
+MANAGED_BY = "pulumi"
+
+# Platform labels. `platform.mlops/tenant` marks tenant namespaces: NetworkPolicies, admission
+# bindings and the policy pack select on it.
+LABEL_TENANT = "platform.mlops/tenant"
+LABEL_MODEL = "platform.mlops/model"
+LABEL_VARIANT = "platform.mlops/variant"
+LABEL_TENANT_NAMESPACE = "platform.mlops/tenant-namespace"
+
+SYSTEM_NAMESPACE = "mlops-system"
+MONITORING_NAMESPACE = "mlops-monitoring"
+RESERVED_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage",
+     SYSTEM_NAMESPACE, MONITORING_NAMESPACE}
+)
+
+# Every object the platform creates carries these (checked by the infra tests and the policy pack).
+REQUIRED_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+)
+
+
+class Ports:
+    """Container and Service ports, shared by the manifests and the standalone supervisor."""
+
+    MLFLOW = 5000
+    POSTGRES = 5432
+    MODEL_SERVER = 8080
+    GATE = 8090
+    GATEWAY = 8000
+    PROMETHEUS = 9090
+    ALERTMANAGER = 9093
+    PUSHGATEWAY = 9091
+    GRAFANA = 3000
+    METRICS_SERVER = 10250
+    DNS = 53
+
+
+class NodePorts:
+    """Fixed NodePorts of the platform UIs; infra/kind/cluster.yaml maps them to the same host ports
+    on 127.0.0.1, so `http://localhost:30500` is the MLflow UI on a kind cluster."""
+
+    MLFLOW = 30500
+    GRAFANA = 30300
+    PROMETHEUS = 30090
+    GATEWAY = 30080
+
+
+def standard_labels(name: str, instance: str, component: str, *, version: str | None = None,
+                    tenant: str | None = None, model: str | None = None) -> dict[str, str]:
+    """The `app.kubernetes.io/*` labels plus the platform's own, for an object's metadata."""
+    labels = {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+    if version:
+        labels["app.kubernetes.io/version"] = version
+    if tenant:
+        labels[LABEL_TENANT] = tenant
+    if model:
+        labels[LABEL_MODEL] = model
+    return labels
+
+
+def selector_labels(name: str, instance: str) -> dict[str, str]:
+    """The stable subset used in selectors (selectors are immutable, so no version in them)."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
+
+
+def tenant_namespace(tenant: str) -> str:
+    """A tenant owns one namespace, named after it."""
+    return tenant
+
+
+def model_service_name(model: str) -> str:
+    """The Deployment and Service of a served model are named after the model."""
+    return model

@@ -1,0 +1,407 @@
+"""The blueprint schema: WHAT the platform is, as typed data.
+
+A blueprint is one YAML document (see `blueprints/*.yaml`): platform settings, tenants and each
+tenant's models. Every key is typed and unknown keys are errors, the way kind's v1alpha4 config
+works: a typo must never be silently ignored. Defaults are written here, once, so a reader sees
+what an omitted key means. Cross-field rules (a tenant's models must fit its quota, requests must
+not exceed limits, names are unique) live in validators beside the fields they check.
+
+Keys are camelCase in YAML, like Kubernetes objects; the Python attributes are snake_case.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from blueprints.naming import RESERVED_NAMESPACES
+from blueprints.quantity import QuantityError, parse_quantity
+
+__all__ = [
+    "Blueprint",
+    "Platform",
+    "Tenant",
+    "Model",
+    "Resources",
+    "ResourceList",
+    "Quotas",
+    "ContainerLimits",
+    "Replicas",
+    "RegistrySettings",
+    "BackupSettings",
+    "MonitoringSettings",
+    "PolicySettings",
+    "CostSettings",
+    "ImageRef",
+]
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit (e.g. \"fraud-team\")"
+        )
+    return value
+
+
+def _quantity(value: str | int | float) -> str:
+    try:
+        parse_quantity(value)
+    except QuantityError:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. \"4\" or \"500m\")") from None
+    return str(value)
+
+
+def _memory(value: str | int | float) -> str:
+    text = _quantity(value)
+    if parse_quantity(text) < 1024 * 1024:
+        raise ValueError(f"{value!r} is under 1 MiB: memory needs a unit (e.g. \"512Mi\" or \"2Gi\")")
+    return text
+
+
+DnsName = Annotated[str, AfterValidator(_dns_label)]
+CpuQuantity = Annotated[str | int | float, AfterValidator(_quantity)]
+MemoryQuantity = Annotated[str | int | float, AfterValidator(_memory)]
+StorageQuantity = Annotated[str | int | float, AfterValidator(_memory)]
+
+
+class _Spec(BaseModel):
+    """Base for every blueprint section: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True,
+        validate_default=True,
+    )
+
+
+class ResourceList(_Spec):
+    cpu: CpuQuantity
+    memory: MemoryQuantity
+
+    def cores(self) -> Decimal:
+        return parse_quantity(self.cpu)
+
+    def bytes(self) -> Decimal:
+        return parse_quantity(self.memory)
+
+
+class Resources(_Spec):
+    """Container requests and limits. Requests are what the scheduler and the cost model count."""
+
+    requests: ResourceList
+    limits: ResourceList
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        if self.requests.cores() > self.limits.cores():
+            raise ValueError(
+                f"requests.cpu {self.requests.cpu!r} exceeds limits.cpu {self.limits.cpu!r}: "
+                "raise the limit or lower the request"
+            )
+        if self.requests.bytes() > self.limits.bytes():
+            raise ValueError(
+                f"requests.memory {self.requests.memory!r} exceeds limits.memory {self.limits.memory!r}: "
+                "raise the limit or lower the request"
+            )
+        return self
+
+
+class ImageRef(_Spec):
+    """A container image, always pinned: a tag that is not `latest`, or a digest."""
+
+    repository: str = "mlops-platform/platform"
+    tag: str = "0.1.0"
+
+    @field_validator("tag")
+    @classmethod
+    def _pinned(cls, tag: str) -> str:
+        if not tag or tag == "latest":
+            raise ValueError(f"{tag!r} is not a pinned tag: use a version (e.g. \"0.1.0\") or a digest")
+        return tag
+
+    @property
+    def ref(self) -> str:
+        sep = "@" if self.tag.startswith("sha256:") else ":"
+        return f"{self.repository}{sep}{self.tag}"
+
+
+class Quotas(_Spec):
+    """A tenant's ResourceQuota. cpu and memory cap both the requests and the limits in the namespace."""
+
+    cpu: CpuQuantity
+    memory: MemoryQuantity
+    pods: int = Field(gt=0, le=1000)
+    storage: StorageQuantity
+
+
+class ContainerLimits(_Spec):
+    """The tenant's LimitRange: what a container gets when its manifest names no resources."""
+
+    default: ResourceList = ResourceList(cpu="500m", memory="512Mi")
+    default_request: ResourceList = ResourceList(cpu="100m", memory="128Mi")
+
+    @model_validator(mode="after")
+    def _request_within_default(self) -> ContainerLimits:
+        if self.default_request.cores() > self.default.cores() or self.default_request.bytes() > self.default.bytes():
+            raise ValueError("defaultRequest exceeds default: a default request must fit its default limit")
+        return self
+
+
+class Replicas(_Spec):
+    min: int = Field(default=1, ge=1, le=50)
+    max: int = Field(default=1, ge=1, le=50)
+    target_cpu_utilization: int = Field(default=70, ge=10, le=100)
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> Replicas:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max}): set max >= min")
+        return self
+
+
+Flavor = Literal["sklearn", "xgboost", "lightgbm", "pyfunc"]
+
+
+class Model(_Spec):
+    """A model a tenant serves: the registered model, the alias to serve and how to run it."""
+
+    name: DnsName
+    flavor: Flavor = "sklearn"
+    alias: DnsName = "champion"
+    replicas: Replicas = Replicas()
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="256Mi"),
+        limits=ResourceList(cpu="500m", memory="512Mi"),
+    )
+    canary_weight: int = Field(default=0, ge=0, le=100, description="percent of traffic to the challenger")
+    challenger_alias: DnsName = "challenger"
+    shadow: bool = False
+    shadow_alias: DnsName = "shadow"
+
+    @model_validator(mode="after")
+    def _aliases_distinct(self) -> Model:
+        if self.canary_weight and self.alias == self.challenger_alias:
+            raise ValueError(f"alias and challengerAlias are both {self.alias!r}: the challenger needs its own alias")
+        return self
+
+
+class Tenant(_Spec):
+    """A team: one namespace with a quota, default limits, default-deny networking and its models."""
+
+    name: DnsName
+    display_name: str = ""
+    owners: list[str] = Field(default_factory=list, description="groups bound to the tenant's Role")
+    registry: Literal["shared", "dedicated"] = "shared"
+    quotas: Quotas
+    limits: ContainerLimits = ContainerLimits()
+    models: list[Model] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED_NAMESPACES or name.startswith("kube-"):
+            raise ValueError(f"{name!r} is a reserved namespace: pick another tenant name")
+        return name
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, models: list[Model]) -> list[Model]:
+        seen: set[str] = set()
+        for model in models:
+            if model.name in seen:
+                raise ValueError(f"model {model.name!r} is declared twice: model names are unique in a tenant")
+            seen.add(model.name)
+        return models
+
+
+class BackupSettings(_Spec):
+    """pg_dump backups of the registry database to their own volume.
+
+    With `rpoMinutes` set, the schedule is derived from it (a 15-minute RPO runs every 15 minutes);
+    otherwise `schedule` (default nightly) is used.
+    """
+
+    schedule: str = "0 2 * * *"
+    rpo_minutes: int | None = Field(default=None, ge=5, le=1440)
+    retention: int = Field(default=7, ge=1, le=1000, description="backups kept")
+    storage: StorageQuantity = "2Gi"
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str) -> str:
+        if len(schedule.split()) != 5:
+            raise ValueError(f"{schedule!r} is not a 5-field cron schedule (e.g. \"0 2 * * *\")")
+        return schedule
+
+    @property
+    def effective_schedule(self) -> str:
+        if self.rpo_minutes is None:
+            return self.schedule
+        if self.rpo_minutes < 60:
+            return f"*/{self.rpo_minutes} * * * *"
+        return f"0 */{max(1, self.rpo_minutes // 60)} * * *"
+
+
+class RegistrySettings(_Spec):
+    """The MLflow tracking and registry server and its PostgreSQL database."""
+
+    replicas: int = Field(default=1, ge=1, le=5)
+    server: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="384Mi"),
+        limits=ResourceList(cpu="1", memory="1Gi"),
+    )
+    database: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="256Mi"),
+        limits=ResourceList(cpu="1", memory="512Mi"),
+    )
+    database_storage: StorageQuantity = "2Gi"
+    artifact_storage: StorageQuantity = "5Gi"
+    backup: BackupSettings = BackupSettings()
+
+
+class MonitoringSettings(_Spec):
+    retention: str = "7d"
+    storage: StorageQuantity = "2Gi"
+    prometheus: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="384Mi"),
+        limits=ResourceList(cpu="1", memory="1Gi"),
+    )
+    alertmanager: Resources = Resources(
+        requests=ResourceList(cpu="25m", memory="48Mi"),
+        limits=ResourceList(cpu="200m", memory="128Mi"),
+    )
+    grafana: Resources = Resources(
+        requests=ResourceList(cpu="50m", memory="128Mi"),
+        limits=ResourceList(cpu="500m", memory="256Mi"),
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+[smhdwy]", value):
+            raise ValueError(f"{value!r} is not a Prometheus duration (e.g. \"7d\" or \"12h\")")
+        return value
+
+
+Enforcement = Literal["mandatory", "advisory", "disabled"]
+
+
+class PolicySettings(_Spec):
+    """How the policy gates enforce: a default level, per-rule overrides, the allowed registries."""
+
+    default_enforcement: Enforcement = "mandatory"
+    enforcement: dict[str, Enforcement] = Field(default_factory=dict)
+    allowed_registries: list[str] = Field(
+        default_factory=lambda: ["docker.io", "quay.io", "registry.k8s.io", "ghcr.io", "mlops-platform"]
+    )
+
+
+class CostSettings(_Spec):
+    """Unit prices for showback. Defaults are typical on-demand cloud prices, per hour."""
+
+    currency: str = "USD"
+    cpu_core_hour: float = Field(default=0.0316, ge=0)
+    memory_gib_hour: float = Field(default=0.0042, ge=0)
+    storage_gib_month: float = Field(default=0.10, ge=0)
+
+
+class Platform(_Spec):
+    """Settings of the shared platform services."""
+
+    image: ImageRef = ImageRef()
+    ha: bool = Field(default=False, description="replicas, PDBs and anti-affinity for platform services")
+    registry: RegistrySettings = RegistrySettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    policy: PolicySettings = PolicySettings()
+    costs: CostSettings = CostSettings()
+
+
+class Metadata(_Spec):
+    name: DnsName
+    description: str = ""
+
+
+class Blueprint(_Spec):
+    """A whole platform: the document a `blueprints/*.yaml` file holds."""
+
+    api_version: Literal["mlops-platform/v1"] = Field(alias="apiVersion")
+    kind: Literal["Blueprint"]
+    metadata: Metadata
+    platform: Platform = Platform()
+    tenants: list[Tenant] = Field(min_length=1)
+
+    @field_validator("tenants")
+    @classmethod
+    def _unique_tenants(cls, tenants: list[Tenant]) -> list[Tenant]:
+        seen: set[str] = set()
+        for tenant in tenants:
+            if tenant.name in seen:
+                raise ValueError(f"tenant {tenant.name!r} is declared twice: tenant names are unique")
+            seen.add(tenant.name)
+        return tenants
+
+    @model_validator(mode="after")
+    def _models_fit_quotas(self) -> Blueprint:
+        for index, tenant in enumerate(self.tenants):
+            cpu, memory, pods = tenant_peak_limits(tenant, self.platform)
+            quota_cpu, quota_mem = parse_quantity(tenant.quotas.cpu), parse_quantity(tenant.quotas.memory)
+            where = f"tenants[{index}].quotas"
+            if cpu > quota_cpu:
+                raise ValueError(
+                    f"{where}.cpu: {tenant.quotas.cpu!r} is less than the {_fmt(cpu)} CPU the tenant's workloads "
+                    "may use at max replicas (limits): raise the quota or lower replicas.max or limits.cpu"
+                )
+            if memory > quota_mem:
+                raise ValueError(
+                    f"{where}.memory: {tenant.quotas.memory!r} is less than the {_fmt(memory / 2**20)}Mi the "
+                    "tenant's workloads may use at max replicas (limits): raise the quota or lower replicas.max "
+                    "or limits.memory"
+                )
+            if pods > tenant.quotas.pods:
+                raise ValueError(
+                    f"{where}.pods: {tenant.quotas.pods} is less than the {pods} pods the tenant's workloads may "
+                    "run at max replicas: raise the quota or lower replicas.max"
+                )
+        return self
+
+    def tenant(self, name: str) -> Tenant:
+        for tenant in self.tenants:
+            if tenant.name == name:
+                return tenant
+        raise KeyError(name)
+
+
+def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Decimal, int]:
+    """CPU cores, memory bytes and pods a tenant's namespace may hold at peak, counted by limits.
+
+    Counts each model at max replicas plus one surge pod per Deployment (rolling updates), and a
+    dedicated registry (MLflow server, PostgreSQL, the backup job) when the tenant has one.
+    """
+    cpu = Decimal(0)
+    memory = Decimal(0)
+    pods = 0
+    for model in tenant.models:
+        count = model.replicas.max + 1  # maxSurge 1 during a rollout
+        cpu += count * model.resources.limits.cores()
+        memory += count * model.resources.limits.bytes()
+        pods += count
+    if tenant.registry == "dedicated":
+        reg = platform.registry
+        cpu += (reg.replicas + 1) * reg.server.limits.cores() + reg.database.limits.cores()
+        memory += (reg.replicas + 1) * reg.server.limits.bytes() + reg.database.limits.bytes()
+        # the backup job runs with the database's limits
+        cpu += reg.database.limits.cores()
+        memory += reg.database.limits.bytes()
+        pods += reg.replicas + 1 + 1 + 1
+    return cpu, memory, pods
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}"

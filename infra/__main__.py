@@ -1,0 +1,36 @@
+"""The Pulumi program: read stack config, load the blueprint, build the Platform.
+
+Stack config (Pulumi.<stack>.yaml):
+  mlops-platform:blueprint    a shipped blueprint's name (foundation, multi-tenant, enterprise)
+                              or a path to any blueprint file, relative to the project root
+  mlops-platform:kubeContext  the kubeconfig context to deploy to (e.g. kind-mlops); required, so
+                              the program never deploys to whatever context happens to be current
+  mlops-platform:kubeconfig   optional path to a kubeconfig file
+"""
+
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from blueprints import BlueprintError, load
+from infra.platform import Platform, PlatformArgs
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+config = pulumi.Config()
+try:
+    blueprint = load(config.get("blueprint") or "multi-tenant", base=PROJECT_ROOT)
+except BlueprintError as exc:
+    raise pulumi.RunError(f"invalid blueprint:\n{exc}") from None
+
+provider = k8s.Provider(
+    "cluster",
+    context=config.require("kubeContext"),
+    kubeconfig=config.get("kubeconfig") or None,
+)
+platform = Platform("mlops", PlatformArgs(blueprint=blueprint), opts=pulumi.ResourceOptions(provider=provider))
+
+pulumi.export("blueprint", blueprint.metadata.name)
+pulumi.export("trackingUri", platform.tracking_uri)
+pulumi.export("tenantNamespaces", platform.tenant_namespaces)

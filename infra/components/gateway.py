@@ -1,0 +1,140 @@
+"""Gateway: the one front door to every tenant's model servers.
+
+An unprivileged nginx in the platform namespace routes `/<tenant>/<model>/...` to
+`<model>.<tenant>.svc:8080/...`. Tenants' NetworkPolicies admit serving traffic only from these
+pods, so the gateway is also the place to add authentication or rate limits later. nginx
+resolves the upstream per request (`resolver` + a variable in `proxy_pass`), so a model that is
+added later, or is not up yet, never stops the gateway from starting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, Ports, selector_labels, standard_labels
+from blueprints.schema import Blueprint
+from infra import images
+from infra.k8s import (
+    http_probe,
+    metadata,
+    restricted_container_security,
+    restricted_pod_security,
+    scratch_volume,
+)
+
+__all__ = ["Gateway", "GatewayArgs", "gateway_selector", "nginx_config"]
+
+NAME = "gateway"
+INSTANCE = "platform"
+
+
+def gateway_selector() -> dict[str, str]:
+    return selector_labels(NAME, INSTANCE)
+
+
+def nginx_config(blueprint: Blueprint) -> str:
+    """nginx.conf with one location per served model; a pure function, tested directly."""
+    locations = []
+    for tenant in blueprint.tenants:
+        for model in tenant.models:
+            upstream = f"{model.name}.{tenant.name}.svc.cluster.local:{Ports.MODEL_SERVER}"
+            locations.append(
+                f"    location /{tenant.name}/{model.name}/ {{\n"
+                f"      set $upstream {upstream};\n"
+                f"      rewrite ^/{tenant.name}/{model.name}/(.*)$ /$1 break;\n"
+                f"      proxy_pass http://$upstream;\n"
+                f"    }}\n"
+            )
+    return (
+        "worker_processes 1;\n"
+        "pid /tmp/nginx.pid;\n"
+        "events { worker_connections 1024; }\n"
+        "http {\n"
+        "  client_body_temp_path /tmp/client_temp;\n"
+        "  proxy_temp_path /tmp/proxy_temp;\n"
+        "  fastcgi_temp_path /tmp/fastcgi_temp;\n"
+        "  uwsgi_temp_path /tmp/uwsgi_temp;\n"
+        "  scgi_temp_path /tmp/scgi_temp;\n"
+        "  client_max_body_size 8m;\n"
+        "  resolver kube-dns.kube-system.svc.cluster.local valid=10s;\n"
+        "  server {\n"
+        f"    listen {Ports.GATEWAY};\n"
+        "    location = /healthz { return 200 'ok'; }\n"
+        + "".join(locations)
+        + "  }\n"
+        "}\n"
+    )
+
+
+@dataclass(frozen=True)
+class GatewayArgs:
+    blueprint: Blueprint
+    namespace: str = SYSTEM_NAMESPACE
+    replicas: int = 1
+
+
+class Gateway(pulumi.ComponentResource):
+    def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops-platform:platform:Gateway", name, None, opts)
+        ns = args.namespace
+        labels = standard_labels(NAME, INSTANCE, "gateway")
+        select = gateway_selector()
+        child = pulumi.ResourceOptions(parent=self)
+        k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=metadata("gateway-config", ns, labels),
+            data={"nginx.conf": nginx_config(args.blueprint)},
+            opts=child,
+        )
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata(NAME, ns, labels),
+            spec={
+                "replicas": args.replicas,
+                "selector": {"matchLabels": select},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": restricted_pod_security(images.GATEWAY_UID),
+                        "containers": [{
+                            "name": "nginx",
+                            "image": images.GATEWAY,
+                            "args": ["nginx", "-g", "daemon off;", "-c", "/etc/gateway/nginx.conf"],
+                            "ports": [{"name": "http", "containerPort": Ports.GATEWAY}],
+                            "resources": {"requests": {"cpu": "25m", "memory": "32Mi"},
+                                          "limits": {"cpu": "500m", "memory": "128Mi"}},
+                            "securityContext": restricted_container_security(),
+                            "readinessProbe": http_probe("/healthz", "http", period=5),
+                            "livenessProbe": http_probe("/healthz", "http", period=10),
+                            "volumeMounts": [
+                                {"name": "config", "mountPath": "/etc/gateway", "readOnly": True},
+                                {"name": "tmp", "mountPath": "/tmp"},
+                            ],
+                        }],
+                        "volumes": [{"name": "config", "configMap": {"name": "gateway-config"}},
+                                    scratch_volume("tmp", "64Mi")],
+                    },
+                },
+            },
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata(NAME, ns, labels),
+            spec={"type": "NodePort", "selector": select, "ports": [
+                {"name": "http", "port": Ports.GATEWAY, "targetPort": "http", "nodePort": NodePorts.GATEWAY},
+            ]},
+            opts=child,
+        )
+        if args.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=metadata(NAME, ns, labels),
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": select}},
+                opts=child,
+            )
+        self.register_outputs({"service": NAME})

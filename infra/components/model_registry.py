@@ -1,0 +1,304 @@
+"""ModelRegistry: MLflow tracking and registry server on PostgreSQL, with backups.
+
+- PostgreSQL runs as a one-replica StatefulSet with its own PVC. Its password is generated at the
+  first `pulumi up` into a Secret and never appears in code or config; `ignore_changes` keeps it
+  stable across updates (rotate by deleting the Secret and running `pulumi up`).
+- The MLflow server runs from the platform image with proxied artifact storage
+  (`--serve-artifacts`): clients talk only HTTP to MLflow and never need storage credentials;
+  artifacts land on a PVC (see the ADR on PVC vs object store).
+- A backup CronJob runs `services/registry/backup.sh` (pg_dump, custom format) onto a separate
+  backup PVC with retention. Its schedule comes from the blueprint: nightly, or derived from the
+  RPO (`rpoMinutes: 15` -> every 15 minutes).
+- With `ha`, MLflow runs several replicas behind a PDB with anti-affinity. The server is
+  stateless (state is in PostgreSQL and the artifact volume), so replicas are safe.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from blueprints.naming import NodePorts, Ports, selector_labels, standard_labels
+from blueprints.schema import ImageRef, RegistrySettings
+from infra import images
+from infra.k8s import (
+    http_probe,
+    metadata,
+    preferred_anti_affinity,
+    resources,
+    restricted_container_security,
+    restricted_pod_security,
+    scrape_annotations,
+    scratch_volume,
+)
+
+__all__ = ["ModelRegistry", "ModelRegistryArgs", "BACKUP_SCRIPT", "SERVER_NAME", "server_selector"]
+
+BACKUP_SCRIPT = Path(__file__).resolve().parents[2] / "services" / "registry" / "backup.sh"
+SERVER_NAME = "mlflow"
+DATABASE_NAME = "mlflow-db"
+
+
+def server_selector(instance: str) -> dict[str, str]:
+    """Labels that select the MLflow server pods of a registry instance."""
+    return selector_labels(SERVER_NAME, instance)
+
+
+@dataclass(frozen=True)
+class ModelRegistryArgs:
+    namespace: str
+    settings: RegistrySettings
+    image: ImageRef
+    ha: bool = False
+    # "shared" for the platform's registry, the tenant's name for a dedicated one.
+    instance: str = "shared"
+    tenant: str | None = None
+    # The shared registry's UI is published on a fixed NodePort (kind maps it to the host).
+    node_port: int | None = None
+
+
+class ModelRegistry(pulumi.ComponentResource):
+    """PostgreSQL + MLflow server + backups in one namespace."""
+
+    tracking_uri: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops-platform:platform:ModelRegistry", name, None, opts)
+        ns, settings = args.namespace, args.settings
+        child = pulumi.ResourceOptions(parent=self)
+
+        def labels(app: str, component: str) -> dict[str, str]:
+            return standard_labels(app, args.instance, component, tenant=args.tenant)
+
+        db_labels = labels(DATABASE_NAME, "registry-database")
+        db_select = selector_labels(DATABASE_NAME, args.instance)
+        server_labels = labels(SERVER_NAME, "registry-server")
+        server_select = server_selector(args.instance)
+
+        credentials = k8s.core.v1.Secret(
+            f"{name}-db-credentials",
+            metadata=metadata(f"{DATABASE_NAME}-credentials", ns, labels(DATABASE_NAME, "registry-database")),
+            type="Opaque",
+            string_data={
+                "POSTGRES_USER": "mlflow",
+                "POSTGRES_DB": "mlflow",
+                "POSTGRES_PASSWORD": pulumi.Output.secret(secrets.token_hex(24)),
+            },
+            # Generated once; later runs must not rotate it under a running database.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["stringData", "data"]),
+        )
+        db_env = [
+            {"name": key, "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": key}}}
+            for key in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
+        ]
+        after_secret = pulumi.ResourceOptions(parent=self, depends_on=[credentials])
+
+        k8s.core.v1.Service(
+            f"{name}-db-service",
+            metadata=metadata(DATABASE_NAME, ns, db_labels),
+            spec={
+                "clusterIP": "None",
+                "selector": db_select,
+                "ports": [{"name": "postgres", "port": Ports.POSTGRES, "targetPort": "postgres"}],
+            },
+            opts=child,
+        )
+        pg_ready = {"exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow", "-h", "127.0.0.1"]},
+                    "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6}
+        database = k8s.apps.v1.StatefulSet(
+            f"{name}-db",
+            metadata=metadata(DATABASE_NAME, ns, db_labels),
+            spec={
+                "serviceName": DATABASE_NAME,
+                "replicas": 1,
+                "selector": {"matchLabels": db_select},
+                "template": {
+                    "metadata": {"labels": db_labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": restricted_pod_security(images.POSTGRES_UID),
+                        "containers": [{
+                            "name": "postgres",
+                            "image": images.POSTGRES,
+                            "ports": [{"name": "postgres", "containerPort": Ports.POSTGRES}],
+                            "env": [*db_env, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+                            "resources": resources(settings.database),
+                            "securityContext": restricted_container_security(),
+                            "readinessProbe": pg_ready,
+                            "livenessProbe": {**pg_ready, "initialDelaySeconds": 30},
+                            "volumeMounts": [
+                                {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                                {"name": "run", "mountPath": "/var/run/postgresql"},
+                                {"name": "tmp", "mountPath": "/tmp"},
+                            ],
+                        }],
+                        "volumes": [scratch_volume("run", "16Mi"), scratch_volume("tmp", "64Mi")],
+                    },
+                },
+                "volumeClaimTemplates": [{
+                    "metadata": {"name": "data", "labels": db_labels},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": str(settings.database_storage)}},
+                    },
+                }],
+            },
+            opts=after_secret,
+        )
+
+        artifacts = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-artifacts",
+            metadata=metadata("mlflow-artifacts", ns, server_labels),
+            spec={
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": str(settings.artifact_storage)}},
+            },
+            opts=child,
+        )
+        db_uri = f"postgresql://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@{DATABASE_NAME}:{Ports.POSTGRES}/$(POSTGRES_DB)"
+        allowed_hosts = ",".join([
+            f"{SERVER_NAME}", f"{SERVER_NAME}:*", f"{SERVER_NAME}.{ns}*", "localhost:*", "127.0.0.1:*",
+        ])
+        replicas = settings.replicas
+        pod_spec: dict = {
+            "automountServiceAccountToken": False,
+            "securityContext": restricted_pod_security(images.PLATFORM_UID),
+            "containers": [{
+                "name": "mlflow",
+                "image": args.image.ref,
+                "command": ["mlflow", "server"],
+                "args": [
+                    "--backend-store-uri", db_uri,
+                    "--serve-artifacts", "--artifacts-destination", "/mlflow/artifacts",
+                    "--host", "0.0.0.0", "--port", str(Ports.MLFLOW),
+                    "--workers", "2",
+                    "--allowed-hosts", allowed_hosts,
+                    # /metrics for Prometheus (request counts and latencies per endpoint)
+                    "--expose-prometheus", "/tmp/prometheus-metrics",
+                ],
+                "env": [*db_env, {"name": "HOME", "value": "/tmp"}],
+                "ports": [{"name": "http", "containerPort": Ports.MLFLOW}],
+                "resources": resources(settings.server),
+                "securityContext": restricted_container_security(),
+                "readinessProbe": http_probe("/health", "http", period=10),
+                "livenessProbe": http_probe("/health", "http", period=20, failure=6, initial_delay=30),
+                "volumeMounts": [
+                    {"name": "artifacts", "mountPath": "/mlflow/artifacts"},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }],
+            "volumes": [
+                {"name": "artifacts", "persistentVolumeClaim": {"claimName": "mlflow-artifacts"}},
+                scratch_volume("tmp", "1Gi"),
+            ],
+        }
+        if args.ha:
+            pod_spec["affinity"] = preferred_anti_affinity(server_select)
+        k8s.apps.v1.Deployment(
+            f"{name}-server",
+            metadata=metadata(SERVER_NAME, ns, server_labels),
+            spec={
+                "replicas": replicas,
+                "selector": {"matchLabels": server_select},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": {
+                    "metadata": {"labels": server_labels, "annotations": scrape_annotations(Ports.MLFLOW)},
+                    "spec": pod_spec,
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[database, artifacts, credentials]),
+        )
+        service_port: dict = {"name": "http", "port": Ports.MLFLOW, "targetPort": "http"}
+        service_spec: dict = {"selector": server_select, "ports": [service_port]}
+        if args.node_port:
+            service_spec["type"] = "NodePort"
+            service_port["nodePort"] = args.node_port
+        service = k8s.core.v1.Service(
+            f"{name}-service", metadata=metadata(SERVER_NAME, ns, server_labels), spec=service_spec, opts=child
+        )
+        if replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-server-pdb",
+                metadata=metadata(SERVER_NAME, ns, server_labels),
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": server_select}},
+                opts=child,
+            )
+
+        self._backups(name, args, labels(DATABASE_NAME, "registry-backup"), db_env)
+        self.tracking_uri = service.metadata.apply(
+            lambda m: f"http://{SERVER_NAME}.{ns}.svc.cluster.local:{Ports.MLFLOW}"
+        )
+        self.register_outputs({"tracking_uri": self.tracking_uri})
+
+    def _backups(self, name: str, args: ModelRegistryArgs, labels: dict[str, str], db_env: list[dict]) -> None:
+        ns, backup = args.namespace, args.settings.backup
+        child = pulumi.ResourceOptions(parent=self)
+        k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-backups",
+            metadata=metadata("mlflow-backups", ns, labels),
+            spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(backup.storage)}}},
+            opts=child,
+        )
+        k8s.core.v1.ConfigMap(
+            f"{name}-backup-script",
+            metadata=metadata("mlflow-backup-script", ns, labels),
+            data={"backup.sh": BACKUP_SCRIPT.read_text(encoding="utf-8")},
+            opts=child,
+        )
+        env = [
+            {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials",
+                                                             "key": "POSTGRES_USER"}}},
+            {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials",
+                                                                 "key": "POSTGRES_PASSWORD"}}},
+            {"name": "PGDATABASE", "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials",
+                                                                 "key": "POSTGRES_DB"}}},
+            {"name": "PGHOST", "value": DATABASE_NAME},
+            {"name": "PGPORT", "value": str(Ports.POSTGRES)},
+            {"name": "BACKUP_DIR", "value": "/backups"},
+            {"name": "BACKUP_RETAIN", "value": str(backup.retention)},
+        ]
+        k8s.batch.v1.CronJob(
+            f"{name}-backup",
+            metadata=metadata("mlflow-db-backup", ns, labels),
+            spec={
+                "schedule": backup.effective_schedule,
+                "concurrencyPolicy": "Forbid",
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {"spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": 600,
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "restartPolicy": "OnFailure",
+                            "automountServiceAccountToken": False,
+                            "securityContext": restricted_pod_security(images.POSTGRES_UID),
+                            "containers": [{
+                                "name": "pg-dump",
+                                "image": images.POSTGRES,
+                                "command": ["/bin/sh", "/scripts/backup.sh"],
+                                "env": env,
+                                "resources": resources(args.settings.database),
+                                "securityContext": restricted_container_security(),
+                                "volumeMounts": [
+                                    {"name": "backups", "mountPath": "/backups"},
+                                    {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }],
+                            "volumes": [
+                                {"name": "backups", "persistentVolumeClaim": {"claimName": "mlflow-backups"}},
+                                {"name": "scripts", "configMap": {"name": "mlflow-backup-script"}},
+                                scratch_volume("tmp", "64Mi"),
+                            ],
+                        },
+                    },
+                }},
+            },
+            opts=child,
+        )

@@ -1,0 +1,140 @@
+"""ModelService: one served model: Deployment, Service, HPA and (when min replicas > 1) a PDB.
+
+The pod runs `mlplat serve models:/<model>@<alias>` from the platform image: the same command a
+user runs on a laptop. Champion/challenger split and shadow traffic happen inside the server
+(app-level canary, see the ADR), so one Deployment serves every variant and no service mesh is
+needed. The HPA owns the replica count after creation (`ignore_changes` on spec.replicas), so a
+later `pulumi up` never scales a busy model back down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from blueprints.naming import Ports, model_service_name, selector_labels, standard_labels
+from blueprints.schema import ImageRef
+from blueprints.schema import Model as ModelSpec
+from infra import images
+from infra.components.tenant import SERVING_SERVICE_ACCOUNT
+from infra.k8s import (
+    http_probe,
+    metadata,
+    resources,
+    restricted_container_security,
+    restricted_pod_security,
+    scrape_annotations,
+    scratch_volume,
+)
+
+__all__ = ["ModelService", "ModelServiceArgs", "serve_command", "LIVE_PATH", "READY_PATH", "METRICS_PATH"]
+
+LIVE_PATH = "/v2/health/live"
+READY_PATH = "/v2/health/ready"
+METRICS_PATH = "/metrics"
+
+
+def serve_command(model: ModelSpec) -> list[str]:
+    """The `mlplat serve` arguments for a model: the same CLI standalone and laptops use."""
+    args = ["serve", f"models:/{model.name}@{model.alias}", "--host", "0.0.0.0", "--port", str(Ports.MODEL_SERVER)]
+    if model.canary_weight:
+        args += ["--challenger", f"models:/{model.name}@{model.challenger_alias}",
+                 "--challenger-weight", str(model.canary_weight)]
+    if model.shadow:
+        args += ["--shadow", f"models:/{model.name}@{model.shadow_alias}"]
+    return args
+
+
+@dataclass(frozen=True)
+class ModelServiceArgs:
+    tenant: str
+    namespace: str
+    model: ModelSpec
+    image: ImageRef
+    tracking_uri: pulumi.Input[str]
+
+
+class ModelService(pulumi.ComponentResource):
+    """Everything that serves one model in its tenant's namespace."""
+
+    service_name: str
+
+    def __init__(self, name: str, args: ModelServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops-platform:platform:ModelService", name, None, opts)
+        model, ns = args.model, args.namespace
+        app = model_service_name(model.name)
+        labels = standard_labels(app, args.tenant, "model-server", version=args.image.tag,
+                                 tenant=args.tenant, model=model.name)
+        select = selector_labels(app, args.tenant)
+        child = pulumi.ResourceOptions(parent=self)
+
+        container = {
+            "name": "model-server",
+            "image": args.image.ref,
+            "command": ["mlplat"],
+            "args": serve_command(model),
+            "env": [
+                {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
+                {"name": "MLPLAT_MODEL_CACHE", "value": "/tmp/models"},
+                {"name": "HOME", "value": "/tmp"},
+            ],
+            "ports": [{"name": "http", "containerPort": Ports.MODEL_SERVER}],
+            "resources": resources(model.resources),
+            "securityContext": restricted_container_security(),
+            # Ready only once a model is loaded; live as long as the process answers.
+            "readinessProbe": http_probe(READY_PATH, "http", period=5),
+            "livenessProbe": http_probe(LIVE_PATH, "http", period=10, failure=6),
+            "startupProbe": http_probe(LIVE_PATH, "http", period=5, failure=24),
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        }
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata(app, ns, labels),
+            spec={
+                "replicas": model.replicas.min,
+                "selector": {"matchLabels": select},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": scrape_annotations(Ports.MODEL_SERVER)},
+                    "spec": {
+                        "serviceAccountName": SERVING_SERVICE_ACCOUNT,
+                        "automountServiceAccountToken": False,
+                        "securityContext": restricted_pod_security(images.PLATFORM_UID),
+                        "containers": [container],
+                        "volumes": [scratch_volume("tmp", "2Gi")],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+        )
+        k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata(app, ns, labels),
+            spec={"selector": select, "ports": [{"name": "http", "port": Ports.MODEL_SERVER, "targetPort": "http"}]},
+            opts=child,
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=metadata(app, ns, labels),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app},
+                "minReplicas": model.replicas.min,
+                "maxReplicas": model.replicas.max,
+                "metrics": [{"type": "Resource", "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": model.replicas.target_cpu_utilization},
+                }}],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+        )
+        if model.replicas.min > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=metadata(app, ns, labels),
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": select}},
+                opts=child,
+            )
+        self.service_name = app
+        self.register_outputs({"service": app, "namespace": ns})

@@ -1,0 +1,111 @@
+"""Small builders for the Kubernetes fragments every component repeats.
+
+Components pass plain dicts spelled exactly like Kubernetes YAML (camelCase), so a reader can
+compare them with `make render` output line by line. These helpers hold the fragments that must be
+identical everywhere: object metadata, the restricted security context, writable scratch volumes,
+HTTP probes and Prometheus scrape annotations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blueprints.naming import standard_labels
+
+__all__ = [
+    "metadata",
+    "restricted_container_security",
+    "restricted_pod_security",
+    "http_probe",
+    "scratch_volume",
+    "resources",
+    "scrape_annotations",
+    "preferred_anti_affinity",
+]
+
+
+def metadata(name: str, namespace: str | None, labels: dict[str, str],
+             annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
+    if namespace:
+        meta["namespace"] = namespace
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def labels(name: str, instance: str, component: str, **extra: str | None) -> dict[str, str]:
+    return standard_labels(name, instance, component, **extra)
+
+
+def restricted_pod_security(uid: int, *, fs_group: bool = True) -> dict[str, Any]:
+    """Pod-level settings that satisfy the `restricted` Pod Security Standard."""
+    context: dict[str, Any] = {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if fs_group:
+        context["fsGroup"] = uid
+    return context
+
+
+def restricted_container_security() -> dict[str, Any]:
+    """Container-level settings: read-only root, no privilege escalation, every capability dropped."""
+    return {
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def http_probe(path: str, port: str | int, *, period: int = 10, failure: int = 3,
+               initial_delay: int = 0, scheme: str = "HTTP") -> dict[str, Any]:
+    probe: dict[str, Any] = {
+        "httpGet": {"path": path, "port": port, "scheme": scheme},
+        "periodSeconds": period,
+        "failureThreshold": failure,
+        "timeoutSeconds": 3,
+    }
+    if initial_delay:
+        probe["initialDelaySeconds"] = initial_delay
+    return probe
+
+
+def scratch_volume(name: str = "tmp", size: str = "256Mi") -> dict[str, Any]:
+    """An emptyDir for the writable paths a read-only root filesystem still needs (/tmp, caches)."""
+    return {"name": name, "emptyDir": {"sizeLimit": size}}
+
+
+def resources(spec: Any) -> dict[str, Any]:
+    """A blueprint `Resources` as a container's `resources` block."""
+    return {
+        "requests": {"cpu": str(spec.requests.cpu), "memory": str(spec.requests.memory)},
+        "limits": {"cpu": str(spec.limits.cpu), "memory": str(spec.limits.memory)},
+    }
+
+
+def scrape_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
+    """The pod annotations the platform's Prometheus discovers scrape targets by."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": path}
+
+
+def preferred_anti_affinity(selector: dict[str, str]) -> dict[str, Any]:
+    """Spread replicas over nodes when there are several; never block scheduling on one node."""
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "topologyKey": "kubernetes.io/hostname",
+                        "labelSelector": {"matchLabels": dict(selector)},
+                    },
+                }
+            ]
+        }
+    }

@@ -1,0 +1,104 @@
+"""Platform: the whole blueprint as one ComponentResource.
+
+It composes, in dependency order: the platform namespace, the shared model registry, monitoring,
+the gateway, cluster add-ons, and for each tenant its isolated namespace, a dedicated registry
+when the tenant asks for one, and one ModelService per model. Every decision about WHAT to build
+comes from the blueprint; this module only decides HOW the pieces connect (which registry a
+tenant's models talk to, which pods a tenant's NetworkPolicies admit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, standard_labels, tenant_namespace
+from blueprints.schema import Blueprint
+from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
+from infra.components.metrics_server import MetricsServer, MetricsServerArgs
+from infra.components.model_registry import ModelRegistry, ModelRegistryArgs, server_selector
+from infra.components.model_service import ModelService, ModelServiceArgs
+from infra.components.monitoring import Monitoring, MonitoringArgs, prometheus_selector
+from infra.components.tenant import Tenant, TenantArgs
+from infra.k8s import metadata
+
+__all__ = ["Platform", "PlatformArgs"]
+
+
+@dataclass(frozen=True)
+class PlatformArgs:
+    blueprint: Blueprint
+    install_metrics_server: bool = True
+
+
+class Platform(pulumi.ComponentResource):
+    """Everything a blueprint declares, on one cluster."""
+
+    tracking_uri: pulumi.Output[str]
+    tenant_namespaces: list[str]
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops-platform:platform:Platform", name, None, opts)
+        blueprint, platform = args.blueprint, args.blueprint.platform
+
+        system_ns = k8s.core.v1.Namespace(
+            f"{name}-system",
+            metadata=metadata(SYSTEM_NAMESPACE, None, {
+                **standard_labels("mlops-system", "platform", "namespace"),
+                "pod-security.kubernetes.io/enforce": "restricted",
+            }),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_system = pulumi.ResourceOptions(parent=self, depends_on=[system_ns])
+
+        registry = ModelRegistry(
+            f"{name}-registry",
+            ModelRegistryArgs(namespace=SYSTEM_NAMESPACE, settings=platform.registry, image=platform.image,
+                              ha=platform.ha, node_port=NodePorts.MLFLOW),
+            opts=in_system,
+        )
+        Monitoring(f"{name}-monitoring", MonitoringArgs(settings=platform.monitoring),
+                   opts=pulumi.ResourceOptions(parent=self))
+        Gateway(f"{name}-gateway", GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1),
+                opts=in_system)
+        if args.install_metrics_server:
+            MetricsServer(f"{name}-metrics-server", MetricsServerArgs(), opts=pulumi.ResourceOptions(parent=self))
+
+        self.tenant_namespaces = []
+        for spec in blueprint.tenants:
+            ns = tenant_namespace(spec.name)
+            dedicated = spec.registry == "dedicated"
+            tenant = Tenant(
+                f"{name}-tenant-{spec.name}",
+                TenantArgs(
+                    spec=spec,
+                    registry_namespace=ns if dedicated else SYSTEM_NAMESPACE,
+                    registry_selector=server_selector(spec.name if dedicated else "shared"),
+                    gateway_selector=gateway_selector(),
+                    prometheus_selector=prometheus_selector(),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            in_tenant = pulumi.ResourceOptions(parent=self, depends_on=[tenant])
+            tracking_uri = registry.tracking_uri
+            if dedicated:
+                own = ModelRegistry(
+                    f"{name}-registry-{spec.name}",
+                    ModelRegistryArgs(namespace=ns, settings=platform.registry, image=platform.image,
+                                      ha=platform.ha, instance=spec.name, tenant=spec.name),
+                    opts=in_tenant,
+                )
+                tracking_uri = own.tracking_uri
+            for model in spec.models:
+                ModelService(
+                    f"{name}-{spec.name}-{model.name}",
+                    ModelServiceArgs(tenant=spec.name, namespace=ns, model=model, image=platform.image,
+                                     tracking_uri=tracking_uri),
+                    opts=in_tenant,
+                )
+            self.tenant_namespaces.append(ns)
+
+        self.tracking_uri = registry.tracking_uri
+        self.register_outputs({"tracking_uri": registry.tracking_uri, "tenant_namespaces": self.tenant_namespaces})

@@ -1,0 +1,1 @@
+"""Deploy targets: deciding where `make up` goes and checking the tools each target needs."""

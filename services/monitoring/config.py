@@ -1,0 +1,115 @@
+"""Prometheus, Alertmanager and Grafana configuration, as data.
+
+Two shapes of the same config:
+- `kubernetes`: Prometheus discovers pods through the Kubernetes API and keeps those annotated
+  `prometheus.io/scrape: "true"` (the model servers and the registry), relabelled with their
+  tenant and model labels;
+- `static`: the same jobs with fixed localhost targets, for standalone.
+Job names and target labels are identical in both, so rules and dashboards work unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from blueprints.naming import LABEL_MODEL, LABEL_TENANT
+
+__all__ = ["prometheus_config", "alertmanager_config", "grafana_datasources", "grafana_dashboards",
+           "RULES_FILE", "SCRAPE_INTERVAL"]
+
+RULES_FILE = "rules.yml"
+SCRAPE_INTERVAL = "15s"
+
+
+def _label_name(label: str) -> str:
+    """Kubernetes label -> the name Prometheus' service discovery gives it."""
+    return "__meta_kubernetes_pod_label_" + "".join(c if c.isalnum() else "_" for c in label)
+
+
+def prometheus_config(
+    mode: Literal["kubernetes", "static"],
+    *,
+    alertmanagers: list[str],
+    rules_dir: str,
+    static_targets: dict[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """prometheus.yml. `static_targets` maps a job to [{"targets": [...], "labels": {...}}]."""
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+        "rule_files": [f"{rules_dir.rstrip('/')}/{RULES_FILE}"],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]},
+        "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]}],
+    }
+    if mode == "kubernetes":
+        config["scrape_configs"].append({
+            "job_name": "platform-pods",
+            "kubernetes_sd_configs": [{"role": "pod"}],
+            "relabel_configs": [
+                {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                 "action": "keep", "regex": "true"},
+                {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_path"],
+                 "action": "replace", "target_label": "__metrics_path__", "regex": "(.+)"},
+                {"source_labels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+                 "action": "replace", "regex": r"([^:]+)(?::\d+)?;(\d+)", "replacement": "$1:$2",
+                 "target_label": "__address__"},
+                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+                {"source_labels": [_label_name("app.kubernetes.io/component")], "target_label": "job"},
+                {"source_labels": [_label_name(LABEL_TENANT)], "target_label": "tenant"},
+                {"source_labels": [_label_name(LABEL_MODEL)], "target_label": "model_deployment"},
+            ],
+        })
+    else:
+        for job, groups in sorted((static_targets or {}).items()):
+            config["scrape_configs"].append({"job_name": job, "static_configs": groups})
+    return config
+
+
+def alertmanager_config(webhook_urls: dict[str, str] | None = None) -> dict[str, Any]:
+    """Alertmanager routes: everything to a default receiver; named alerts to platform webhooks."""
+    receivers: list[dict[str, Any]] = [{"name": "default"}]
+    routes: list[dict[str, Any]] = []
+    for alertname, url in sorted((webhook_urls or {}).items()):
+        receiver = f"webhook-{alertname.lower()}"
+        receivers.append({"name": receiver, "webhook_configs": [{"url": url, "send_resolved": True}]})
+        routes.append({"matchers": [f'alertname="{alertname}"'], "receiver": receiver})
+    return {
+        "route": {"receiver": "default", "group_by": ["alertname", "tenant", "model"],
+                  "group_wait": "10s", "group_interval": "1m", "repeat_interval": "4h", "routes": routes},
+        "receivers": receivers,
+    }
+
+
+def grafana_datasources(prometheus_url: str) -> dict[str, Any]:
+    return {
+        "apiVersion": 1,
+        "datasources": [{
+            "name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
+            "url": prometheus_url, "isDefault": True, "editable": False,
+        }],
+    }
+
+
+def _panel(panel_id: int, title: str, expr: str, unit: str, x: int, y: int) -> dict[str, Any]:
+    return {
+        "id": panel_id, "title": title, "type": "timeseries",
+        "datasource": {"type": "prometheus", "uid": "prometheus"},
+        "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [{"refId": "A", "expr": expr, "datasource": {"type": "prometheus", "uid": "prometheus"}}],
+    }
+
+
+def grafana_dashboards() -> dict[str, dict[str, Any]]:
+    """Dashboards by file name. Every panel's `expr` is a real PromQL query (checked in e2e)."""
+    overview = {
+        "uid": "mlops-platform-overview",
+        "title": "MLOps platform overview",
+        "schemaVersion": 39,
+        "time": {"from": "now-1h", "to": "now"},
+        "panels": [
+            _panel(1, "Targets up", 'sum by (job) (up)', "short", 0, 0),
+            _panel(2, "Scrape duration", 'max by (job) (scrape_duration_seconds)', "s", 12, 0),
+        ],
+    }
+    return {"platform-overview.json": overview}
