@@ -210,15 +210,6 @@ class Tenant(_Spec):
             raise ValueError(f"{name!r} is a reserved namespace: pick another tenant name")
         return name
 
-    @field_validator("models")
-    @classmethod
-    def _unique_models(cls, models: list[Model]) -> list[Model]:
-        seen: set[str] = set()
-        for model in models:
-            if model.name in seen:
-                raise ValueError(f"model {model.name!r} is declared twice: model names are unique in a tenant")
-            seen.add(model.name)
-        return models
 
 
 class BackupSettings(_Spec):
@@ -337,15 +328,22 @@ class Blueprint(_Spec):
     platform: Platform = Platform()
     tenants: list[Tenant] = Field(min_length=1)
 
-    @field_validator("tenants")
-    @classmethod
-    def _unique_tenants(cls, tenants: list[Tenant]) -> list[Tenant]:
-        seen: set[str] = set()
-        for tenant in tenants:
-            if tenant.name in seen:
-                raise ValueError(f"tenant {tenant.name!r} is declared twice: tenant names are unique")
-            seen.add(tenant.name)
-        return tenants
+    @model_validator(mode="after")
+    def _names_unique(self) -> Blueprint:
+        # Raised with the full field path, so the message points at the second declaration.
+        tenants_seen: set[str] = set()
+        for index, tenant in enumerate(self.tenants):
+            if tenant.name in tenants_seen:
+                raise ValueError(f"tenants[{index}].name: tenant {tenant.name!r} is declared twice: "
+                                 "tenant names are unique (they are namespace names)")
+            tenants_seen.add(tenant.name)
+            models_seen: set[str] = set()
+            for m_index, model in enumerate(tenant.models):
+                if model.name in models_seen:
+                    raise ValueError(f"tenants[{index}].models[{m_index}].name: model {model.name!r} is declared "
+                                     "twice: model names are unique in a tenant")
+                models_seen.add(model.name)
+        return self
 
     @model_validator(mode="after")
     def _models_fit_quotas(self) -> Blueprint:

@@ -24,9 +24,12 @@ try:
 except BlueprintError as exc:
     raise pulumi.RunError(f"invalid blueprint:\n{exc}") from None
 
+kube_context = config.require("kubeContext")
+if not kube_context.strip():
+    raise pulumi.RunError("mlops-platform:kubeContext is empty: name the kubeconfig context to deploy to")
 provider = k8s.Provider(
     "cluster",
-    context=config.require("kubeContext"),
+    context=kube_context,
     kubeconfig=config.get("kubeconfig") or None,
 )
 platform = Platform("mlops", PlatformArgs(blueprint=blueprint), opts=pulumi.ResourceOptions(provider=provider))

@@ -71,11 +71,13 @@ def _normalise(value: Any, mask: bool) -> Any:
     return value
 
 
-def render_blueprint(blueprint: str | Path, *, stack: str = "dev", kube_context: str = "kind-mlops",
+def render_blueprint(blueprint: str | Path, *, stack: str = "dev", kube_context: str | None = "kind-mlops",
                      mask_secrets: bool = False) -> Captured:
     """Run `infra/__main__.py` for a blueprint (shipped name or path) and capture what it creates."""
     captured = Captured()
-    config = {f"{PROJECT}:blueprint": str(blueprint), f"{PROJECT}:kubeContext": kube_context}
+    config = {f"{PROJECT}:blueprint": str(blueprint)}
+    if kube_context is not None:
+        config[f"{PROJECT}:kubeContext"] = kube_context
     previous = os.environ.get("PULUMI_CONFIG")
     os.environ["PULUMI_CONFIG"] = json.dumps(config)  # exactly how the Pulumi CLI passes stack config
     try:

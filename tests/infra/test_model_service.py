@@ -1,0 +1,88 @@
+"""ModelService: each model is a hardened, autoscaled, scrapeable Deployment running `mlplat serve`."""
+
+from __future__ import annotations
+
+from blueprints import load
+from blueprints.naming import LABEL_MODEL, LABEL_TENANT
+from infra.components.model_service import LIVE_PATH, READY_PATH, serve_command
+from tests.infra.conftest import find, rendered
+
+
+def _deployment(name="fraud-scorer", ns="fraud", blueprint="multi-tenant"):
+    return find(rendered(blueprint).manifests, "Deployment", name, ns)
+
+
+def test_every_model_gets_deployment_service_and_hpa():
+    manifests = rendered("multi-tenant").manifests
+    for tenant in load("multi-tenant").tenants:
+        for model in tenant.models:
+            for kind in ("Deployment", "Service", "HorizontalPodAutoscaler"):
+                assert find(manifests, kind, model.name, tenant.name)
+
+
+def test_hpa_follows_the_blueprint_replicas():
+    hpa = find(rendered("multi-tenant").manifests, "HorizontalPodAutoscaler", "ranker", "recsys")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 3)
+    assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+
+
+def test_pdb_only_when_min_replicas_above_one():
+    manifests = rendered("multi-tenant").manifests
+    pdbs = {(m["metadata"]["namespace"], m["metadata"]["name"]) for m in manifests if m["kind"] == "PodDisruptionBudget"}
+    assert ("fraud", "fraud-scorer") in pdbs  # min 2
+    assert ("recsys", "ranker") not in pdbs  # min 1
+
+
+def test_server_container_is_restricted():
+    pod = _deployment()["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "serving"
+    sc = pod["containers"][0]["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_probes_point_at_the_model_server_health_endpoints():
+    container = _deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == READY_PATH == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == LIVE_PATH == "/v2/health/live"
+
+
+def test_pods_carry_platform_labels_and_scrape_annotations():
+    template = _deployment()["spec"]["template"]["metadata"]
+    assert template["labels"][LABEL_TENANT] == "fraud" and template["labels"][LABEL_MODEL] == "fraud-scorer"
+    assert template["annotations"]["prometheus.io/scrape"] == "true"
+    assert template["annotations"]["prometheus.io/port"] == "8080"
+
+
+def test_container_runs_mlplat_serve_with_canary_and_shadow_from_the_blueprint():
+    container = _deployment()["spec"]["template"]["spec"]["containers"][0]
+    model = load("multi-tenant").tenant("fraud").models[0]
+    assert container["command"] == ["mlplat"]
+    assert container["args"] == serve_command(model)
+    args = container["args"]
+    assert args[:2] == ["serve", "models:/fraud-scorer@champion"]
+    assert args[args.index("--challenger-weight") + 1] == "10"
+    assert "models:/fraud-scorer@shadow" in args
+
+
+def test_models_track_their_tenants_registry():
+    env = {e["name"]: e["value"] for e in _deployment()["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops-system.svc.cluster.local:5000"
+    clinical = _deployment("readmission", "clinical", "enterprise")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in clinical["env"]}
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.clinical.svc.cluster.local:5000"
+
+
+def test_images_are_pinned():
+    for manifest in rendered("enterprise").manifests:
+        spec = manifest.get("spec", {})
+        template = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template")
+        if not template:
+            continue
+        for container in template["spec"]["containers"]:
+            image = container["image"]
+            assert ("@sha256:" in image) or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")), image

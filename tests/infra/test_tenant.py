@@ -1,0 +1,90 @@
+"""Tenant: every team is isolated by namespace, quota, limits, network policy and RBAC."""
+
+from __future__ import annotations
+
+from blueprints import load
+from blueprints.naming import LABEL_TENANT, MONITORING_NAMESPACE, SYSTEM_NAMESPACE
+from tests.infra.conftest import find, rendered
+
+
+def _tenant_objects(blueprint: str, tenant: str) -> list[dict]:
+    return [m for m in rendered(blueprint).manifests if m["metadata"].get("namespace") == tenant]
+
+
+def test_each_tenant_namespace_is_labelled_and_enforces_restricted_pod_security():
+    for tenant in load("multi-tenant").tenants:
+        ns = find(rendered("multi-tenant").manifests, "Namespace", tenant.name)
+        labels = ns["metadata"]["labels"]
+        assert labels[LABEL_TENANT] == tenant.name
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_tenant_quota_caps_requests_limits_pods_storage_and_forbids_external_services():
+    spec = load("multi-tenant").tenant("recsys")
+    quota = find(rendered("multi-tenant").manifests, "ResourceQuota", "tenant-quota", "recsys")["spec"]["hard"]
+    assert quota["requests.cpu"] == quota["limits.cpu"] == str(spec.quotas.cpu)
+    assert quota["requests.memory"] == quota["limits.memory"] == str(spec.quotas.memory)
+    assert quota["pods"] == str(spec.quotas.pods)
+    assert quota["requests.storage"] == str(spec.quotas.storage)
+    assert quota["services.loadbalancers"] == quota["services.nodeports"] == "0"
+
+
+def test_limit_range_gives_containers_the_blueprint_defaults():
+    spec = load("multi-tenant").tenant("forecasting")
+    limits = find(rendered("multi-tenant").manifests, "LimitRange", "tenant-limits", "forecasting")["spec"]["limits"][0]
+    assert limits["default"] == {"cpu": "250m", "memory": "256Mi"} == {
+        "cpu": spec.limits.default.cpu, "memory": spec.limits.default.memory}
+    assert limits["defaultRequest"] == {"cpu": "50m", "memory": "64Mi"}
+
+
+def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gateway():
+    policies = {m["metadata"]["name"]: m["spec"] for m in _tenant_objects("multi-tenant", "fraud")
+                if m["kind"] == "NetworkPolicy"}
+    assert set(policies) == {"default-deny-all", "allow-dns", "allow-registry", "allow-scrape-from-monitoring",
+                             "allow-gateway-to-serving"}
+    assert policies["default-deny-all"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+    def peer_namespace(rule_peers):
+        return rule_peers[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+
+    assert peer_namespace(policies["allow-dns"]["egress"][0]["to"]) == "kube-system"
+    assert {p["port"] for p in policies["allow-dns"]["egress"][0]["ports"]} == {53}
+    assert peer_namespace(policies["allow-registry"]["egress"][0]["to"]) == SYSTEM_NAMESPACE
+    assert policies["allow-registry"]["egress"][0]["to"][0]["podSelector"]["matchLabels"][
+        "app.kubernetes.io/name"] == "mlflow"
+    assert peer_namespace(policies["allow-scrape-from-monitoring"]["ingress"][0]["from"]) == MONITORING_NAMESPACE
+    assert peer_namespace(policies["allow-gateway-to-serving"]["ingress"][0]["from"]) == SYSTEM_NAMESPACE
+    # nothing opens egress to the internet or ingress from other tenants
+    for name, spec in policies.items():
+        for rule in spec.get("egress", []) + spec.get("ingress", []):
+            peers = rule.get("to", []) + rule.get("from", [])
+            assert peers and all("ipBlock" not in p for p in peers), name
+
+
+def test_dedicated_registry_tenant_talks_to_its_own_registry_only():
+    policies = {m["metadata"]["name"]: m["spec"] for m in _tenant_objects("enterprise", "clinical")
+                if m["kind"] == "NetworkPolicy"}
+    to = policies["allow-registry"]["egress"][0]["to"][0]
+    assert to["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "clinical"
+    assert {"allow-registry-ingress", "allow-registry-database"} <= set(policies)
+    assert find(rendered("enterprise").manifests, "Deployment", "mlflow", "clinical")
+
+
+def test_service_accounts_do_not_mount_api_tokens():
+    accounts = [m for m in _tenant_objects("multi-tenant", "fraud") if m["kind"] == "ServiceAccount"]
+    assert {a["metadata"]["name"] for a in accounts} == {"serving", "team"}
+    assert all(a["automountServiceAccountToken"] is False for a in accounts)
+
+
+def test_team_role_is_least_privilege_and_bound_to_the_team():
+    objects = _tenant_objects("multi-tenant", "fraud")
+    role = next(m for m in objects if m["kind"] == "Role")
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+        assert "secrets" not in rule["resources"]
+        assert not {"delete", "update", "patch"} & set(rule["verbs"])
+        assert "pods/exec" not in rule["resources"]
+    binding = next(m for m in objects if m["kind"] == "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    subjects = {(s["kind"], s["name"]) for s in binding["subjects"]}
+    assert subjects == {("ServiceAccount", "team"), ("Group", "fraud-team")}

@@ -1,0 +1,168 @@
+"""The blueprint schema: shipped blueprints load, and every malformed one gets its specific message."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+import yaml
+
+from blueprints import SHIPPED, BlueprintError, load, load_text
+from blueprints.loader import BLUEPRINT_DIR
+from blueprints.quantity import QuantityError, parse_quantity
+from services.cli import main
+
+BASE = yaml.safe_load((BLUEPRINT_DIR / "multi-tenant.yaml").read_text())
+
+
+def _errors(mutate) -> list[str]:
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    with pytest.raises(BlueprintError) as caught:
+        load_text(yaml.safe_dump(data), source="blueprints/x.yaml")
+    return str(caught.value).splitlines()
+
+
+def _set(path: str, value):
+    """A mutation that sets `tenants.1.quotas.cpu` (dots, ints for list indexes) to value."""
+    def mutate(data):
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node = data
+        for part in parents:
+            node = node[part]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return mutate
+
+
+_DELETE = object()
+
+MALFORMED = {
+    "quantity": (_set("tenants.1.quotas.cpu", "lots"),
+                 'blueprints/x.yaml: tenants[1].quotas.cpu: \'lots\' is not a Kubernetes quantity (e.g. "4" or "500m")'),
+    "dns-name": (_set("tenants.0.name", "Fraud_Team"),
+                 "blueprints/x.yaml: tenants[0].name: 'Fraud_Team' is not a DNS-1123 label"),
+    "unknown-key": (_set("tenants.0.quota", {}),
+                    "blueprints/x.yaml: tenants[0].quota: unknown key 'quota' (a typo?); allowed keys here: name, "
+                    "displayName, owners, registry, quotas, limits, models"),
+    "replicas-order": (_set("tenants.0.models.0.replicas.min", 5),
+                       "blueprints/x.yaml: tenants[0].models[0].replicas: min (5) is greater than max (4): "
+                       "set max >= min"),
+    "registry-mode": (_set("tenants.0.registry", "private"),
+                      "blueprints/x.yaml: tenants[0].registry: 'private' is not allowed; input should be 'shared' "
+                      "or 'dedicated'"),
+    "duplicate-tenant": (_set("tenants.1.name", "fraud"),
+                         "blueprints/x.yaml: tenants[1].name: tenant 'fraud' is declared twice"),
+    "duplicate-model": (_set("tenants.1.models.1.name", "ranker"),
+                        "blueprints/x.yaml: tenants[1].models[1].name: model 'ranker' is declared twice"),
+    "request-over-limit": (_set("tenants.0.models.0.resources.requests.memory", "2Gi"),
+                           "blueprints/x.yaml: tenants[0].models[0].resources: requests.memory '2Gi' exceeds "
+                           "limits.memory '768Mi': raise the limit or lower the request"),
+    "memory-without-unit": (_set("tenants.0.quotas.memory", "512"),
+                            "blueprints/x.yaml: tenants[0].quotas.memory: '512' is under 1 MiB: memory needs a unit"),
+    "canary-weight": (_set("tenants.0.models.0.canaryWeight", 150),
+                      "blueprints/x.yaml: tenants[0].models[0].canaryWeight: 150: input should be less than or "
+                      "equal to 100"),
+    "unpinned-image": (_set("platform.image.tag", "latest"),
+                       "blueprints/x.yaml: platform.image.tag: 'latest' is not a pinned tag"),
+    "missing-key": (_set("tenants.0.quotas.pods", _DELETE),
+                    "blueprints/x.yaml: tenants[0].quotas.pods: required key is missing: add it"),
+    "quota-too-small": (_set("tenants.2.quotas.cpu", "500m"),
+                        "blueprints/x.yaml: tenants[2].quotas.cpu: '500m' is less than the 0.75 CPU the tenant's "
+                        "workloads may use at max replicas (limits): raise the quota or lower replicas.max or "
+                        "limits.cpu"),
+    "reserved-namespace": (_set("tenants.0.name", "kube-system"),
+                           "blueprints/x.yaml: tenants[0].name: 'kube-system' is a reserved namespace"),
+    "cron": (_set("platform.registry.backup.schedule", "daily"),
+             "blueprints/x.yaml: platform.registry.backup.schedule: 'daily' is not a 5-field cron schedule"),
+    "api-version": (_set("apiVersion", "v2"),
+                    "blueprints/x.yaml: apiVersion: 'v2' is not allowed; input should be 'mlops-platform/v1'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_blueprint_gets_its_specific_message(case):
+    mutate, expected = MALFORMED[case]
+    errors = _errors(mutate)
+    assert any(line.startswith(expected) for line in errors), errors
+
+
+def test_all_problems_of_a_file_are_reported_at_once():
+    def two_problems(data):
+        data["tenants"][0]["registry"] = "private"
+        data["tenants"][1]["quotas"]["cpu"] = "lots"
+
+    errors = _errors(two_problems)
+    assert len(errors) == 2
+
+
+def test_invalid_yaml_names_the_line():
+    with pytest.raises(BlueprintError, match=r"x.yaml: line 1, column 11: not valid YAML"):
+        load_text("tenants: [", source="x.yaml")
+
+
+def test_a_document_that_is_not_a_mapping_is_rejected():
+    with pytest.raises(BlueprintError, match="must be a mapping"):
+        load_text("- a\n- b\n", source="x.yaml")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_blueprints_load(name):
+    blueprint = load(name)
+    assert blueprint.metadata.name == name
+    assert blueprint.tenants
+
+
+def test_multi_tenant_blueprint_has_at_least_three_teams_with_canaries():
+    blueprint = load("multi-tenant")
+    assert len(blueprint.tenants) >= 3
+    assert any(m.canary_weight for t in blueprint.tenants for m in t.models)
+
+
+def test_enterprise_blueprint_has_ha_rpo_and_a_dedicated_registry():
+    blueprint = load("enterprise")
+    assert blueprint.platform.ha and blueprint.platform.registry.replicas >= 2
+    assert blueprint.platform.registry.backup.effective_schedule == "*/15 * * * *"
+    assert any(t.registry == "dedicated" for t in blueprint.tenants)
+
+
+def test_a_blueprint_can_be_given_by_path(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text((BLUEPRINT_DIR / "foundation.yaml").read_text())
+    assert load(str(path)).metadata.name == "foundation"
+
+
+def test_an_unknown_blueprint_name_lists_the_shipped_ones():
+    with pytest.raises(BlueprintError, match="give a shipped name \\(foundation, multi-tenant, enterprise\\)"):
+        load("no-such-blueprint")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("500m", Decimal("0.5")), ("2", Decimal(2)), ("1.5", Decimal("1.5")), ("512Mi", Decimal(512 * 2**20)),
+    ("1Gi", Decimal(2**30)), ("1G", Decimal(10**9)), ("1e3", Decimal(1000)), (4, Decimal(4)),
+])
+def test_quantities_parse_exactly(text, expected):
+    assert parse_quantity(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "1.2.3", "-1", "5 Gi", "", "Gi", True])
+def test_non_quantities_are_rejected(text):
+    with pytest.raises(QuantityError):
+        parse_quantity(text)
+
+
+def test_cli_validate_accepts_shipped_blueprints(capsys):
+    assert main(["blueprint", "validate", *SHIPPED]) == 0
+    assert "multi-tenant: ok (3 tenants, 4 models)" in capsys.readouterr().out
+
+
+def test_cli_validate_exits_1_and_prints_the_field_path(tmp_path, capsys):
+    bad = copy.deepcopy(BASE)
+    bad["tenants"][1]["quotas"]["cpu"] = "lots"
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    assert main(["blueprint", "validate", str(path)]) == 1
+    assert "tenants[1].quotas.cpu: 'lots' is not a Kubernetes quantity" in capsys.readouterr().err
