@@ -62,13 +62,23 @@ class _Mocks(pulumi.runtime.Mocks):
 def _normalise(value: Any, mask: bool) -> Any:
     if isinstance(value, dict):
         if _SECRET_SIG in value:
-            return MASK if mask else _normalise(value.get("value"), mask)
+            inner = _normalise(value.get("value"), mask)
+            return _mask_leaves(inner) if mask else inner
         return {k: _normalise(v, mask) for k, v in value.items()}
     if isinstance(value, list):
         return [_normalise(v, mask) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _mask_leaves(value: Any) -> Any:
+    """Keep a secret's shape (its keys), hide every value."""
+    if isinstance(value, dict):
+        return {k: _mask_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_leaves(v) for v in value]
+    return MASK
 
 
 def render_blueprint(blueprint: str | Path, *, stack: str = "dev", kube_context: str | None = "kind-mlops",
@@ -97,6 +107,24 @@ def render_blueprint(blueprint: str | Path, *, stack: str = "dev", kube_context:
     return captured
 
 
+_TOP = ("apiVersion", "kind", "metadata", "spec", "data", "stringData")
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _reader_order(manifest: dict[str, Any]) -> dict[str, Any]:
+    """apiVersion, kind, metadata, spec first (as people write them), the rest sorted."""
+    ordered = {k: _sorted(manifest[k]) for k in _TOP if k in manifest}
+    ordered.update({k: _sorted(v) for k, v in sorted(manifest.items()) if k not in ordered})
+    return ordered
+
+
 def write_manifests(manifests: list[dict[str, Any]], out: Path) -> list[Path]:
     """Write one YAML file per object, one folder per namespace (`_cluster/` for cluster-scoped)."""
     written = []
@@ -106,6 +134,6 @@ def write_manifests(manifests: list[dict[str, Any]], out: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         name = meta.get("name", "unnamed").replace(":", "_")
         path = folder / f"{manifest.get('kind', 'Object').lower()}-{name}.yaml"
-        path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+        path.write_text(yaml.safe_dump(_reader_order(manifest), sort_keys=False), encoding="utf-8")
         written.append(path)
     return written
