@@ -68,9 +68,7 @@ def load_text(text: str, *, source: str = "<blueprint>") -> Blueprint:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise BlueprintError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
     if not isinstance(data, dict):
-        raise BlueprintError(
-            source, ["the document must be a mapping with apiVersion, kind, metadata and tenants"]
-        )
+        raise BlueprintError(source, ["the document must be a mapping with apiVersion, kind, metadata and tenants"])
     try:
         return Blueprint.model_validate(data)
     except ValidationError as exc:
@@ -122,7 +120,12 @@ def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
 
 def _is_union_tag(part: Any) -> bool:
     # pydantic adds the union member's type name (e.g. "str", "int") to the location of union errors
-    return isinstance(part, str) and part in {"str", "int", "float", "function-after[_quantity(), union[str,int,float]]"}
+    return isinstance(part, str) and part in {
+        "str",
+        "int",
+        "float",
+        "function-after[_quantity(), union[str,int,float]]",
+    }
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -134,9 +137,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
             args = typing.get_args(annotation)
             annotation = args[0] if args else Any
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = next(
-                (f for n, f in annotation.model_fields.items() if part in (n, f.alias)), None
-            )
+            field = next((f for n, f in annotation.model_fields.items() if part in (n, f.alias)), None)
             if field is None:
                 return []
             annotation = field.annotation

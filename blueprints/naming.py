@@ -39,8 +39,15 @@ LABEL_TENANT_NAMESPACE = "platform.mlops/tenant-namespace"
 SYSTEM_NAMESPACE = "mlops-system"
 MONITORING_NAMESPACE = "mlops-monitoring"
 RESERVED_NAMESPACES = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage",
-     SYSTEM_NAMESPACE, MONITORING_NAMESPACE}
+    {
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "local-path-storage",
+        SYSTEM_NAMESPACE,
+        MONITORING_NAMESPACE,
+    }
 )
 
 # Every object the platform creates carries these (checked by the infra tests and the policy pack).
@@ -79,8 +86,15 @@ class NodePorts:
     GATEWAY = 30080
 
 
-def standard_labels(name: str, instance: str, component: str, *, version: str | None = None,
-                    tenant: str | None = None, model: str | None = None) -> dict[str, str]:
+def standard_labels(
+    name: str,
+    instance: str,
+    component: str,
+    *,
+    version: str | None = None,
+    tenant: str | None = None,
+    model: str | None = None,
+) -> dict[str, str]:
     """The `app.kubernetes.io/*` labels plus the platform's own, for an object's metadata."""
     labels = {
         "app.kubernetes.io/name": name,

@@ -46,7 +46,7 @@ def _dns_label(value: str) -> str:
     if len(value) > 63 or not _DNS1123_LABEL.match(value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit (e.g. \"fraud-team\")"
+            'starting and ending with a letter or digit (e.g. "fraud-team")'
         )
     return value
 
@@ -55,14 +55,14 @@ def _quantity(value: str | int | float) -> str:
     try:
         parse_quantity(value)
     except QuantityError:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. \"4\" or \"500m\")") from None
+        raise ValueError(f'{value!r} is not a Kubernetes quantity (e.g. "4" or "500m")') from None
     return str(value)
 
 
 def _memory(value: str | int | float) -> str:
     text = _quantity(value)
     if parse_quantity(text) < 1024 * 1024:
-        raise ValueError(f"{value!r} is under 1 MiB: memory needs a unit (e.g. \"512Mi\" or \"2Gi\")")
+        raise ValueError(f'{value!r} is under 1 MiB: memory needs a unit (e.g. "512Mi" or "2Gi")')
     return text
 
 
@@ -76,7 +76,10 @@ class _Spec(BaseModel):
     """Base for every blueprint section: camelCase keys, unknown keys rejected, immutable."""
 
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
         validate_default=True,
     )
 
@@ -123,7 +126,7 @@ class ImageRef(_Spec):
     @classmethod
     def _pinned(cls, tag: str) -> str:
         if not tag or tag == "latest":
-            raise ValueError(f"{tag!r} is not a pinned tag: use a version (e.g. \"0.1.0\") or a digest")
+            raise ValueError(f'{tag!r} is not a pinned tag: use a version (e.g. "0.1.0") or a digest')
         return tag
 
     @property
@@ -211,7 +214,6 @@ class Tenant(_Spec):
         return name
 
 
-
 class BackupSettings(_Spec):
     """pg_dump backups of the registry database to their own volume.
 
@@ -228,7 +230,7 @@ class BackupSettings(_Spec):
     @classmethod
     def _cron(cls, schedule: str) -> str:
         if len(schedule.split()) != 5:
-            raise ValueError(f"{schedule!r} is not a 5-field cron schedule (e.g. \"0 2 * * *\")")
+            raise ValueError(f'{schedule!r} is not a 5-field cron schedule (e.g. "0 2 * * *")')
         return schedule
 
     @property
@@ -277,7 +279,7 @@ class MonitoringSettings(_Spec):
     @classmethod
     def _duration(cls, value: str) -> str:
         if not re.fullmatch(r"\d+[smhdwy]", value):
-            raise ValueError(f"{value!r} is not a Prometheus duration (e.g. \"7d\" or \"12h\")")
+            raise ValueError(f'{value!r} is not a Prometheus duration (e.g. "7d" or "12h")')
         return value
 
 
@@ -334,14 +336,18 @@ class Blueprint(_Spec):
         tenants_seen: set[str] = set()
         for index, tenant in enumerate(self.tenants):
             if tenant.name in tenants_seen:
-                raise ValueError(f"tenants[{index}].name: tenant {tenant.name!r} is declared twice: "
-                                 "tenant names are unique (they are namespace names)")
+                raise ValueError(
+                    f"tenants[{index}].name: tenant {tenant.name!r} is declared twice: "
+                    "tenant names are unique (they are namespace names)"
+                )
             tenants_seen.add(tenant.name)
             models_seen: set[str] = set()
             for m_index, model in enumerate(tenant.models):
                 if model.name in models_seen:
-                    raise ValueError(f"tenants[{index}].models[{m_index}].name: model {model.name!r} is declared "
-                                     "twice: model names are unique in a tenant")
+                    raise ValueError(
+                        f"tenants[{index}].models[{m_index}].name: model {model.name!r} is declared "
+                        "twice: model names are unique in a tenant"
+                    )
                 models_seen.add(model.name)
         return self
 

@@ -24,8 +24,9 @@ __all__ = [
 ]
 
 
-def metadata(name: str, namespace: str | None, labels: dict[str, str],
-             annotations: dict[str, str] | None = None) -> dict[str, Any]:
+def metadata(
+    name: str, namespace: str | None, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
     if namespace:
         meta["namespace"] = namespace
@@ -63,8 +64,9 @@ def restricted_container_security() -> dict[str, Any]:
     }
 
 
-def http_probe(path: str, port: str | int, *, period: int = 10, failure: int = 3,
-               initial_delay: int = 0, scheme: str = "HTTP") -> dict[str, Any]:
+def http_probe(
+    path: str, port: str | int, *, period: int = 10, failure: int = 3, initial_delay: int = 0, scheme: str = "HTTP"
+) -> dict[str, Any]:
     probe: dict[str, Any] = {
         "httpGet": {"path": path, "port": port, "scheme": scheme},
         "periodSeconds": period,

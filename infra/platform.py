@@ -45,24 +45,33 @@ class Platform(pulumi.ComponentResource):
 
         system_ns = k8s.core.v1.Namespace(
             f"{name}-system",
-            metadata=metadata(SYSTEM_NAMESPACE, None, {
-                **standard_labels("mlops-system", "platform", "namespace"),
-                "pod-security.kubernetes.io/enforce": "restricted",
-            }),
+            metadata=metadata(
+                SYSTEM_NAMESPACE,
+                None,
+                {
+                    **standard_labels("mlops-system", "platform", "namespace"),
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                },
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_system = pulumi.ResourceOptions(parent=self, depends_on=[system_ns])
 
         registry = ModelRegistry(
             f"{name}-registry",
-            ModelRegistryArgs(namespace=SYSTEM_NAMESPACE, settings=platform.registry, image=platform.image,
-                              ha=platform.ha, node_port=NodePorts.MLFLOW),
+            ModelRegistryArgs(
+                namespace=SYSTEM_NAMESPACE,
+                settings=platform.registry,
+                image=platform.image,
+                ha=platform.ha,
+                node_port=NodePorts.MLFLOW,
+            ),
             opts=in_system,
         )
-        Monitoring(f"{name}-monitoring", MonitoringArgs(settings=platform.monitoring),
-                   opts=pulumi.ResourceOptions(parent=self))
-        Gateway(f"{name}-gateway", GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1),
-                opts=in_system)
+        Monitoring(
+            f"{name}-monitoring", MonitoringArgs(settings=platform.monitoring), opts=pulumi.ResourceOptions(parent=self)
+        )
+        Gateway(f"{name}-gateway", GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1), opts=in_system)
         if args.install_metrics_server:
             MetricsServer(f"{name}-metrics-server", MetricsServerArgs(), opts=pulumi.ResourceOptions(parent=self))
 
@@ -86,16 +95,23 @@ class Platform(pulumi.ComponentResource):
             if dedicated:
                 own = ModelRegistry(
                     f"{name}-registry-{spec.name}",
-                    ModelRegistryArgs(namespace=ns, settings=platform.registry, image=platform.image,
-                                      ha=platform.ha, instance=spec.name, tenant=spec.name),
+                    ModelRegistryArgs(
+                        namespace=ns,
+                        settings=platform.registry,
+                        image=platform.image,
+                        ha=platform.ha,
+                        instance=spec.name,
+                        tenant=spec.name,
+                    ),
                     opts=in_tenant,
                 )
                 tracking_uri = own.tracking_uri
             for model in spec.models:
                 ModelService(
                     f"{name}-{spec.name}-{model.name}",
-                    ModelServiceArgs(tenant=spec.name, namespace=ns, model=model, image=platform.image,
-                                     tracking_uri=tracking_uri),
+                    ModelServiceArgs(
+                        tenant=spec.name, namespace=ns, model=model, image=platform.image, tracking_uri=tracking_uri
+                    ),
                     opts=in_tenant,
                 )
             self.tenant_namespaces.append(ns)

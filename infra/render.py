@@ -81,8 +81,9 @@ def _mask_leaves(value: Any) -> Any:
     return MASK
 
 
-def render_blueprint(blueprint: str | Path, *, stack: str = "dev", kube_context: str | None = "kind-mlops",
-                     mask_secrets: bool = False) -> Captured:
+def render_blueprint(
+    blueprint: str | Path, *, stack: str = "dev", kube_context: str | None = "kind-mlops", mask_secrets: bool = False
+) -> Captured:
     """Run `infra/__main__.py` for a blueprint (shipped name or path) and capture what it creates."""
     captured = Captured()
     config = {f"{PROJECT}:blueprint": str(blueprint)}

@@ -62,9 +62,7 @@ def nginx_config(blueprint: Blueprint) -> str:
         "  resolver kube-dns.kube-system.svc.cluster.local valid=10s;\n"
         "  server {\n"
         f"    listen {Ports.GATEWAY};\n"
-        "    location = /healthz { return 200 'ok'; }\n"
-        + "".join(locations)
-        + "  }\n"
+        "    location = /healthz { return 200 'ok'; }\n" + "".join(locations) + "  }\n"
         "}\n"
     )
 
@@ -100,23 +98,29 @@ class Gateway(pulumi.ComponentResource):
                     "spec": {
                         "automountServiceAccountToken": False,
                         "securityContext": restricted_pod_security(images.GATEWAY_UID),
-                        "containers": [{
-                            "name": "nginx",
-                            "image": images.GATEWAY,
-                            "args": ["nginx", "-g", "daemon off;", "-c", "/etc/gateway/nginx.conf"],
-                            "ports": [{"name": "http", "containerPort": Ports.GATEWAY}],
-                            "resources": {"requests": {"cpu": "25m", "memory": "32Mi"},
-                                          "limits": {"cpu": "500m", "memory": "128Mi"}},
-                            "securityContext": restricted_container_security(),
-                            "readinessProbe": http_probe("/healthz", "http", period=5),
-                            "livenessProbe": http_probe("/healthz", "http", period=10),
-                            "volumeMounts": [
-                                {"name": "config", "mountPath": "/etc/gateway", "readOnly": True},
-                                {"name": "tmp", "mountPath": "/tmp"},
-                            ],
-                        }],
-                        "volumes": [{"name": "config", "configMap": {"name": "gateway-config"}},
-                                    scratch_volume("tmp", "64Mi")],
+                        "containers": [
+                            {
+                                "name": "nginx",
+                                "image": images.GATEWAY,
+                                "args": ["nginx", "-g", "daemon off;", "-c", "/etc/gateway/nginx.conf"],
+                                "ports": [{"name": "http", "containerPort": Ports.GATEWAY}],
+                                "resources": {
+                                    "requests": {"cpu": "25m", "memory": "32Mi"},
+                                    "limits": {"cpu": "500m", "memory": "128Mi"},
+                                },
+                                "securityContext": restricted_container_security(),
+                                "readinessProbe": http_probe("/healthz", "http", period=5),
+                                "livenessProbe": http_probe("/healthz", "http", period=10),
+                                "volumeMounts": [
+                                    {"name": "config", "mountPath": "/etc/gateway", "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "config", "configMap": {"name": "gateway-config"}},
+                            scratch_volume("tmp", "64Mi"),
+                        ],
                     },
                 },
             },
@@ -125,9 +129,13 @@ class Gateway(pulumi.ComponentResource):
         k8s.core.v1.Service(
             f"{name}-service",
             metadata=metadata(NAME, ns, labels),
-            spec={"type": "NodePort", "selector": select, "ports": [
-                {"name": "http", "port": Ports.GATEWAY, "targetPort": "http", "nodePort": NodePorts.GATEWAY},
-            ]},
+            spec={
+                "type": "NodePort",
+                "selector": select,
+                "ports": [
+                    {"name": "http", "port": Ports.GATEWAY, "targetPort": "http", "nodePort": NodePorts.GATEWAY},
+                ],
+            },
             opts=child,
         )
         if args.replicas > 1:

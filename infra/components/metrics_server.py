@@ -39,13 +39,19 @@ class MetricsServer(pulumi.ComponentResource):
         k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=metadata(NAME, ns, labels), opts=child)
         k8s.rbac.v1.ClusterRole(
             f"{name}-aggregated-reader",
-            metadata=metadata("system:aggregated-metrics-reader", None, {
-                **labels,
-                "rbac.authorization.k8s.io/aggregate-to-admin": "true",
-                "rbac.authorization.k8s.io/aggregate-to-edit": "true",
-                "rbac.authorization.k8s.io/aggregate-to-view": "true",
-            }),
-            rules=[{"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": ["get", "list", "watch"]}],
+            metadata=metadata(
+                "system:aggregated-metrics-reader",
+                None,
+                {
+                    **labels,
+                    "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+                    "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+                    "rbac.authorization.k8s.io/aggregate-to-view": "true",
+                },
+            ),
+            rules=[
+                {"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": ["get", "list", "watch"]}
+            ],
             opts=child,
         )
         k8s.rbac.v1.ClusterRole(
@@ -104,20 +110,27 @@ class MetricsServer(pulumi.ComponentResource):
                     "spec": {
                         "serviceAccountName": NAME,
                         "priorityClassName": "system-cluster-critical",
-                        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
-                                            "seccompProfile": {"type": "RuntimeDefault"}},
-                        "containers": [{
-                            "name": "metrics-server",
-                            "image": images.METRICS_SERVER,
-                            "args": flags,
-                            "ports": [{"name": "https", "containerPort": Ports.METRICS_SERVER}],
-                            "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
-                                          "limits": {"cpu": "500m", "memory": "400Mi"}},
-                            "securityContext": restricted_container_security(),
-                            "readinessProbe": http_probe("/readyz", "https", initial_delay=20, scheme="HTTPS"),
-                            "livenessProbe": http_probe("/livez", "https", scheme="HTTPS"),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }],
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 1000,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [
+                            {
+                                "name": "metrics-server",
+                                "image": images.METRICS_SERVER,
+                                "args": flags,
+                                "ports": [{"name": "https", "containerPort": Ports.METRICS_SERVER}],
+                                "resources": {
+                                    "requests": {"cpu": "100m", "memory": "200Mi"},
+                                    "limits": {"cpu": "500m", "memory": "400Mi"},
+                                },
+                                "securityContext": restricted_container_security(),
+                                "readinessProbe": http_probe("/readyz", "https", initial_delay=20, scheme="HTTPS"),
+                                "livenessProbe": http_probe("/livez", "https", scheme="HTTPS"),
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            }
+                        ],
                         "volumes": [scratch_volume("tmp", "64Mi")],
                     },
                 },
@@ -128,8 +141,10 @@ class MetricsServer(pulumi.ComponentResource):
             f"{name}-apiservice",
             metadata=metadata("v1beta1.metrics.k8s.io", None, labels),
             spec={
-                "group": "metrics.k8s.io", "version": "v1beta1",
-                "groupPriorityMinimum": 100, "versionPriority": 100,
+                "group": "metrics.k8s.io",
+                "version": "v1beta1",
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
                 "insecureSkipTLSVerify": True,
                 "service": {"name": NAME, "namespace": ns, "port": 443},
             },

@@ -40,8 +40,12 @@ def serve_command(model: ModelSpec) -> list[str]:
     """The `mlplat serve` arguments for a model: the same CLI standalone and laptops use."""
     args = ["serve", f"models:/{model.name}@{model.alias}", "--host", "0.0.0.0", "--port", str(Ports.MODEL_SERVER)]
     if model.canary_weight:
-        args += ["--challenger", f"models:/{model.name}@{model.challenger_alias}",
-                 "--challenger-weight", str(model.canary_weight)]
+        args += [
+            "--challenger",
+            f"models:/{model.name}@{model.challenger_alias}",
+            "--challenger-weight",
+            str(model.canary_weight),
+        ]
     if model.shadow:
         args += ["--shadow", f"models:/{model.name}@{model.shadow_alias}"]
     return args
@@ -65,8 +69,9 @@ class ModelService(pulumi.ComponentResource):
         super().__init__("mlops-platform:platform:ModelService", name, None, opts)
         model, ns = args.model, args.namespace
         app = model_service_name(model.name)
-        labels = standard_labels(app, args.tenant, "model-server", version=args.image.tag,
-                                 tenant=args.tenant, model=model.name)
+        labels = standard_labels(
+            app, args.tenant, "model-server", version=args.image.tag, tenant=args.tenant, model=model.name
+        )
         select = selector_labels(app, args.tenant)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -122,10 +127,18 @@ class ModelService(pulumi.ComponentResource):
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app},
                 "minReplicas": model.replicas.min,
                 "maxReplicas": model.replicas.max,
-                "metrics": [{"type": "Resource", "resource": {
-                    "name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": model.replicas.target_cpu_utilization},
-                }}],
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {
+                                "type": "Utilization",
+                                "averageUtilization": model.replicas.target_cpu_utilization,
+                            },
+                        },
+                    }
+                ],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )

@@ -69,8 +69,9 @@ class Monitoring(pulumi.ComponentResource):
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata=metadata(ns, None, {**labels("monitoring", "namespace"),
-                                         "pod-security.kubernetes.io/enforce": "restricted"}),
+            metadata=metadata(
+                ns, None, {**labels("monitoring", "namespace"), "pod-security.kubernetes.io/enforce": "restricted"}
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
@@ -87,8 +88,9 @@ class Monitoring(pulumi.ComponentResource):
         k8s.rbac.v1.ClusterRole(
             f"{name}-prometheus-role",
             metadata=metadata("mlops-prometheus", None, prom_labels),
-            rules=[{"apiGroups": [""], "resources": ["pods", "services", "endpoints"],
-                    "verbs": ["get", "list", "watch"]}],
+            rules=[
+                {"apiGroups": [""], "resources": ["pods", "services", "endpoints"], "verbs": ["get", "list", "watch"]}
+            ],
             opts=child,
         )
         k8s.rbac.v1.ClusterRoleBinding(
@@ -102,8 +104,9 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-prometheus-config",
             metadata=metadata("prometheus-config", ns, prom_labels),
             data={
-                "prometheus.yml": _yaml(prometheus_config("kubernetes", alertmanagers=[alertmanager_url],
-                                                          rules_dir="/etc/prometheus/rules")),
+                "prometheus.yml": _yaml(
+                    prometheus_config("kubernetes", alertmanagers=[alertmanager_url], rules_dir="/etc/prometheus/rules")
+                ),
             },
             opts=child,
         )
@@ -120,7 +123,11 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         self._deployment(
-            f"{name}-prometheus", ns, "prometheus", prom_labels, images.PROMETHEUS_UID,
+            f"{name}-prometheus",
+            ns,
+            "prometheus",
+            prom_labels,
+            images.PROMETHEUS_UID,
             container={
                 "name": "prometheus",
                 "image": images.PROMETHEUS,
@@ -160,7 +167,11 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         self._deployment(
-            f"{name}-alertmanager", ns, "alertmanager", am_labels, images.PROMETHEUS_UID,
+            f"{name}-alertmanager",
+            ns,
+            "alertmanager",
+            am_labels,
+            images.PROMETHEUS_UID,
             container={
                 "name": "alertmanager",
                 "image": images.ALERTMANAGER,
@@ -197,10 +208,22 @@ class Monitoring(pulumi.ComponentResource):
         k8s.core.v1.ConfigMap(
             f"{name}-grafana-dashboard-provider",
             metadata=metadata("grafana-dashboard-provider", ns, gf_labels),
-            data={"dashboards.yaml": _yaml({"apiVersion": 1, "providers": [{
-                "name": "mlops-platform", "folder": "MLOps platform", "type": "file",
-                "disableDeletion": True, "options": {"path": "/var/lib/grafana/dashboards"},
-            }]})},
+            data={
+                "dashboards.yaml": _yaml(
+                    {
+                        "apiVersion": 1,
+                        "providers": [
+                            {
+                                "name": "mlops-platform",
+                                "folder": "MLOps platform",
+                                "type": "file",
+                                "disableDeletion": True,
+                                "options": {"path": "/var/lib/grafana/dashboards"},
+                            }
+                        ],
+                    }
+                )
+            },
             opts=child,
         )
         k8s.core.v1.ConfigMap(
@@ -210,15 +233,24 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         admin_env = [
-            {"name": "GF_SECURITY_ADMIN_USER", "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": "admin-user"}}},
-            {"name": "GF_SECURITY_ADMIN_PASSWORD",
-             "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": "admin-password"}}},
+            {
+                "name": "GF_SECURITY_ADMIN_USER",
+                "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": "admin-user"}},
+            },
+            {
+                "name": "GF_SECURITY_ADMIN_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": "admin-password"}},
+            },
             {"name": "GF_PATHS_DATA", "value": "/var/lib/grafana/data"},
             {"name": "GF_ANALYTICS_REPORTING_ENABLED", "value": "false"},
             {"name": "GF_ANALYTICS_CHECK_FOR_UPDATES", "value": "false"},
         ]
         self._deployment(
-            f"{name}-grafana", ns, "grafana", gf_labels, images.GRAFANA_UID,
+            f"{name}-grafana",
+            ns,
+            "grafana",
+            gf_labels,
+            images.GRAFANA_UID,
             container={
                 "name": "grafana",
                 "image": images.GRAFANA,
@@ -229,8 +261,11 @@ class Monitoring(pulumi.ComponentResource):
                 "livenessProbe": http_probe("/api/health", "http", failure=6, initial_delay=30),
                 "volumeMounts": [
                     {"name": "datasources", "mountPath": "/etc/grafana/provisioning/datasources", "readOnly": True},
-                    {"name": "dashboard-provider", "mountPath": "/etc/grafana/provisioning/dashboards",
-                     "readOnly": True},
+                    {
+                        "name": "dashboard-provider",
+                        "mountPath": "/etc/grafana/provisioning/dashboards",
+                        "readOnly": True,
+                    },
                     {"name": "dashboards", "mountPath": "/var/lib/grafana/dashboards", "readOnly": True},
                     {"name": "data", "mountPath": "/var/lib/grafana/data"},
                     {"name": "tmp", "mountPath": "/tmp"},
@@ -251,10 +286,22 @@ class Monitoring(pulumi.ComponentResource):
         self.prometheus_url = prometheus_url
         self.register_outputs({"prometheus_url": prometheus_url})
 
-    def _deployment(self, name: str, ns: str, app: str, labels: dict[str, str], uid: int, *,
-                    container: dict, volumes: list[dict], port: int, opts: pulumi.ResourceOptions,
-                    service_account: str | None = None, scrape: bool = True,
-                    node_port: int | None = None) -> None:
+    def _deployment(
+        self,
+        name: str,
+        ns: str,
+        app: str,
+        labels: dict[str, str],
+        uid: int,
+        *,
+        container: dict,
+        volumes: list[dict],
+        port: int,
+        opts: pulumi.ResourceOptions,
+        service_account: str | None = None,
+        scrape: bool = True,
+        node_port: int | None = None,
+    ) -> None:
         """A one-replica Deployment plus its ClusterIP Service: the shape all three tools share."""
         select = selector_labels(app, INSTANCE)
         pod_spec: dict = {

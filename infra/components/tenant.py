@@ -44,16 +44,31 @@ TEAM_SERVICE_ACCOUNT = "team"
 TEAM_ROLE_RULES: list[dict] = [
     {
         "apiGroups": [""],
-        "resources": ["pods", "services", "endpoints", "configmaps", "events",
-                      "persistentvolumeclaims", "resourcequotas", "limitranges"],
+        "resources": [
+            "pods",
+            "services",
+            "endpoints",
+            "configmaps",
+            "events",
+            "persistentvolumeclaims",
+            "resourcequotas",
+            "limitranges",
+        ],
         "verbs": ["get", "list", "watch"],
     },
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get", "list"]},
     {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]},
     {
         "apiGroups": ["apps", "autoscaling", "policy", "batch"],
-        "resources": ["deployments", "replicasets", "statefulsets", "horizontalpodautoscalers",
-                      "poddisruptionbudgets", "jobs", "cronjobs"],
+        "resources": [
+            "deployments",
+            "replicasets",
+            "statefulsets",
+            "horizontalpodautoscalers",
+            "poddisruptionbudgets",
+            "jobs",
+            "cronjobs",
+        ],
         "verbs": ["get", "list", "watch"],
     },
     {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "list", "watch"]},
@@ -87,14 +102,21 @@ class Tenant(pulumi.ComponentResource):
 
         self._namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata=metadata(ns, None, {
-                **labels("namespace"),
-                LABEL_TENANT: spec.name,
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest",
-                "pod-security.kubernetes.io/warn": "restricted",
-            }, {"platform.mlops/display-name": spec.display_name or spec.name,
-                "platform.mlops/registry-mode": spec.registry}),
+            metadata=metadata(
+                ns,
+                None,
+                {
+                    **labels("namespace"),
+                    LABEL_TENANT: spec.name,
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+                {
+                    "platform.mlops/display-name": spec.display_name or spec.name,
+                    "platform.mlops/registry-mode": spec.registry,
+                },
+            ),
             opts=child,
         )
         self.namespace = self._namespace.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
@@ -103,27 +125,35 @@ class Tenant(pulumi.ComponentResource):
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata=metadata("tenant-quota", ns, labels("quota")),
-            spec={"hard": {
-                "requests.cpu": str(spec.quotas.cpu),
-                "limits.cpu": str(spec.quotas.cpu),
-                "requests.memory": str(spec.quotas.memory),
-                "limits.memory": str(spec.quotas.memory),
-                "requests.storage": str(spec.quotas.storage),
-                "pods": str(spec.quotas.pods),
-                "services.loadbalancers": "0",
-                "services.nodeports": "0",
-            }},
+            spec={
+                "hard": {
+                    "requests.cpu": str(spec.quotas.cpu),
+                    "limits.cpu": str(spec.quotas.cpu),
+                    "requests.memory": str(spec.quotas.memory),
+                    "limits.memory": str(spec.quotas.memory),
+                    "requests.storage": str(spec.quotas.storage),
+                    "pods": str(spec.quotas.pods),
+                    "services.loadbalancers": "0",
+                    "services.nodeports": "0",
+                }
+            },
             opts=in_ns,
         )
         k8s.core.v1.LimitRange(
             f"{name}-limits",
             metadata=metadata("tenant-limits", ns, labels("limits")),
-            spec={"limits": [{
-                "type": "Container",
-                "default": {"cpu": str(spec.limits.default.cpu), "memory": str(spec.limits.default.memory)},
-                "defaultRequest": {"cpu": str(spec.limits.default_request.cpu),
-                                   "memory": str(spec.limits.default_request.memory)},
-            }]},
+            spec={
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": str(spec.limits.default.cpu), "memory": str(spec.limits.default.memory)},
+                        "defaultRequest": {
+                            "cpu": str(spec.limits.default_request.cpu),
+                            "memory": str(spec.limits.default_request.memory),
+                        },
+                    }
+                ]
+            },
             opts=in_ns,
         )
         for policy_name, policy_spec in network_policies(spec.name, args).items():
@@ -148,8 +178,7 @@ class Tenant(pulumi.ComponentResource):
             opts=in_ns,
         )
         subjects = [{"kind": "ServiceAccount", "name": TEAM_SERVICE_ACCOUNT, "namespace": ns}]
-        subjects += [{"kind": "Group", "name": group, "apiGroup": "rbac.authorization.k8s.io"}
-                     for group in spec.owners]
+        subjects += [{"kind": "Group", "name": group, "apiGroup": "rbac.authorization.k8s.io"} for group in spec.owners]
         k8s.rbac.v1.RoleBinding(
             f"{name}-rolebinding",
             metadata=metadata("tenant-developer", ns, labels("rbac")),
@@ -165,6 +194,7 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
 
     A pure function so tests and docs can read the allowed paths without running Pulumi.
     """
+
     def in_namespace(namespace: str, pods: dict[str, str]) -> dict:
         peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
         if pods:
@@ -177,34 +207,42 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
         "allow-dns": {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{
-                "to": [in_namespace("kube-system", {"k8s-app": "kube-dns"})],
-                "ports": [{"protocol": "UDP", "port": Ports.DNS}, {"protocol": "TCP", "port": Ports.DNS}],
-            }],
+            "egress": [
+                {
+                    "to": [in_namespace("kube-system", {"k8s-app": "kube-dns"})],
+                    "ports": [{"protocol": "UDP", "port": Ports.DNS}, {"protocol": "TCP", "port": Ports.DNS}],
+                }
+            ],
         },
         "allow-registry": {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{
-                "to": [in_namespace(args.registry_namespace, args.registry_selector)],
-                "ports": [{"protocol": "TCP", "port": Ports.MLFLOW}],
-            }],
+            "egress": [
+                {
+                    "to": [in_namespace(args.registry_namespace, args.registry_selector)],
+                    "ports": [{"protocol": "TCP", "port": Ports.MLFLOW}],
+                }
+            ],
         },
         "allow-scrape-from-monitoring": {
             "podSelector": serving,
             "policyTypes": ["Ingress"],
-            "ingress": [{
-                "from": [in_namespace(MONITORING_NAMESPACE, args.prometheus_selector)],
-                "ports": [{"protocol": "TCP", "port": Ports.MODEL_SERVER}],
-            }],
+            "ingress": [
+                {
+                    "from": [in_namespace(MONITORING_NAMESPACE, args.prometheus_selector)],
+                    "ports": [{"protocol": "TCP", "port": Ports.MODEL_SERVER}],
+                }
+            ],
         },
         "allow-gateway-to-serving": {
             "podSelector": serving,
             "policyTypes": ["Ingress"],
-            "ingress": [{
-                "from": [in_namespace(SYSTEM_NAMESPACE, args.gateway_selector)],
-                "ports": [{"protocol": "TCP", "port": Ports.MODEL_SERVER}],
-            }],
+            "ingress": [
+                {
+                    "from": [in_namespace(SYSTEM_NAMESPACE, args.gateway_selector)],
+                    "ports": [{"protocol": "TCP", "port": Ports.MODEL_SERVER}],
+                }
+            ],
         },
     }
     if args.registry_namespace == tenant_namespace(tenant):
@@ -220,16 +258,29 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
         policies["allow-registry-database"] = {
             "podSelector": {"matchLabels": database},
             "policyTypes": ["Ingress"],
-            "ingress": [{
-                "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "mlops-platform"}}}],
-                "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
-            }],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "mlops-platform"}}}],
+                    "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
+                }
+            ],
         }
         policies["allow-registry-egress-database"] = {
-            "podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In",
-                                                  "values": ["registry-server", "registry-backup"]}]},
+            "podSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "app.kubernetes.io/component",
+                        "operator": "In",
+                        "values": ["registry-server", "registry-backup"],
+                    }
+                ]
+            },
             "policyTypes": ["Egress"],
-            "egress": [{"to": [{"podSelector": {"matchLabels": database}}],
-                        "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}]}],
+            "egress": [
+                {
+                    "to": [{"podSelector": {"matchLabels": database}}],
+                    "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
+                }
+            ],
         }
     return policies

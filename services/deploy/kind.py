@@ -80,7 +80,8 @@ class KindDeploy:
         needed = required_bytes + Decimal(3 * 2**29)
         if total < needed:
             raise CommandFailed(
-                ["docker", "info"], f"Docker has {format_bytes(total)} of memory",
+                ["docker", "info"],
+                f"Docker has {format_bytes(total)} of memory",
                 f"the blueprint needs about {format_bytes(needed)} (its requests plus ~1.5 GiB for the kind node); "
                 "give Docker more memory (Docker Desktop: Settings > Resources) or deploy a smaller blueprint "
                 "(pulumi config set blueprint foundation)",
@@ -102,18 +103,32 @@ class KindDeploy:
     def build_and_load_image(self) -> None:
         ref = self.blueprint.platform.image.ref
         self.log(f"building the platform image {ref} (first build takes a few minutes)...")
-        self._must(["docker", "build", "-f", str(DOCKERFILE), "-t", ref, str(ROOT)],
-                   "read the build output above; `docker build -f services/Dockerfile .` reproduces it")
+        self._must(
+            ["docker", "build", "-f", str(DOCKERFILE), "-t", ref, str(ROOT)],
+            "read the build output above; `docker build -f services/Dockerfile .` reproduces it",
+        )
         self.log(f"loading {ref} into the kind node...")
-        self._must(["kind", "load", "docker-image", ref, "--name", self.cluster],
-                   "the image must exist locally: `docker images mlops-platform/platform`")
+        self._must(
+            ["kind", "load", "docker-image", ref, "--name", self.cluster],
+            "the image must exist locally: `docker images mlops-platform/platform`",
+        )
 
     def wait_ready(self, namespaces: Sequence[str], timeout: str = "600s") -> None:
         for ns in namespaces:
             self.log(f"waiting for Deployments in {ns} to become available...")
             self._must(
-                ["kubectl", "--context", self.context, "-n", ns, "wait", "--for=condition=Available",
-                 "deployment", "--all", f"--timeout={timeout}"],
+                [
+                    "kubectl",
+                    "--context",
+                    self.context,
+                    "-n",
+                    ns,
+                    "wait",
+                    "--for=condition=Available",
+                    "deployment",
+                    "--all",
+                    f"--timeout={timeout}",
+                ],
                 f"inspect the pods: `kubectl --context {self.context} -n {ns} get pods` and "
                 f"`kubectl --context {self.context} -n {ns} describe pod <name>`; see docs/kind.md#troubleshooting",
             )

@@ -35,14 +35,25 @@ class Problem:
 
 # kind >= 0.24 is the first release whose default CNI (kindnet) enforces NetworkPolicy.
 KIND_TOOLS = (
-    Tool("docker", ("version", "--format", "{{.Server.Version}}"), (20, 10),
-         "install Docker Engine or Docker Desktop and start it: https://docs.docker.com/engine/install/"),
-    Tool("kind", ("version",), (0, 24),
-         "install kind >= 0.24 (NetworkPolicy support): https://kind.sigs.k8s.io/docs/user/quick-start/#installation"),
-    Tool("pulumi", ("version",), (3, 100),
-         "install the Pulumi CLI: https://www.pulumi.com/docs/iac/download-install/"),
-    Tool("kubectl", ("version", "--client", "-o", "json"), (1, 30),
-         "install kubectl >= 1.30: https://kubernetes.io/docs/tasks/tools/"),
+    Tool(
+        "docker",
+        ("version", "--format", "{{.Server.Version}}"),
+        (20, 10),
+        "install Docker Engine or Docker Desktop and start it: https://docs.docker.com/engine/install/",
+    ),
+    Tool(
+        "kind",
+        ("version",),
+        (0, 24),
+        "install kind >= 0.24 (NetworkPolicy support): https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+    ),
+    Tool("pulumi", ("version",), (3, 100), "install the Pulumi CLI: https://www.pulumi.com/docs/iac/download-install/"),
+    Tool(
+        "kubectl",
+        ("version", "--client", "-o", "json"),
+        (1, 30),
+        "install kubectl >= 1.30: https://kubernetes.io/docs/tasks/tools/",
+    ),
 )
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -80,12 +91,22 @@ def check_tools(
             continue
         code, output = version(path, tool.version_args)
         if tool.name == "docker" and code != 0:
-            problems.append(Problem(tool.name, "the Docker daemon is not reachable; start Docker "
-                                              "(or check that your user may use it: `docker info`)"))
+            problems.append(
+                Problem(
+                    tool.name,
+                    "the Docker daemon is not reachable; start Docker "
+                    "(or check that your user may use it: `docker info`)",
+                )
+            )
             continue
         if code != 0:
-            problems.append(Problem(tool.name, f"`{tool.name} {' '.join(tool.version_args)}` failed: "
-                                               f"{output.splitlines()[0] if output else 'no output'}"))
+            problems.append(
+                Problem(
+                    tool.name,
+                    f"`{tool.name} {' '.join(tool.version_args)}` failed: "
+                    f"{output.splitlines()[0] if output else 'no output'}",
+                )
+            )
             continue
         found = parse_version(output)
         if tool.minimum and (found is None or found < tool.minimum):

@@ -14,8 +14,14 @@ from typing import Any, Literal
 
 from blueprints.naming import LABEL_MODEL, LABEL_TENANT
 
-__all__ = ["prometheus_config", "alertmanager_config", "grafana_datasources", "grafana_dashboards",
-           "RULES_FILE", "SCRAPE_INTERVAL"]
+__all__ = [
+    "prometheus_config",
+    "alertmanager_config",
+    "grafana_datasources",
+    "grafana_dashboards",
+    "RULES_FILE",
+    "SCRAPE_INTERVAL",
+]
 
 RULES_FILE = "rules.yml"
 SCRAPE_INTERVAL = "15s"
@@ -41,24 +47,37 @@ def prometheus_config(
         "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]}],
     }
     if mode == "kubernetes":
-        config["scrape_configs"].append({
-            "job_name": "platform-pods",
-            "kubernetes_sd_configs": [{"role": "pod"}],
-            "relabel_configs": [
-                {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
-                 "action": "keep", "regex": "true"},
-                {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_path"],
-                 "action": "replace", "target_label": "__metrics_path__", "regex": "(.+)"},
-                {"source_labels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
-                 "action": "replace", "regex": r"([^:]+)(?::\d+)?;(\d+)", "replacement": "$1:$2",
-                 "target_label": "__address__"},
-                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-                {"source_labels": [_label_name("app.kubernetes.io/component")], "target_label": "job"},
-                {"source_labels": [_label_name(LABEL_TENANT)], "target_label": "tenant"},
-                {"source_labels": [_label_name(LABEL_MODEL)], "target_label": "model_deployment"},
-            ],
-        })
+        config["scrape_configs"].append(
+            {
+                "job_name": "platform-pods",
+                "kubernetes_sd_configs": [{"role": "pod"}],
+                "relabel_configs": [
+                    {
+                        "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                        "action": "keep",
+                        "regex": "true",
+                    },
+                    {
+                        "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_path"],
+                        "action": "replace",
+                        "target_label": "__metrics_path__",
+                        "regex": "(.+)",
+                    },
+                    {
+                        "source_labels": ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+                        "action": "replace",
+                        "regex": r"([^:]+)(?::\d+)?;(\d+)",
+                        "replacement": "$1:$2",
+                        "target_label": "__address__",
+                    },
+                    {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+                    {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+                    {"source_labels": [_label_name("app.kubernetes.io/component")], "target_label": "job"},
+                    {"source_labels": [_label_name(LABEL_TENANT)], "target_label": "tenant"},
+                    {"source_labels": [_label_name(LABEL_MODEL)], "target_label": "model_deployment"},
+                ],
+            }
+        )
     else:
         for job, groups in sorted((static_targets or {}).items()):
             config["scrape_configs"].append({"job_name": job, "static_configs": groups})
@@ -74,8 +93,14 @@ def alertmanager_config(webhook_urls: dict[str, str] | None = None) -> dict[str,
         receivers.append({"name": receiver, "webhook_configs": [{"url": url, "send_resolved": True}]})
         routes.append({"matchers": [f'alertname="{alertname}"'], "receiver": receiver})
     return {
-        "route": {"receiver": "default", "group_by": ["alertname", "tenant", "model"],
-                  "group_wait": "10s", "group_interval": "1m", "repeat_interval": "4h", "routes": routes},
+        "route": {
+            "receiver": "default",
+            "group_by": ["alertname", "tenant", "model"],
+            "group_wait": "10s",
+            "group_interval": "1m",
+            "repeat_interval": "4h",
+            "routes": routes,
+        },
         "receivers": receivers,
     }
 
@@ -83,16 +108,25 @@ def alertmanager_config(webhook_urls: dict[str, str] | None = None) -> dict[str,
 def grafana_datasources(prometheus_url: str) -> dict[str, Any]:
     return {
         "apiVersion": 1,
-        "datasources": [{
-            "name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
-            "url": prometheus_url, "isDefault": True, "editable": False,
-        }],
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "uid": "prometheus",
+                "type": "prometheus",
+                "access": "proxy",
+                "url": prometheus_url,
+                "isDefault": True,
+                "editable": False,
+            }
+        ],
     }
 
 
 def _panel(panel_id: int, title: str, expr: str, unit: str, x: int, y: int) -> dict[str, Any]:
     return {
-        "id": panel_id, "title": title, "type": "timeseries",
+        "id": panel_id,
+        "title": title,
+        "type": "timeseries",
         "datasource": {"type": "prometheus", "uid": "prometheus"},
         "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
@@ -108,8 +142,8 @@ def grafana_dashboards() -> dict[str, dict[str, Any]]:
         "schemaVersion": 39,
         "time": {"from": "now-1h", "to": "now"},
         "panels": [
-            _panel(1, "Targets up", 'sum by (job) (up)', "short", 0, 0),
-            _panel(2, "Scrape duration", 'max by (job) (scrape_duration_seconds)', "s", 12, 0),
+            _panel(1, "Targets up", "sum by (job) (up)", "short", 0, 0),
+            _panel(2, "Scrape duration", "max by (job) (scrape_duration_seconds)", "s", 12, 0),
         ],
     }
     return {"platform-overview.json": overview}

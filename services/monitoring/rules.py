@@ -15,26 +15,28 @@ ALERT_REGISTRY_DOWN = "RegistryDown"
 
 def alert_rules() -> dict[str, Any]:
     return {
-        "groups": [{
-            "name": "mlops-platform.availability",
-            "rules": [
-                {
-                    "alert": ALERT_SERVICE_DOWN,
-                    "expr": 'up{job="model-server"} == 0',
-                    "for": "2m",
-                    "labels": {"severity": "critical"},
-                    "annotations": {
-                        "summary": "Model server {{ $labels.instance }} is down",
-                        "description": "Prometheus cannot scrape the model server of tenant {{ $labels.tenant }}.",
+        "groups": [
+            {
+                "name": "mlops-platform.availability",
+                "rules": [
+                    {
+                        "alert": ALERT_SERVICE_DOWN,
+                        "expr": 'up{job="model-server"} == 0',
+                        "for": "2m",
+                        "labels": {"severity": "critical"},
+                        "annotations": {
+                            "summary": "Model server {{ $labels.instance }} is down",
+                            "description": "Prometheus cannot scrape the model server of tenant {{ $labels.tenant }}.",
+                        },
                     },
-                },
-                {
-                    "alert": ALERT_REGISTRY_DOWN,
-                    "expr": 'up{job="registry-server"} == 0',
-                    "for": "2m",
-                    "labels": {"severity": "critical"},
-                    "annotations": {"summary": "Model registry {{ $labels.instance }} is down"},
-                },
-            ],
-        }],
+                    {
+                        "alert": ALERT_REGISTRY_DOWN,
+                        "expr": 'up{job="registry-server"} == 0',
+                        "for": "2m",
+                        "labels": {"severity": "critical"},
+                        "annotations": {"summary": "Model registry {{ $labels.instance }} is down"},
+                    },
+                ],
+            }
+        ],
     }

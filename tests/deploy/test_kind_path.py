@@ -88,8 +88,7 @@ def test_dockerfile_base_image_is_pinned_to_a_full_version():
     bases = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.M)
     assert bases and re.search(r":3\.11\.\d+-slim", bases[0]), bases
     assert "latest" not in bases[0]
-    assert all(line.split()[1] in ("${PYTHON_IMAGE}",) for line in DOCKERFILE.splitlines()
-               if line.startswith("FROM "))
+    assert all(line.split()[1] in ("${PYTHON_IMAGE}",) for line in DOCKERFILE.splitlines() if line.startswith("FROM "))
 
 
 def test_dockerfile_runs_as_a_numeric_non_root_user():

@@ -32,6 +32,10 @@ def manifests(blueprint_name: str) -> list[dict]:
 def find(manifests: list[dict], kind: str, name: str, namespace: str | None = None) -> dict:
     for m in manifests:
         meta = m.get("metadata", {})
-        if m.get("kind") == kind and meta.get("name") == name and (namespace is None or meta.get("namespace") == namespace):
+        if (
+            m.get("kind") == kind
+            and meta.get("name") == name
+            and (namespace is None or meta.get("namespace") == namespace)
+        ):
             return m
     raise LookupError(f"no {kind} {namespace}/{name}")

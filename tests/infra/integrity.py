@@ -35,9 +35,7 @@ def pod_templates(manifests: list[Manifest]) -> Iterator[tuple[Manifest, dict]]:
     """(owner, pod template) for every object that runs pods."""
     for m in manifests:
         kind = m.get("kind")
-        if kind in WORKLOAD_KINDS:
-            yield m, m["spec"]["template"]
-        elif kind == "Job":
+        if kind in WORKLOAD_KINDS or kind == "Job":
             yield m, m["spec"]["template"]
         elif kind == "CronJob":
             yield m, m["spec"]["jobTemplate"]["spec"]["template"]
@@ -62,7 +60,8 @@ def check_service_selectors(manifests: list[Manifest]) -> list[str]:
             continue
         if not any(
             _ns(owner) == _ns(svc) and _matches(selector, tpl.get("metadata", {}).get("labels", {}))
-            for owner, tpl in pod_templates(manifests) if owner.get("kind") in WORKLOAD_KINDS
+            for owner, tpl in pod_templates(manifests)
+            if owner.get("kind") in WORKLOAD_KINDS
         ):
             problems.append(f"{_ref(svc)}: selector {selector} matches no workload's pod labels")
     return problems
@@ -77,13 +76,16 @@ def check_workload_selectors(manifests: list[Manifest]) -> list[str]:
             problems.append(f"{_ref(m)}: selector {selector} does not match its pod template labels")
     for pdb in (m for m in manifests if m.get("kind") == "PodDisruptionBudget"):
         selector = pdb["spec"].get("selector", {}).get("matchLabels", {})
-        if not any(_ns(o) == _ns(pdb) and _matches(selector, t.get("metadata", {}).get("labels", {}))
-                   for o, t in pod_templates(manifests)):
+        if not any(
+            _ns(o) == _ns(pdb) and _matches(selector, t.get("metadata", {}).get("labels", {}))
+            for o, t in pod_templates(manifests)
+        ):
             problems.append(f"{_ref(pdb)}: selector {selector} matches no pods")
     for hpa in (m for m in manifests if m.get("kind") == "HorizontalPodAutoscaler"):
         target = hpa["spec"]["scaleTargetRef"]
-        if not any(m.get("kind") == target["kind"] and _name(m) == target["name"] and _ns(m) == _ns(hpa)
-                   for m in manifests):
+        if not any(
+            m.get("kind") == target["kind"] and _name(m) == target["name"] and _ns(m) == _ns(hpa) for m in manifests
+        ):
             problems.append(f"{_ref(hpa)}: scaleTargetRef {target['kind']}/{target['name']} does not exist")
     return problems
 
@@ -128,8 +130,9 @@ def check_references(manifests: list[Manifest]) -> list[str]:
         for container in _containers(template):
             for mount in container.get("volumeMounts", []):
                 if mount["name"] not in volume_names | claim_templates:
-                    problems.append(f"{_ref(owner)}: container {container['name']!r} mounts unknown volume "
-                                    f"{mount['name']!r}")
+                    problems.append(
+                        f"{_ref(owner)}: container {container['name']!r} mounts unknown volume {mount['name']!r}"
+                    )
     return problems
 
 
@@ -149,18 +152,25 @@ def check_ports(manifests: list[Manifest]) -> list[str]:
     for owner, template in pod_templates(manifests):
         for container in _containers(template):
             declared = {p["containerPort"] for p in container.get("ports", [])} | {
-                p["name"] for p in container.get("ports", []) if "name" in p}
+                p["name"] for p in container.get("ports", []) if "name" in p
+            }
             for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
                 probe = container.get(probe_name) or {}
                 action = probe.get("httpGet") or probe.get("tcpSocket") or probe.get("grpc")
                 if action and action.get("port") not in declared:
-                    problems.append(f"{_ref(owner)}: {container['name']} {probe_name} port {action.get('port')!r} "
-                                    "is not a container port")
+                    problems.append(
+                        f"{_ref(owner)}: {container['name']} {probe_name} port {action.get('port')!r} "
+                        "is not a container port"
+                    )
     for svc in (m for m in manifests if m.get("kind") == "Service"):
         selector = svc.get("spec", {}).get("selector") or {}
-        targets = [t for o, t in pod_templates(manifests)
-                   if o.get("kind") in WORKLOAD_KINDS and _ns(o) == _ns(svc)
-                   and _matches(selector, t.get("metadata", {}).get("labels", {}))]
+        targets = [
+            t
+            for o, t in pod_templates(manifests)
+            if o.get("kind") in WORKLOAD_KINDS
+            and _ns(o) == _ns(svc)
+            and _matches(selector, t.get("metadata", {}).get("labels", {}))
+        ]
         for port in svc["spec"].get("ports", []):
             target = port.get("targetPort", port["port"])
             if targets and not all(target in _container_ports(t) for t in targets):
@@ -171,8 +181,11 @@ def check_ports(manifests: list[Manifest]) -> list[str]:
 def check_tenant_isolation(manifests: list[Manifest]) -> list[str]:
     """Every tenant namespace has exactly one ResourceQuota, a LimitRange and default-deny both ways."""
     problems = []
-    tenants = [_name(m) for m in manifests
-               if m.get("kind") == "Namespace" and LABEL_TENANT in m.get("metadata", {}).get("labels", {})]
+    tenants = [
+        _name(m)
+        for m in manifests
+        if m.get("kind") == "Namespace" and LABEL_TENANT in m.get("metadata", {}).get("labels", {})
+    ]
     for ns in tenants:
         in_ns = [m for m in manifests if _ns(m) == ns]
         quotas = [m for m in in_ns if m.get("kind") == "ResourceQuota"]
@@ -180,10 +193,15 @@ def check_tenant_isolation(manifests: list[Manifest]) -> list[str]:
             problems.append(f"namespace {ns}: has {len(quotas)} ResourceQuotas, expected exactly 1")
         if not any(m.get("kind") == "LimitRange" for m in in_ns):
             problems.append(f"namespace {ns}: has no LimitRange")
-        deny = [m for m in in_ns if m.get("kind") == "NetworkPolicy"
-                and m["spec"].get("podSelector") == {}
-                and set(m["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
-                and not m["spec"].get("ingress") and not m["spec"].get("egress")]
+        deny = [
+            m
+            for m in in_ns
+            if m.get("kind") == "NetworkPolicy"
+            and m["spec"].get("podSelector") == {}
+            and set(m["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+            and not m["spec"].get("ingress")
+            and not m["spec"].get("egress")
+        ]
         if not deny:
             problems.append(f"namespace {ns}: has no default-deny NetworkPolicy for ingress and egress")
     if not tenants:
@@ -194,8 +212,9 @@ def check_tenant_isolation(manifests: list[Manifest]) -> list[str]:
 def check_unique(manifests: list[Manifest]) -> list[str]:
     """No two objects share kind, namespace and name."""
     counts = Counter((m.get("kind"), _ns(m), _name(m)) for m in manifests)
-    return [f"{kind}/{ns + '/' if ns else ''}{name}: declared {n} times"
-            for (kind, ns, name), n in counts.items() if n > 1]
+    return [
+        f"{kind}/{ns + '/' if ns else ''}{name}: declared {n} times" for (kind, ns, name), n in counts.items() if n > 1
+    ]
 
 
 def check_standard_labels(manifests: list[Manifest]) -> list[str]:

@@ -20,8 +20,10 @@ def test_every_manifest_is_valid_for_the_pinned_kubernetes_version_in_strict_mod
             kubernetes_validate.validate(manifest, schema_version(), strict=True)
         except kubernetes_validate.ValidationError as exc:
             meta = manifest.get("metadata", {})
-            errors.append(f"{manifest.get('kind')}/{meta.get('namespace', '')}/{meta.get('name')}: {exc.message} "
-                          f"at {'.'.join(map(str, exc.path))}")
+            errors.append(
+                f"{manifest.get('kind')}/{meta.get('namespace', '')}/{meta.get('name')}: {exc.message} "
+                f"at {'.'.join(map(str, exc.path))}"
+            )
     assert errors == []
     assert len(manifests) > 40
 

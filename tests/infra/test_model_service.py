@@ -28,7 +28,9 @@ def test_hpa_follows_the_blueprint_replicas():
 
 def test_pdb_only_when_min_replicas_above_one():
     manifests = rendered("multi-tenant").manifests
-    pdbs = {(m["metadata"]["namespace"], m["metadata"]["name"]) for m in manifests if m["kind"] == "PodDisruptionBudget"}
+    pdbs = {
+        (m["metadata"]["namespace"], m["metadata"]["name"]) for m in manifests if m["kind"] == "PodDisruptionBudget"
+    }
     assert ("fraud", "fraud-scorer") in pdbs  # min 2
     assert ("recsys", "ranker") not in pdbs  # min 1
 

@@ -32,14 +32,17 @@ def test_rules_configmap_holds_the_shared_rules_and_is_mounted_where_the_config_
     rules = find(manifests, "ConfigMap", "prometheus-rules", "mlops-monitoring")["data"]["rules.yml"]
     assert yaml.safe_load(rules) == alert_rules()
     deployment = find(manifests, "Deployment", "prometheus", "mlops-monitoring")
-    mounts = {m["name"]: m["mountPath"] for m in deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    mounts = {
+        m["name"]: m["mountPath"] for m in deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    }
     assert _config()["rule_files"] == [f"{mounts['rules']}/rules.yml"]
 
 
 def test_prometheus_may_only_read_pods_services_and_endpoints():
     role = find(rendered("multi-tenant").manifests, "ClusterRole", "mlops-prometheus")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods", "services", "endpoints"],
-                              "verbs": ["get", "list", "watch"]}]
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods", "services", "endpoints"], "verbs": ["get", "list", "watch"]}
+    ]
 
 
 def test_grafana_is_provisioned_with_prometheus_and_dashboards_and_a_generated_password():
@@ -48,7 +51,10 @@ def test_grafana_is_provisioned_with_prometheus_and_dashboards_and_a_generated_p
     assert datasources["datasources"][0]["url"] == "http://prometheus.mlops-monitoring.svc:9090"
     dashboards = find(manifests, "ConfigMap", "grafana-dashboards")["data"]
     assert dashboards and all(name.endswith(".json") for name in dashboards)
-    env = {e["name"]: e for e in find(manifests, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e
+        for e in find(manifests, "Deployment", "grafana")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "grafana-admin"
 
 

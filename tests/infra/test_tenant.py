@@ -32,16 +32,27 @@ def test_tenant_quota_caps_requests_limits_pods_storage_and_forbids_external_ser
 def test_limit_range_gives_containers_the_blueprint_defaults():
     spec = load("multi-tenant").tenant("forecasting")
     limits = find(rendered("multi-tenant").manifests, "LimitRange", "tenant-limits", "forecasting")["spec"]["limits"][0]
-    assert limits["default"] == {"cpu": "250m", "memory": "256Mi"} == {
-        "cpu": spec.limits.default.cpu, "memory": spec.limits.default.memory}
+    assert (
+        limits["default"]
+        == {"cpu": "250m", "memory": "256Mi"}
+        == {"cpu": spec.limits.default.cpu, "memory": spec.limits.default.memory}
+    )
     assert limits["defaultRequest"] == {"cpu": "50m", "memory": "64Mi"}
 
 
 def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gateway():
-    policies = {m["metadata"]["name"]: m["spec"] for m in _tenant_objects("multi-tenant", "fraud")
-                if m["kind"] == "NetworkPolicy"}
-    assert set(policies) == {"default-deny-all", "allow-dns", "allow-registry", "allow-scrape-from-monitoring",
-                             "allow-gateway-to-serving"}
+    policies = {
+        m["metadata"]["name"]: m["spec"]
+        for m in _tenant_objects("multi-tenant", "fraud")
+        if m["kind"] == "NetworkPolicy"
+    }
+    assert set(policies) == {
+        "default-deny-all",
+        "allow-dns",
+        "allow-registry",
+        "allow-scrape-from-monitoring",
+        "allow-gateway-to-serving",
+    }
     assert policies["default-deny-all"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
     def peer_namespace(rule_peers):
@@ -50,8 +61,10 @@ def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gate
     assert peer_namespace(policies["allow-dns"]["egress"][0]["to"]) == "kube-system"
     assert {p["port"] for p in policies["allow-dns"]["egress"][0]["ports"]} == {53}
     assert peer_namespace(policies["allow-registry"]["egress"][0]["to"]) == SYSTEM_NAMESPACE
-    assert policies["allow-registry"]["egress"][0]["to"][0]["podSelector"]["matchLabels"][
-        "app.kubernetes.io/name"] == "mlflow"
+    assert (
+        policies["allow-registry"]["egress"][0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        == "mlflow"
+    )
     assert peer_namespace(policies["allow-scrape-from-monitoring"]["ingress"][0]["from"]) == MONITORING_NAMESPACE
     assert peer_namespace(policies["allow-gateway-to-serving"]["ingress"][0]["from"]) == SYSTEM_NAMESPACE
     # nothing opens egress to the internet or ingress from other tenants
@@ -62,8 +75,11 @@ def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gate
 
 
 def test_dedicated_registry_tenant_talks_to_its_own_registry_only():
-    policies = {m["metadata"]["name"]: m["spec"] for m in _tenant_objects("enterprise", "clinical")
-                if m["kind"] == "NetworkPolicy"}
+    policies = {
+        m["metadata"]["name"]: m["spec"]
+        for m in _tenant_objects("enterprise", "clinical")
+        if m["kind"] == "NetworkPolicy"
+    }
     to = policies["allow-registry"]["egress"][0]["to"][0]
     assert to["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "clinical"
     assert {"allow-registry-ingress", "allow-registry-database"} <= set(policies)

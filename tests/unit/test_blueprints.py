@@ -26,6 +26,7 @@ def _errors(mutate) -> list[str]:
 
 def _set(path: str, value):
     """A mutation that sets `tenants.1.quotas.cpu` (dots, ints for list indexes) to value."""
+
     def mutate(data):
         *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
         node = data
@@ -35,51 +36,81 @@ def _set(path: str, value):
             del node[last]
         else:
             node[last] = value
+
     return mutate
 
 
 _DELETE = object()
 
 MALFORMED = {
-    "quantity": (_set("tenants.1.quotas.cpu", "lots"),
-                 'blueprints/x.yaml: tenants[1].quotas.cpu: \'lots\' is not a Kubernetes quantity (e.g. "4" or "500m")'),
-    "dns-name": (_set("tenants.0.name", "Fraud_Team"),
-                 "blueprints/x.yaml: tenants[0].name: 'Fraud_Team' is not a DNS-1123 label"),
-    "unknown-key": (_set("tenants.0.quota", {}),
-                    "blueprints/x.yaml: tenants[0].quota: unknown key 'quota' (a typo?); allowed keys here: name, "
-                    "displayName, owners, registry, quotas, limits, models"),
-    "replicas-order": (_set("tenants.0.models.0.replicas.min", 5),
-                       "blueprints/x.yaml: tenants[0].models[0].replicas: min (5) is greater than max (4): "
-                       "set max >= min"),
-    "registry-mode": (_set("tenants.0.registry", "private"),
-                      "blueprints/x.yaml: tenants[0].registry: 'private' is not allowed; input should be 'shared' "
-                      "or 'dedicated'"),
-    "duplicate-tenant": (_set("tenants.1.name", "fraud"),
-                         "blueprints/x.yaml: tenants[1].name: tenant 'fraud' is declared twice"),
-    "duplicate-model": (_set("tenants.1.models.1.name", "ranker"),
-                        "blueprints/x.yaml: tenants[1].models[1].name: model 'ranker' is declared twice"),
-    "request-over-limit": (_set("tenants.0.models.0.resources.requests.memory", "2Gi"),
-                           "blueprints/x.yaml: tenants[0].models[0].resources: requests.memory '2Gi' exceeds "
-                           "limits.memory '768Mi': raise the limit or lower the request"),
-    "memory-without-unit": (_set("tenants.0.quotas.memory", "512"),
-                            "blueprints/x.yaml: tenants[0].quotas.memory: '512' is under 1 MiB: memory needs a unit"),
-    "canary-weight": (_set("tenants.0.models.0.canaryWeight", 150),
-                      "blueprints/x.yaml: tenants[0].models[0].canaryWeight: 150: input should be less than or "
-                      "equal to 100"),
-    "unpinned-image": (_set("platform.image.tag", "latest"),
-                       "blueprints/x.yaml: platform.image.tag: 'latest' is not a pinned tag"),
-    "missing-key": (_set("tenants.0.quotas.pods", _DELETE),
-                    "blueprints/x.yaml: tenants[0].quotas.pods: required key is missing: add it"),
-    "quota-too-small": (_set("tenants.2.quotas.cpu", "500m"),
-                        "blueprints/x.yaml: tenants[2].quotas.cpu: '500m' is less than the 0.75 CPU the tenant's "
-                        "workloads may use at max replicas (limits): raise the quota or lower replicas.max or "
-                        "limits.cpu"),
-    "reserved-namespace": (_set("tenants.0.name", "kube-system"),
-                           "blueprints/x.yaml: tenants[0].name: 'kube-system' is a reserved namespace"),
-    "cron": (_set("platform.registry.backup.schedule", "daily"),
-             "blueprints/x.yaml: platform.registry.backup.schedule: 'daily' is not a 5-field cron schedule"),
-    "api-version": (_set("apiVersion", "v2"),
-                    "blueprints/x.yaml: apiVersion: 'v2' is not allowed; input should be 'mlops-platform/v1'"),
+    "quantity": (
+        _set("tenants.1.quotas.cpu", "lots"),
+        'blueprints/x.yaml: tenants[1].quotas.cpu: \'lots\' is not a Kubernetes quantity (e.g. "4" or "500m")',
+    ),
+    "dns-name": (
+        _set("tenants.0.name", "Fraud_Team"),
+        "blueprints/x.yaml: tenants[0].name: 'Fraud_Team' is not a DNS-1123 label",
+    ),
+    "unknown-key": (
+        _set("tenants.0.quota", {}),
+        "blueprints/x.yaml: tenants[0].quota: unknown key 'quota' (a typo?); allowed keys here: name, "
+        "displayName, owners, registry, quotas, limits, models",
+    ),
+    "replicas-order": (
+        _set("tenants.0.models.0.replicas.min", 5),
+        "blueprints/x.yaml: tenants[0].models[0].replicas: min (5) is greater than max (4): set max >= min",
+    ),
+    "registry-mode": (
+        _set("tenants.0.registry", "private"),
+        "blueprints/x.yaml: tenants[0].registry: 'private' is not allowed; input should be 'shared' or 'dedicated'",
+    ),
+    "duplicate-tenant": (
+        _set("tenants.1.name", "fraud"),
+        "blueprints/x.yaml: tenants[1].name: tenant 'fraud' is declared twice",
+    ),
+    "duplicate-model": (
+        _set("tenants.1.models.1.name", "ranker"),
+        "blueprints/x.yaml: tenants[1].models[1].name: model 'ranker' is declared twice",
+    ),
+    "request-over-limit": (
+        _set("tenants.0.models.0.resources.requests.memory", "2Gi"),
+        "blueprints/x.yaml: tenants[0].models[0].resources: requests.memory '2Gi' exceeds "
+        "limits.memory '768Mi': raise the limit or lower the request",
+    ),
+    "memory-without-unit": (
+        _set("tenants.0.quotas.memory", "512"),
+        "blueprints/x.yaml: tenants[0].quotas.memory: '512' is under 1 MiB: memory needs a unit",
+    ),
+    "canary-weight": (
+        _set("tenants.0.models.0.canaryWeight", 150),
+        "blueprints/x.yaml: tenants[0].models[0].canaryWeight: 150: input should be less than or equal to 100",
+    ),
+    "unpinned-image": (
+        _set("platform.image.tag", "latest"),
+        "blueprints/x.yaml: platform.image.tag: 'latest' is not a pinned tag",
+    ),
+    "missing-key": (
+        _set("tenants.0.quotas.pods", _DELETE),
+        "blueprints/x.yaml: tenants[0].quotas.pods: required key is missing: add it",
+    ),
+    "quota-too-small": (
+        _set("tenants.2.quotas.cpu", "500m"),
+        "blueprints/x.yaml: tenants[2].quotas.cpu: '500m' is less than the 0.75 CPU the tenant's "
+        "workloads may use at max replicas (limits): raise the quota or lower replicas.max or "
+        "limits.cpu",
+    ),
+    "reserved-namespace": (
+        _set("tenants.0.name", "kube-system"),
+        "blueprints/x.yaml: tenants[0].name: 'kube-system' is a reserved namespace",
+    ),
+    "cron": (
+        _set("platform.registry.backup.schedule", "daily"),
+        "blueprints/x.yaml: platform.registry.backup.schedule: 'daily' is not a 5-field cron schedule",
+    ),
+    "api-version": (
+        _set("apiVersion", "v2"),
+        "blueprints/x.yaml: apiVersion: 'v2' is not allowed; input should be 'mlops-platform/v1'",
+    ),
 }
 
 
@@ -140,10 +171,19 @@ def test_an_unknown_blueprint_name_lists_the_shipped_ones():
         load("no-such-blueprint")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("500m", Decimal("0.5")), ("2", Decimal(2)), ("1.5", Decimal("1.5")), ("512Mi", Decimal(512 * 2**20)),
-    ("1Gi", Decimal(2**30)), ("1G", Decimal(10**9)), ("1e3", Decimal(1000)), (4, Decimal(4)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("500m", Decimal("0.5")),
+        ("2", Decimal(2)),
+        ("1.5", Decimal("1.5")),
+        ("512Mi", Decimal(512 * 2**20)),
+        ("1Gi", Decimal(2**30)),
+        ("1G", Decimal(10**9)),
+        ("1e3", Decimal(1000)),
+        (4, Decimal(4)),
+    ],
+)
 def test_quantities_parse_exactly(text, expected):
     assert parse_quantity(text) == expected
 

@@ -57,8 +57,9 @@ def test_kind_older_than_0_24_is_rejected_for_missing_networkpolicy_support(tmp_
 def test_docker_client_without_a_daemon_is_reported_as_daemon_unreachable(tmp_path):
     path = fake_tools(tmp_path, {**GOOD, "docker": (1, "Cannot connect to the Docker daemon")})
     problems = [str(p) for p in check_with_path(path)]
-    assert problems == ["docker: the Docker daemon is not reachable; start Docker "
-                        "(or check that your user may use it: `docker info`)"]
+    assert problems == [
+        "docker: the Docker daemon is not reachable; start Docker (or check that your user may use it: `docker info`)"
+    ]
 
 
 def test_unparseable_version_is_reported(tmp_path):
@@ -66,9 +67,15 @@ def test_unparseable_version_is_reported(tmp_path):
     assert [p.tool for p in check_with_path(path)] == ["pulumi"]
 
 
-@pytest.mark.parametrize(("text", "version"), [
-    ("kind v0.27.0 go1.23.4", (0, 27, 0)), ("v3.272.0", (3, 272, 0)), ("27.3", (27, 3)), ("none", None),
-])
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("kind v0.27.0 go1.23.4", (0, 27, 0)),
+        ("v3.272.0", (3, 272, 0)),
+        ("27.3", (27, 3)),
+        ("none", None),
+    ],
+)
 def test_parse_version(text, version):
     assert parse_version(text) == version
 
