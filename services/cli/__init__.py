@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "services.cli.blueprint_cmd",
     "services.cli.render_cmd",
     "services.cli.up_cmd",
+    "services.cli.standalone_cmd",
 )
 
 

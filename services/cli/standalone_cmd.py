@@ -1,0 +1,118 @@
+"""`mlplat standalone` (run the platform as local processes) and `mlplat status`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from services.cli import CliError
+
+DEFAULT_ROOT = Path(".mlplat")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("standalone", help="run the platform as local processes (no Docker)")
+    add_standalone_arguments(parser)
+    parser.set_defaults(handler=run_standalone)
+
+    status = subparsers.add_parser("status", help="show the running platform's components and models")
+    status.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="state folder [.mlplat]")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(handler=_status)
+
+
+def add_standalone_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--blueprint", help="shipped name or path [the dev stack's blueprint]")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="data, logs and config [.mlplat]")
+    parser.add_argument("--port-offset", type=int, default=0, help="shift every port by N (run two side by side)")
+
+
+def stack_blueprint(stack: str = "dev") -> str:
+    """The blueprint the Pulumi stack selects, so standalone and the cluster run the same platform."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / f"Pulumi.{stack}.yaml"
+    if path.is_file():
+        config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config", {})
+        if config.get("mlops-platform:blueprint"):
+            return str(config["mlops-platform:blueprint"])
+    return "multi-tenant"
+
+
+def run_standalone(args: argparse.Namespace) -> int:
+    from blueprints import BlueprintError, load
+    from services.standalone.plan import plan
+    from services.standalone.supervisor import StartupError, Supervisor
+
+    name = args.blueprint or stack_blueprint()
+    try:
+        blueprint = load(name, base=Path(__file__).resolve().parents[2])
+    except BlueprintError as exc:
+        raise CliError(str(exc)) from None
+    if not 0 <= args.port_offset < 20000:
+        raise CliError(f"--port-offset {args.port_offset}: use 0 to 19999")
+    supervisor = Supervisor(plan(blueprint, args.root, port_offset=args.port_offset))
+    stopping = False
+
+    def _stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    started = time.monotonic()
+    print(f"mlops-platform standalone: blueprint {blueprint.metadata.name}, data in {args.root}/", flush=True)
+    try:
+        supervisor.start()
+        print(
+            f"\nall healthy in {time.monotonic() - started:.1f}s:\n{supervisor.url_table()}\nCtrl-C stops everything.",
+            flush=True,
+        )
+        while not stopping:
+            dead = supervisor.failed()
+            if dead:
+                print(
+                    f"mlplat: {', '.join(dead)} stopped unexpectedly; see {args.root}/logs/. Stopping.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+            time.sleep(0.5)
+        return 0
+    except StartupError as exc:
+        raise CliError(str(exc), code=1) from None
+    finally:
+        supervisor.stop()
+
+
+def _probe(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _status(args: argparse.Namespace) -> int:
+    state_path = args.root / "standalone.json"
+    if not state_path.is_file():
+        raise CliError(f"no standalone platform is running from {args.root}/ (start one with `make up`)", code=1)
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    rows = []
+    for component in state["components"]:
+        rows.append({**component, "healthy": _probe(component["health"])})
+    if args.json:
+        print(json.dumps({"components": rows, "skipped": state.get("skipped", {})}, indent=2))
+    else:
+        width = max(len(r["name"]) for r in rows)
+        for row in rows:
+            print(f"{row['name']:<{width}}  {'healthy' if row['healthy'] else 'DOWN':<8} {row['url']}")
+        for name, why in state.get("skipped", {}).items():
+            print(f"{name:<{width}}  skipped  {why}")
+    return 0 if all(r["healthy"] for r in rows) else 1

@@ -1,0 +1,187 @@
+"""What standalone starts for a blueprint: a list of process specs, decided by a pure function.
+
+The same generated monitoring config as the cluster (services.monitoring), with targets rewritten
+to localhost. Ports come from `blueprints.naming.Ports`, shifted by an offset so two platforms
+(or a test next to a developer's own) can run side by side. Tools that are not installed
+(Prometheus, Alertmanager) are skipped and reported, never faked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from blueprints.naming import Ports
+from blueprints.schema import Blueprint
+
+__all__ = ["ProcessSpec", "Plan", "plan", "find_binary", "BINARY_NAMES"]
+
+# Debian names some Prometheus tools with a prefix.
+BINARY_NAMES: dict[str, tuple[str, ...]] = {
+    "prometheus": ("prometheus",),
+    "alertmanager": ("alertmanager", "prometheus-alertmanager"),
+    "pushgateway": ("pushgateway", "prometheus-pushgateway"),
+}
+
+
+def find_binary(tool: str, which: Callable[[str], str | None] = shutil.which) -> str | None:
+    for name in BINARY_NAMES.get(tool, (tool,)):
+        path = which(name)
+        if path:
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    command: list[str]
+    port: int
+    health_path: str
+    env: dict[str, str] = field(default_factory=dict)
+    # a tenant's model server, so `mlplat status` can group by tenant
+    tenant: str | None = None
+    startup_timeout: float = 90.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}{self.health_path}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: Path
+    processes: list[ProcessSpec]
+    skipped: dict[str, str]  # component -> why it is not started
+    files: dict[Path, str]  # config files to write before starting
+
+    def by_name(self, name: str) -> ProcessSpec:
+        return next(p for p in self.processes if p.name == name)
+
+
+def plan(
+    blueprint: Blueprint,
+    root: Path,
+    *,
+    port_offset: int = 0,
+    which: Callable[[str], str | None] = shutil.which,
+    python: str = sys.executable,
+) -> Plan:
+    from services.monitoring import alert_rules, alertmanager_config, prometheus_config
+    from services.monitoring.config import RULES_FILE
+
+    import yaml
+
+    root = root.resolve()
+    mlflow_port = Ports.MLFLOW + port_offset
+    tracking_uri = f"http://127.0.0.1:{mlflow_port}"
+    processes: list[ProcessSpec] = [
+        ProcessSpec(
+            name="mlflow",
+            command=[
+                python,
+                "-m",
+                "mlflow",
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
+                "--serve-artifacts",
+                "--artifacts-destination",
+                str(root / "mlflow" / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+                "--workers",
+                "1",
+            ],
+            port=mlflow_port,
+            health_path="/health",
+            startup_timeout=120.0,
+        )
+    ]
+    serving_env = {"MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "model-cache")}
+    scrape: dict[str, list[dict]] = {"registry-server": [{"targets": [f"127.0.0.1:{mlflow_port}"]}]}
+    servers = []
+    for index, tenant in enumerate(t for t in blueprint.tenants if t.models):
+        port = Ports.MODEL_SERVER + port_offset + 1 + index
+        command = [python, "-m", "services.cli", "serve"]
+        for model in tenant.models:
+            command.append(f"models:/{model.name}@{model.alias}")
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+        servers.append(
+            ProcessSpec(
+                name=f"serving-{tenant.name}",
+                command=command,
+                port=port,
+                health_path="/v2/health/live",
+                env=serving_env,
+                tenant=tenant.name,
+            )
+        )
+        scrape.setdefault("model-server", []).append(
+            {"targets": [f"127.0.0.1:{port}"], "labels": {"tenant": tenant.name}}
+        )
+    processes += servers
+
+    files: dict[Path, str] = {}
+    skipped: dict[str, str] = {}
+    alertmanager = find_binary("alertmanager", which)
+    am_port = Ports.ALERTMANAGER + port_offset
+    if alertmanager:
+        am_dir = root / "alertmanager"
+        files[am_dir / "alertmanager.yml"] = yaml.safe_dump(alertmanager_config(), sort_keys=False)
+        processes.append(
+            ProcessSpec(
+                name="alertmanager",
+                command=[
+                    alertmanager,
+                    f"--config.file={am_dir / 'alertmanager.yml'}",
+                    f"--storage.path={am_dir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{am_port}",
+                    "--cluster.listen-address=",
+                ],
+                port=am_port,
+                health_path="/-/ready",
+            )
+        )
+    else:
+        skipped["alertmanager"] = "binary not on PATH (Debian: apt-get install prometheus-alertmanager)"
+
+    prometheus = find_binary("prometheus", which)
+    if prometheus:
+        prom_dir = root / "prometheus"
+        prom_port = Ports.PROMETHEUS + port_offset
+        config = prometheus_config(
+            "static",
+            alertmanagers=[f"127.0.0.1:{am_port}"] if alertmanager else [],
+            rules_dir=str(prom_dir),
+            static_targets=scrape,
+        )
+        config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{prom_port}"]}]
+        files[prom_dir / "prometheus.yml"] = yaml.safe_dump(config, sort_keys=False)
+        files[prom_dir / RULES_FILE] = yaml.safe_dump(alert_rules(), sort_keys=False)
+        processes.append(
+            ProcessSpec(
+                name="prometheus",
+                command=[
+                    prometheus,
+                    f"--config.file={prom_dir / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={prom_dir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{prom_port}",
+                    "--web.enable-lifecycle",
+                ],
+                port=prom_port,
+                health_path="/-/ready",
+            )
+        )
+    else:
+        skipped["prometheus"] = "binary not on PATH (Debian: apt-get install prometheus)"
+    return Plan(root=root, processes=processes, skipped=skipped, files=files)

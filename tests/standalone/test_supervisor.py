@@ -1,0 +1,134 @@
+"""The standalone supervisor: busy ports stop it early, children are health-checked, logged, and
+never outlive it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from services.standalone.plan import Plan, ProcessSpec
+from services.standalone.supervisor import STATE_FILE, StartupError, Supervisor
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_server(name: str, port: int, root: Path) -> ProcessSpec:
+    return ProcessSpec(
+        name=name,
+        command=[sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)],
+        port=port,
+        health_path="/",
+        startup_timeout=20,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); treat it as gone
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def wait_gone(pids, timeout=10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+def test_starts_in_order_health_checks_logs_and_stops_everything(tmp_path):
+    specs = [http_server("first", free_port(), tmp_path), http_server("second", free_port(), tmp_path)]
+    supervisor = Supervisor(
+        Plan(root=tmp_path, processes=specs, skipped={}, files={tmp_path / "cfg" / "a.yml": "x: 1\n"}),
+        log=lambda line: None,
+    )
+    try:
+        supervisor.start()
+        state = json.loads((tmp_path / STATE_FILE).read_text())
+        assert [c["name"] for c in state["components"]] == ["first", "second"]
+        assert (tmp_path / "cfg" / "a.yml").read_text() == "x: 1\n"
+        assert "first" in supervisor.url_table() and "second" in supervisor.url_table()
+        pids = supervisor.pids()
+        assert all(alive(p) for p in pids)
+    finally:
+        supervisor.stop()
+    assert wait_gone(pids) == []
+    assert not (tmp_path / STATE_FILE).exists()
+    assert (tmp_path / "logs" / "first.log").exists()
+
+
+def test_a_busy_port_is_reported_before_anything_starts(tmp_path):
+    port = free_port()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", port))
+    blocker.listen()
+    try:
+        other = http_server("other", free_port(), tmp_path)
+        supervisor = Supervisor(
+            Plan(root=tmp_path, processes=[other, http_server("mlflow", port, tmp_path)], skipped={}, files={}),
+            log=lambda line: None,
+        )
+        with pytest.raises(StartupError, match=rf"mlflow: port {port} on 127.0.0.1 is already in use"):
+            supervisor.start()
+        assert supervisor.pids() == []  # nothing was started, not even the first component
+    finally:
+        blocker.close()
+
+
+def test_a_component_that_dies_while_starting_is_reported_with_its_log(tmp_path):
+    crash = ProcessSpec(
+        name="crasher",
+        command=[sys.executable, "-c", "print('boom: bad config'); raise SystemExit(3)"],
+        port=free_port(),
+        health_path="/",
+        startup_timeout=10,
+    )
+    supervisor = Supervisor(Plan(root=tmp_path, processes=[crash], skipped={}, files={}), log=lambda line: None)
+    with pytest.raises(StartupError, match=r"crasher exited with code 3 while starting(.|\n)*boom: bad config"):
+        supervisor.start()
+    supervisor.stop()
+
+
+def test_children_die_with_the_supervisor_even_on_sigkill(tmp_path):
+    port = free_port()
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from services.standalone.plan import Plan, ProcessSpec
+        from services.standalone.supervisor import Supervisor
+        spec = ProcessSpec(name="web", command=[sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
+                           port={port}, health_path="/", startup_timeout=20)
+        sup = Supervisor(Plan(root=Path(r"{tmp_path}"), processes=[spec], skipped={{}}, files={{}}), log=lambda l: None)
+        sup.start()
+        print(sup.pids()[0], flush=True)
+        time.sleep(60)
+    """)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2]
+    )
+    try:
+        child = int(parent.stdout.readline())
+        assert alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert wait_gone([child]) == [], "the child outlived its supervisor"
+    finally:
+        parent.kill()
