@@ -74,10 +74,10 @@ def plan(
     which: Callable[[str], str | None] = shutil.which,
     python: str = sys.executable,
 ) -> Plan:
+    import yaml
+
     from services.monitoring import alert_rules, alertmanager_config, prometheus_config
     from services.monitoring.config import RULES_FILE
-
-    import yaml
 
     root = root.resolve()
     mlflow_port = Ports.MLFLOW + port_offset

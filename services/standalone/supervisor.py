@@ -11,6 +11,7 @@ Guarantees, each tested:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -54,10 +55,8 @@ def busy_ports(plan: Plan) -> list[str]:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def _healthy(url: str) -> bool:
@@ -174,10 +173,8 @@ class Supervisor:
 
 
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _tail(path: Path, lines: int = 15) -> str:
