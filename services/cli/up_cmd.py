@@ -1,26 +1,47 @@
 """`mlplat up` / `mlplat down`: deploy the platform to a target, or tear it down.
 
 Targets:
-  kind        a local kind cluster, deployed with Pulumi (needs docker, kind, pulumi, kubectl)
-  auto        kind when its tools are all present; otherwise explain what is missing
+  kind        a local kind cluster deployed with Pulumi (needs docker, kind, pulumi, kubectl)
+  standalone  the same services as local processes, in the foreground (needs nothing but Python)
+  auto        kind when all of its tools are present and working, otherwise standalone (the default)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
 
 from services.cli import CliError
+from services.cli.standalone_cmd import DEFAULT_ROOT, add_standalone_arguments, run_standalone
 from services.deploy.preflight import KIND_TOOLS, check_tools
 
-TARGETS = ("auto", "kind")
+TARGETS = ("auto", "kind", "standalone")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    for verb, helptext in (("up", "deploy the platform"), ("down", "tear the platform down")):
-        parser = subparsers.add_parser(verb, help=helptext)
-        parser.add_argument("--target", choices=TARGETS, default="auto", help="where to deploy [auto]")
-        parser.add_argument("--stack", default="dev", help="Pulumi stack (selects Pulumi.<stack>.yaml) [dev]")
-        parser.set_defaults(handler=_up if verb == "up" else _down)
+    up = subparsers.add_parser("up", help="deploy the platform (kind when available, else standalone)")
+    up.add_argument("--target", choices=TARGETS, default="auto", help="where to deploy [auto]")
+    up.add_argument("--stack", default="dev", help="Pulumi stack (selects Pulumi.<stack>.yaml) [dev]")
+    add_standalone_arguments(up)
+    up.set_defaults(handler=_up)
+
+    down = subparsers.add_parser("down", help="tear the platform down")
+    down.add_argument("--target", choices=TARGETS, default="auto", help="what to tear down [auto]")
+    down.add_argument("--stack", default="dev", help="Pulumi stack [dev]")
+    down.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="standalone state folder [.mlplat]")
+    down.set_defaults(handler=_down)
+
+
+def choose_target(requested: str, problems: list[str]) -> str:
+    """auto -> kind when its tools are all usable, otherwise standalone."""
+    if requested != "auto":
+        return requested
+    return "standalone" if problems else "kind"
 
 
 def _kind_problems() -> list[str]:
@@ -28,16 +49,50 @@ def _kind_problems() -> list[str]:
 
 
 def _up(args: argparse.Namespace) -> int:
-    problems = _kind_problems()
+    problems = _kind_problems() if args.target in ("auto", "kind") else []
+    target = choose_target(args.target, problems)
+    if target == "standalone":
+        if args.target == "auto":
+            print("kind path unavailable, starting the standalone platform instead:", file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+        return run_standalone(args)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise CliError(
-            "the kind target needs docker, kind, pulumi and kubectl; missing or unusable:\n"
-            f"{lines}\n"
-            "Fix the lines above, or use a target that needs no Docker (see README: test layers)."
+            f"the kind target needs docker, kind, pulumi and kubectl; missing or unusable:\n{lines}\n"
+            "Fix the lines above, or run `mlplat up --target standalone` (no Docker needed)."
         )
     raise CliError("the kind deploy path is not part of this release yet: see docs/kind.md", code=3)
 
 
 def _down(args: argparse.Namespace) -> int:
-    return _up(args)
+    state = args.root / "standalone.json"
+    if args.target == "standalone" or (args.target == "auto" and state.is_file()):
+        return stop_standalone(args.root)
+    problems = _kind_problems()
+    if problems:
+        raise CliError("nothing to tear down: no standalone platform is running and the kind tools are missing")
+    raise CliError("the kind deploy path is not part of this release yet: see docs/kind.md", code=3)
+
+
+def stop_standalone(root: Path, timeout: float = 30.0) -> int:
+    """Ask a running `mlplat standalone` to stop (SIGTERM) and wait until it has cleaned up."""
+    state_path = root / "standalone.json"
+    if not state_path.is_file():
+        print(f"no standalone platform is running from {root}/")
+        return 0
+    pid = json.loads(state_path.read_text(encoding="utf-8"))["supervisor_pid"]
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        state_path.unlink(missing_ok=True)
+        print("the standalone supervisor was already gone; removed its stale state file")
+        return 0
+    deadline = time.monotonic() + timeout
+    while state_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if state_path.exists():
+        raise CliError(f"the standalone supervisor (pid {pid}) did not stop within {timeout:.0f}s", code=1)
+    print("standalone platform stopped")
+    return 0

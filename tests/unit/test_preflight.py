@@ -93,3 +93,12 @@ def test_mlplat_up_lists_every_missing_tool_and_exits_2(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     for tool in ("docker", "kind", "pulumi"):
         assert f"  - {tool}: not found on PATH" in err
+
+
+def test_auto_target_is_kind_only_when_every_kind_tool_is_usable():
+    from services.cli.up_cmd import choose_target
+
+    assert choose_target("auto", []) == "kind"
+    assert choose_target("auto", ["kind: not found on PATH"]) == "standalone"
+    assert choose_target("kind", ["kind: not found on PATH"]) == "kind"  # explicit target: fail loudly instead
+    assert choose_target("standalone", []) == "standalone"
