@@ -34,6 +34,7 @@ __all__ = [
     "RegistrySettings",
     "BackupSettings",
     "MonitoringSettings",
+    "SloSettings",
     "PolicySettings",
     "CostSettings",
     "ImageRef",
@@ -259,8 +260,18 @@ class RegistrySettings(_Spec):
     backup: BackupSettings = BackupSettings()
 
 
+class SloSettings(_Spec):
+    """Service-level objectives every model server is held to (alert rules are generated from them)."""
+
+    availability: float = Field(default=0.99, gt=0.5, lt=1, description="share of requests that must not fail")
+    latency_seconds: float = Field(default=0.25, gt=0, le=60, description="the latency threshold")
+    latency_target: float = Field(default=0.99, gt=0.5, lt=1, description="share of requests under the threshold")
+    drift_psi: float = Field(default=0.2, gt=0, le=10, description="per-feature PSI above which drift alerts")
+
+
 class MonitoringSettings(_Spec):
     retention: str = "7d"
+    slo: SloSettings = SloSettings()
     storage: StorageQuantity = "2Gi"
     prometheus: Resources = Resources(
         requests=ResourceList(cpu="100m", memory="384Mi"),

@@ -113,7 +113,7 @@ class Monitoring(pulumi.ComponentResource):
         k8s.core.v1.ConfigMap(
             f"{name}-prometheus-rules",
             metadata=metadata("prometheus-rules", ns, prom_labels),
-            data={RULES_FILE: _yaml(alert_rules())},
+            data={RULES_FILE: _yaml(alert_rules(settings))},
             opts=child,
         )
         k8s.core.v1.PersistentVolumeClaim(

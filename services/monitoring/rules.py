@@ -1,42 +1,199 @@
-"""Recording and alerting rules for the platform, as one Prometheus rule file.
+"""Recording and alerting rules for the platform, generated from the blueprint's SLOs.
 
-Alert names are stable identifiers (Alertmanager routes and the training trigger match on them).
+One rule file serves the cluster (ConfigMap) and standalone (a file), and every alert has a
+`promtool test rules` unit test (tests/monitoring/). Alert names are stable identifiers:
+Alertmanager routes and the training trigger match on them.
+
+Latency uses multi-window, multi-burn-rate alerts (the Google SRE workbook, chapter 5): the
+error budget is the share of requests allowed over the latency threshold; a page fires when the
+budget burns 14.4x too fast over both 1h and 5m (2 % of a 30-day budget in an hour), a ticket
+when it burns 6x over both 6h and 30m. The short window makes the alert stop soon after the
+problem does.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["alert_rules", "ALERT_SERVICE_DOWN", "ALERT_REGISTRY_DOWN"]
+from blueprints.schema import MonitoringSettings
+from services.monitoring import metric_names as m
+
+__all__ = [
+    "alert_rules",
+    "ALERT_SERVICE_DOWN",
+    "ALERT_REGISTRY_DOWN",
+    "ALERT_ERROR_RATIO",
+    "ALERT_LATENCY_BURN_FAST",
+    "ALERT_LATENCY_BURN_SLOW",
+    "ALERT_DRIFT",
+    "ALERT_NO_PREDICTIONS",
+    "ALERT_QUOTA",
+    "ALL_ALERTS",
+    "BURN_WINDOWS",
+]
 
 ALERT_SERVICE_DOWN = "ModelServerDown"
 ALERT_REGISTRY_DOWN = "RegistryDown"
+ALERT_ERROR_RATIO = "ModelErrorRatioAboveSLO"
+ALERT_LATENCY_BURN_FAST = "ModelLatencyBudgetBurnFast"
+ALERT_LATENCY_BURN_SLOW = "ModelLatencyBudgetBurnSlow"
+ALERT_DRIFT = "ModelFeatureDrift"
+ALERT_NO_PREDICTIONS = "ModelNoPredictions"
+ALERT_QUOTA = "TenantQuotaNearlyExhausted"
+ALL_ALERTS = (
+    ALERT_SERVICE_DOWN,
+    ALERT_REGISTRY_DOWN,
+    ALERT_ERROR_RATIO,
+    ALERT_LATENCY_BURN_FAST,
+    ALERT_LATENCY_BURN_SLOW,
+    ALERT_DRIFT,
+    ALERT_NO_PREDICTIONS,
+    ALERT_QUOTA,
+)
+
+# (long window, short window, burn-rate factor, severity, alert)
+BURN_WINDOWS = (
+    ("1h", "5m", 14.4, "critical", ALERT_LATENCY_BURN_FAST),
+    ("6h", "30m", 6.0, "warning", ALERT_LATENCY_BURN_SLOW),
+)
+_BY = "tenant, model"
 
 
-def alert_rules() -> dict[str, Any]:
+def _slow_ratio(window: str, threshold: float) -> str:
+    """Share of requests slower than the threshold over a window (from the histogram)."""
+    return (
+        f'1 - (sum by ({_BY}) (rate({m.REQUEST_DURATION}_bucket{{le="{threshold:g}"}}[{window}]))'
+        f" / sum by ({_BY}) (rate({m.REQUEST_DURATION}_count[{window}])))"
+    )
+
+
+def recording_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
+    slo = settings.slo
+    rules: list[dict[str, Any]] = [
+        {"record": "tenant_model:mlplat_requests:rate5m", "expr": f"sum by ({_BY}) (rate({m.REQUESTS}[5m]))"},
+        {
+            "record": "tenant_model:mlplat_request_errors:ratio_rate5m",
+            "expr": f'sum by ({_BY}) (rate({m.REQUESTS}{{code=~"5.."}}[5m])) / sum by ({_BY}) (rate({m.REQUESTS}[5m]))',
+        },
+        {
+            "record": "tenant_model:mlplat_request_duration_seconds:p99_5m",
+            "expr": f"histogram_quantile(0.99, sum by ({_BY}, le) (rate({m.REQUEST_DURATION}_bucket[5m])))",
+        },
+    ]
+    windows = sorted({w for long, short, *_ in BURN_WINDOWS for w in (long, short)}, key=_seconds)
+    for window in windows:
+        rules.append(
+            {
+                "record": f"tenant_model:mlplat_latency_slo_misses:ratio_rate{window}",
+                "expr": _slow_ratio(window, slo.latency_seconds),
+            }
+        )
+    return rules
+
+
+def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
+    slo = settings.slo
+    error_budget = 1 - slo.latency_target
+    rules: list[dict[str, Any]] = [
+        {
+            "alert": ALERT_SERVICE_DOWN,
+            "expr": 'up{job="model-server"} == 0',
+            "for": "2m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "Model server {{ $labels.instance }} of tenant {{ $labels.tenant }} is down",
+                "description": "Prometheus has not been able to scrape it for 2 minutes.",
+            },
+        },
+        {
+            "alert": ALERT_REGISTRY_DOWN,
+            "expr": 'up{job="registry-server"} == 0',
+            "for": "2m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "Model registry {{ $labels.instance }} is down",
+                "description": "Model servers keep serving loaded versions, but no alias can move.",
+            },
+        },
+        {
+            "alert": ALERT_ERROR_RATIO,
+            "expr": f"tenant_model:mlplat_request_errors:ratio_rate5m > {1 - slo.availability:g}",
+            "for": "5m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "{{ $labels.tenant }}/{{ $labels.model }}: {{ $value | humanizePercentage }} of "
+                f"requests fail (SLO allows {1 - slo.availability:.2%})",
+            },
+        },
+    ]
+    for long, short, factor, severity, alert in BURN_WINDOWS:
+        threshold = factor * error_budget
+        rules.append(
+            {
+                "alert": alert,
+                "expr": (
+                    f"tenant_model:mlplat_latency_slo_misses:ratio_rate{long} > {threshold:g}"
+                    f" and tenant_model:mlplat_latency_slo_misses:ratio_rate{short} > {threshold:g}"
+                ),
+                "labels": {"severity": severity},
+                "annotations": {
+                    "summary": f"{{{{ $labels.tenant }}}}/{{{{ $labels.model }}}}: latency error budget burning {factor:g}x "
+                    f"too fast (more than {threshold:.1%} of requests over {slo.latency_seconds:g}s "
+                    f"over {long} and {short})",
+                },
+            }
+        )
+    rules += [
+        {
+            "alert": ALERT_DRIFT,
+            "expr": f"max by ({_BY}, feature) ({m.FEATURE_DRIFT}) > {slo.drift_psi:g}",
+            "for": "1m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "{{ $labels.tenant }}/{{ $labels.model }}: feature {{ $labels.feature }} drifted "
+                f'(PSI {{{{ $value | printf "%.2f" }}}} > {slo.drift_psi:g})',
+                "description": "Live inputs no longer look like the training data; retraining is triggered.",
+            },
+        },
+        {
+            "alert": ALERT_NO_PREDICTIONS,
+            "expr": (
+                f"sum by ({_BY}) (rate({m.REQUESTS}[10m])) == 0"
+                f" and sum by ({_BY}) (rate({m.REQUESTS}[10m] offset 1h)) > 0"
+            ),
+            "for": "10m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "{{ $labels.tenant }}/{{ $labels.model }} served traffic an hour ago "
+                "and none for the last 10 minutes"
+            },
+        },
+        {
+            "alert": ALERT_QUOTA,
+            "expr": (
+                'max by (namespace, resource) (kube_resourcequota{type="used"})'
+                ' / max by (namespace, resource) (kube_resourcequota{type="hard"} > 0) > 0.9'
+            ),
+            "for": "15m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Tenant {{ $labels.namespace }} uses {{ $value | humanizePercentage }} "
+                "of its {{ $labels.resource }} quota"
+            },
+        },
+    ]
+    return rules
+
+
+def alert_rules(settings: MonitoringSettings | None = None) -> dict[str, Any]:
+    settings = settings or MonitoringSettings()
     return {
         "groups": [
-            {
-                "name": "mlops-platform.availability",
-                "rules": [
-                    {
-                        "alert": ALERT_SERVICE_DOWN,
-                        "expr": 'up{job="model-server"} == 0',
-                        "for": "2m",
-                        "labels": {"severity": "critical"},
-                        "annotations": {
-                            "summary": "Model server {{ $labels.instance }} is down",
-                            "description": "Prometheus cannot scrape the model server of tenant {{ $labels.tenant }}.",
-                        },
-                    },
-                    {
-                        "alert": ALERT_REGISTRY_DOWN,
-                        "expr": 'up{job="registry-server"} == 0',
-                        "for": "2m",
-                        "labels": {"severity": "critical"},
-                        "annotations": {"summary": "Model registry {{ $labels.instance }} is down"},
-                    },
-                ],
-            }
-        ],
+            {"name": "mlops-platform.recording", "rules": recording_rules(settings)},
+            {"name": "mlops-platform.alerts", "rules": alerting_rules(settings)},
+        ]
     }
+
+
+def _seconds(window: str) -> int:
+    return int(window[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[window[-1]]

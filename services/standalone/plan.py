@@ -167,7 +167,7 @@ def plan(
         )
         config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{prom_port}"]}]
         files[prom_dir / "prometheus.yml"] = yaml.safe_dump(config, sort_keys=False)
-        files[prom_dir / RULES_FILE] = yaml.safe_dump(alert_rules(), sort_keys=False)
+        files[prom_dir / RULES_FILE] = yaml.safe_dump(alert_rules(blueprint.platform.monitoring), sort_keys=False)
         processes.append(
             ProcessSpec(
                 name="prometheus",

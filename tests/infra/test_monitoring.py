@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from blueprints import load
 from services.monitoring import alert_rules
 from tests.infra.conftest import find, rendered
 
@@ -30,7 +31,7 @@ def test_prometheus_sends_alerts_to_the_in_cluster_alertmanager():
 def test_rules_configmap_holds_the_shared_rules_and_is_mounted_where_the_config_points():
     manifests = rendered("multi-tenant").manifests
     rules = find(manifests, "ConfigMap", "prometheus-rules", "mlops-monitoring")["data"]["rules.yml"]
-    assert yaml.safe_load(rules) == alert_rules()
+    assert yaml.safe_load(rules) == alert_rules(load("multi-tenant").platform.monitoring)
     deployment = find(manifests, "Deployment", "prometheus", "mlops-monitoring")
     mounts = {
         m["name"]: m["mountPath"] for m in deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
