@@ -137,9 +137,9 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
                 ),
                 "labels": {"severity": severity},
                 "annotations": {
-                    "summary": f"{{{{ $labels.tenant }}}}/{{{{ $labels.model }}}}: latency error budget burning {factor:g}x "
-                    f"too fast (more than {threshold:.1%} of requests over {slo.latency_seconds:g}s "
-                    f"over {long} and {short})",
+                    "summary": "{{ $labels.tenant }}/{{ $labels.model }}: "
+                    f"latency error budget burning {factor:g}x too fast (more than {threshold:.1%} "
+                    f"of requests over {slo.latency_seconds:g}s over {long} and {short})",
                 },
             }
         )
