@@ -10,6 +10,7 @@ ALERTMANAGER = "quay.io/prometheus/alertmanager:v0.28.1"
 GRAFANA = "docker.io/grafana/grafana:12.0.2"
 METRICS_SERVER = "registry.k8s.io/metrics-server/metrics-server:v0.8.0"
 GATEWAY = "docker.io/nginxinc/nginx-unprivileged:1.28.0-alpine"
+KUBE_STATE_METRICS = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.15.0"
 
 # Numeric user ids the images above run as; pods pin them so `runAsNonRoot` can be verified.
 POSTGRES_UID = 70  # the alpine image's postgres user

@@ -22,7 +22,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from blueprints.naming import NodePorts, Ports, selector_labels, standard_labels
+from blueprints.naming import Ports, selector_labels, standard_labels
 from blueprints.schema import ImageRef, RegistrySettings
 from infra import images
 from infra.k8s import (
@@ -107,8 +107,12 @@ class ModelRegistry(pulumi.ComponentResource):
             },
             opts=child,
         )
-        pg_ready = {"exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow", "-h", "127.0.0.1"]},
-                    "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6}
+        pg_ready = {
+            "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow", "-h", "127.0.0.1"]},
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 6,
+        }
         database = k8s.apps.v1.StatefulSet(
             f"{name}-db",
             metadata=metadata(DATABASE_NAME, ns, db_labels),
@@ -121,31 +125,35 @@ class ModelRegistry(pulumi.ComponentResource):
                     "spec": {
                         "automountServiceAccountToken": False,
                         "securityContext": restricted_pod_security(images.POSTGRES_UID),
-                        "containers": [{
-                            "name": "postgres",
-                            "image": images.POSTGRES,
-                            "ports": [{"name": "postgres", "containerPort": Ports.POSTGRES}],
-                            "env": [*db_env, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
-                            "resources": resources(settings.database),
-                            "securityContext": restricted_container_security(),
-                            "readinessProbe": pg_ready,
-                            "livenessProbe": {**pg_ready, "initialDelaySeconds": 30},
-                            "volumeMounts": [
-                                {"name": "data", "mountPath": "/var/lib/postgresql/data"},
-                                {"name": "run", "mountPath": "/var/run/postgresql"},
-                                {"name": "tmp", "mountPath": "/tmp"},
-                            ],
-                        }],
+                        "containers": [
+                            {
+                                "name": "postgres",
+                                "image": images.POSTGRES,
+                                "ports": [{"name": "postgres", "containerPort": Ports.POSTGRES}],
+                                "env": [*db_env, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+                                "resources": resources(settings.database),
+                                "securityContext": restricted_container_security(),
+                                "readinessProbe": pg_ready,
+                                "livenessProbe": {**pg_ready, "initialDelaySeconds": 30},
+                                "volumeMounts": [
+                                    {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+                                    {"name": "run", "mountPath": "/var/run/postgresql"},
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                ],
+                            }
+                        ],
                         "volumes": [scratch_volume("run", "16Mi"), scratch_volume("tmp", "64Mi")],
                     },
                 },
-                "volumeClaimTemplates": [{
-                    "metadata": {"name": "data", "labels": db_labels},
-                    "spec": {
-                        "accessModes": ["ReadWriteOnce"],
-                        "resources": {"requests": {"storage": str(settings.database_storage)}},
-                    },
-                }],
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data", "labels": db_labels},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": str(settings.database_storage)}},
+                        },
+                    }
+                ],
             },
             opts=after_secret,
         )
@@ -160,37 +168,54 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=child,
         )
         db_uri = f"postgresql://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@{DATABASE_NAME}:{Ports.POSTGRES}/$(POSTGRES_DB)"
-        allowed_hosts = ",".join([
-            f"{SERVER_NAME}", f"{SERVER_NAME}:*", f"{SERVER_NAME}.{ns}*", "localhost:*", "127.0.0.1:*",
-        ])
+        allowed_hosts = ",".join(
+            [
+                f"{SERVER_NAME}",
+                f"{SERVER_NAME}:*",
+                f"{SERVER_NAME}.{ns}*",
+                "localhost:*",
+                "127.0.0.1:*",
+            ]
+        )
         replicas = settings.replicas
         pod_spec: dict = {
             "automountServiceAccountToken": False,
             "securityContext": restricted_pod_security(images.PLATFORM_UID),
-            "containers": [{
-                "name": "mlflow",
-                "image": args.image.ref,
-                "command": ["mlflow", "server"],
-                "args": [
-                    "--backend-store-uri", db_uri,
-                    "--serve-artifacts", "--artifacts-destination", "/mlflow/artifacts",
-                    "--host", "0.0.0.0", "--port", str(Ports.MLFLOW),
-                    "--workers", "2",
-                    "--allowed-hosts", allowed_hosts,
-                    # /metrics for Prometheus (request counts and latencies per endpoint)
-                    "--expose-prometheus", "/tmp/prometheus-metrics",
-                ],
-                "env": [*db_env, {"name": "HOME", "value": "/tmp"}],
-                "ports": [{"name": "http", "containerPort": Ports.MLFLOW}],
-                "resources": resources(settings.server),
-                "securityContext": restricted_container_security(),
-                "readinessProbe": http_probe("/health", "http", period=10),
-                "livenessProbe": http_probe("/health", "http", period=20, failure=6, initial_delay=30),
-                "volumeMounts": [
-                    {"name": "artifacts", "mountPath": "/mlflow/artifacts"},
-                    {"name": "tmp", "mountPath": "/tmp"},
-                ],
-            }],
+            "containers": [
+                {
+                    "name": "mlflow",
+                    "image": args.image.ref,
+                    "command": ["mlflow", "server"],
+                    "args": [
+                        "--backend-store-uri",
+                        db_uri,
+                        "--serve-artifacts",
+                        "--artifacts-destination",
+                        "/mlflow/artifacts",
+                        "--host",
+                        "0.0.0.0",
+                        "--port",
+                        str(Ports.MLFLOW),
+                        "--workers",
+                        "2",
+                        "--allowed-hosts",
+                        allowed_hosts,
+                        # /metrics for Prometheus (request counts and latencies per endpoint)
+                        "--expose-prometheus",
+                        "/tmp/prometheus-metrics",
+                    ],
+                    "env": [*db_env, {"name": "HOME", "value": "/tmp"}],
+                    "ports": [{"name": "http", "containerPort": Ports.MLFLOW}],
+                    "resources": resources(settings.server),
+                    "securityContext": restricted_container_security(),
+                    "readinessProbe": http_probe("/health", "http", period=10),
+                    "livenessProbe": http_probe("/health", "http", period=20, failure=6, initial_delay=30),
+                    "volumeMounts": [
+                        {"name": "artifacts", "mountPath": "/mlflow/artifacts"},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }
+            ],
             "volumes": [
                 {"name": "artifacts", "persistentVolumeClaim": {"claimName": "mlflow-artifacts"}},
                 scratch_volume("tmp", "1Gi"),
@@ -250,12 +275,18 @@ class ModelRegistry(pulumi.ComponentResource):
             opts=child,
         )
         env = [
-            {"name": "PGUSER", "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials",
-                                                             "key": "POSTGRES_USER"}}},
-            {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials",
-                                                                 "key": "POSTGRES_PASSWORD"}}},
-            {"name": "PGDATABASE", "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials",
-                                                                 "key": "POSTGRES_DB"}}},
+            {
+                "name": "PGUSER",
+                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_USER"}},
+            },
+            {
+                "name": "PGPASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_PASSWORD"}},
+            },
+            {
+                "name": "PGDATABASE",
+                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_DB"}},
+            },
             {"name": "PGHOST", "value": DATABASE_NAME},
             {"name": "PGPORT", "value": str(Ports.POSTGRES)},
             {"name": "BACKUP_DIR", "value": "/backups"},
@@ -269,36 +300,40 @@ class ModelRegistry(pulumi.ComponentResource):
                 "concurrencyPolicy": "Forbid",
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
-                "jobTemplate": {"spec": {
-                    "backoffLimit": 2,
-                    "activeDeadlineSeconds": 600,
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": {
-                            "restartPolicy": "OnFailure",
-                            "automountServiceAccountToken": False,
-                            "securityContext": restricted_pod_security(images.POSTGRES_UID),
-                            "containers": [{
-                                "name": "pg-dump",
-                                "image": images.POSTGRES,
-                                "command": ["/bin/sh", "/scripts/backup.sh"],
-                                "env": env,
-                                "resources": resources(args.settings.database),
-                                "securityContext": restricted_container_security(),
-                                "volumeMounts": [
-                                    {"name": "backups", "mountPath": "/backups"},
-                                    {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
-                                    {"name": "tmp", "mountPath": "/tmp"},
+                "jobTemplate": {
+                    "spec": {
+                        "backoffLimit": 2,
+                        "activeDeadlineSeconds": 600,
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {
+                                "restartPolicy": "OnFailure",
+                                "automountServiceAccountToken": False,
+                                "securityContext": restricted_pod_security(images.POSTGRES_UID),
+                                "containers": [
+                                    {
+                                        "name": "pg-dump",
+                                        "image": images.POSTGRES,
+                                        "command": ["/bin/sh", "/scripts/backup.sh"],
+                                        "env": env,
+                                        "resources": resources(args.settings.database),
+                                        "securityContext": restricted_container_security(),
+                                        "volumeMounts": [
+                                            {"name": "backups", "mountPath": "/backups"},
+                                            {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+                                            {"name": "tmp", "mountPath": "/tmp"},
+                                        ],
+                                    }
                                 ],
-                            }],
-                            "volumes": [
-                                {"name": "backups", "persistentVolumeClaim": {"claimName": "mlflow-backups"}},
-                                {"name": "scripts", "configMap": {"name": "mlflow-backup-script"}},
-                                scratch_volume("tmp", "64Mi"),
-                            ],
+                                "volumes": [
+                                    {"name": "backups", "persistentVolumeClaim": {"claimName": "mlflow-backups"}},
+                                    {"name": "scripts", "configMap": {"name": "mlflow-backup-script"}},
+                                    scratch_volume("tmp", "64Mi"),
+                                ],
+                            },
                         },
-                    },
-                }},
+                    }
+                },
             },
             opts=child,
         )

@@ -39,6 +39,7 @@ from services.monitoring.config import RULES_FILE
 __all__ = ["Monitoring", "MonitoringArgs", "prometheus_selector"]
 
 INSTANCE = "platform"
+KSM_PORT = 8080
 
 
 def prometheus_selector() -> dict[str, str]:
@@ -105,7 +106,12 @@ class Monitoring(pulumi.ComponentResource):
             metadata=metadata("prometheus-config", ns, prom_labels),
             data={
                 "prometheus.yml": _yaml(
-                    prometheus_config("kubernetes", alertmanagers=[alertmanager_url], rules_dir="/etc/prometheus/rules")
+                    prometheus_config(
+                        "kubernetes",
+                        alertmanagers=[alertmanager_url],
+                        rules_dir="/etc/prometheus/rules",
+                        kube_state_metrics=f"kube-state-metrics.{ns}.svc:{KSM_PORT}",
+                    )
                 ),
             },
             opts=child,
@@ -188,6 +194,62 @@ class Monitoring(pulumi.ComponentResource):
             volumes=[{"name": "config", "configMap": {"name": "alertmanager-config"}}, scratch_volume("data", "256Mi")],
             port=Ports.ALERTMANAGER,
             opts=child,
+        )
+
+        # --- kube-state-metrics: object state (quota usage) for the quota alert ------------------
+        ksm_labels = labels("kube-state-metrics")
+        k8s.core.v1.ServiceAccount(
+            f"{name}-ksm-sa",
+            metadata=metadata("kube-state-metrics", ns, ksm_labels),
+            automount_service_account_token=True,  # it lists objects through the API
+            opts=child,
+        )
+        k8s.rbac.v1.ClusterRole(
+            f"{name}-ksm-role",
+            metadata=metadata("mlops-kube-state-metrics", None, ksm_labels),
+            rules=[
+                {"apiGroups": [""], "resources": ["resourcequotas", "namespaces"], "verbs": ["list", "watch"]},
+            ],
+            opts=child,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-ksm-binding",
+            metadata=metadata("mlops-kube-state-metrics", None, ksm_labels),
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "mlops-kube-state-metrics",
+            },
+            subjects=[{"kind": "ServiceAccount", "name": "kube-state-metrics", "namespace": ns}],
+            opts=child,
+        )
+        self._deployment(
+            f"{name}-kube-state-metrics",
+            ns,
+            "kube-state-metrics",
+            ksm_labels,
+            images.PROMETHEUS_UID,
+            container={
+                "name": "kube-state-metrics",
+                "image": images.KUBE_STATE_METRICS,
+                # Only what the platform's rules use: small memory, small RBAC.
+                "args": [f"--port={KSM_PORT}", "--telemetry-port=8081", "--resources=resourcequotas,namespaces"],
+                "ports": [
+                    {"name": "http", "containerPort": KSM_PORT},
+                    {"name": "telemetry", "containerPort": 8081},
+                ],
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "32Mi"},
+                    "limits": {"cpu": "100m", "memory": "128Mi"},
+                },
+                "readinessProbe": http_probe("/readyz", "telemetry"),
+                "livenessProbe": http_probe("/livez", "http"),
+            },
+            volumes=[],
+            service_account="kube-state-metrics",
+            port=KSM_PORT,
+            opts=child,
+            scrape=False,  # scraped by its own job, which keeps the objects' namespace labels
         )
 
         # --- Grafana ----------------------------------------------------------------------------
@@ -302,7 +364,7 @@ class Monitoring(pulumi.ComponentResource):
         scrape: bool = True,
         node_port: int | None = None,
     ) -> None:
-        """A one-replica Deployment plus its ClusterIP Service: the shape all three tools share."""
+        """A one-replica Deployment plus its Service: the shape every monitoring tool here shares."""
         select = selector_labels(app, INSTANCE)
         pod_spec: dict = {
             "automountServiceAccountToken": service_account is not None,

@@ -38,6 +38,7 @@ def prometheus_config(
     alertmanagers: list[str],
     rules_dir: str,
     static_targets: dict[str, list[dict[str, Any]]] | None = None,
+    kube_state_metrics: str | None = None,
 ) -> dict[str, Any]:
     """prometheus.yml. `static_targets` maps a job to [{"targets": [...], "labels": {...}}]."""
     config: dict[str, Any] = {
@@ -78,6 +79,15 @@ def prometheus_config(
                 ],
             }
         )
+        if kube_state_metrics:
+            # Object-state metrics (quota usage) carry the object's own `namespace` label: keep it.
+            config["scrape_configs"].append(
+                {
+                    "job_name": "kube-state-metrics",
+                    "honor_labels": True,
+                    "static_configs": [{"targets": [kube_state_metrics]}],
+                }
+            )
     else:
         for job, groups in sorted((static_targets or {}).items()):
             config["scrape_configs"].append({"job_name": job, "static_configs": groups})
