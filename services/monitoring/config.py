@@ -18,7 +18,6 @@ __all__ = [
     "prometheus_config",
     "alertmanager_config",
     "grafana_datasources",
-    "grafana_dashboards",
     "RULES_FILE",
     "SCRAPE_INTERVAL",
 ]
@@ -130,30 +129,3 @@ def grafana_datasources(prometheus_url: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def _panel(panel_id: int, title: str, expr: str, unit: str, x: int, y: int) -> dict[str, Any]:
-    return {
-        "id": panel_id,
-        "title": title,
-        "type": "timeseries",
-        "datasource": {"type": "prometheus", "uid": "prometheus"},
-        "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "targets": [{"refId": "A", "expr": expr, "datasource": {"type": "prometheus", "uid": "prometheus"}}],
-    }
-
-
-def grafana_dashboards() -> dict[str, dict[str, Any]]:
-    """Dashboards by file name. Every panel's `expr` is a real PromQL query (checked in e2e)."""
-    overview = {
-        "uid": "mlops-platform-overview",
-        "title": "MLOps platform overview",
-        "schemaVersion": 39,
-        "time": {"from": "now-1h", "to": "now"},
-        "panels": [
-            _panel(1, "Targets up", "sum by (job) (up)", "short", 0, 0),
-            _panel(2, "Scrape duration", "max by (job) (scrape_duration_seconds)", "s", 12, 0),
-        ],
-    }
-    return {"platform-overview.json": overview}

@@ -86,3 +86,34 @@ def test_alertmanager_config_passes_amtool_style_shape():
     receivers = {r["name"] for r in config["receivers"]}
     assert config["route"]["receiver"] in receivers
     assert all(route["receiver"] in receivers for route in config["route"]["routes"])
+
+
+def test_dashboards_cover_overview_serving_and_quality_with_tenant_variables():
+    from services.monitoring import grafana_dashboards
+    from services.monitoring.dashboards import KEY_PANELS, panel_queries
+
+    boards = grafana_dashboards()
+    assert set(boards) == {"platform-overview.json", "tenant-serving.json", "model-quality.json"}
+    serving = boards["tenant-serving.json"]
+    assert [v["name"] for v in serving["templating"]["list"]] == ["tenant", "model"]
+    titles = {title for _, title, _ in panel_queries()}
+    assert set(KEY_PANELS) <= titles
+    assert all("$" not in expr for _, _, expr in panel_queries())  # variables substituted for e2e
+
+
+def test_every_dashboard_query_is_valid_promql(promtool, tmp_path):
+    """promtool parses each query as a recording rule; a typo in any panel fails here."""
+    from services.monitoring.dashboards import panel_queries
+
+    rules = {
+        "groups": [
+            {
+                "name": "dashboards",
+                "rules": [{"record": f"panel:{i}", "expr": expr} for i, (_, _, expr) in enumerate(panel_queries())],
+            }
+        ]
+    }
+    path = tmp_path / "panels.yml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,179 @@
+"""Grafana dashboards as data: a platform overview, per-tenant serving, model quality and drift.
+
+Panels are built from a small `Panel` description so every query sits in one readable list per
+dashboard. `tenant` and `model` are dashboard variables (label values from Prometheus), so one
+dashboard serves every tenant. In e2e, every panel's queries run against a real Prometheus
+(`panel_queries()` lists them with the variables substituted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.monitoring import metric_names as m
+
+__all__ = ["grafana_dashboards", "panel_queries", "Panel", "KEY_PANELS"]
+
+_DS = {"type": "prometheus", "uid": "prometheus"}
+_SEL = 'tenant=~"$tenant", model=~"$model"'
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    exprs: tuple[str, ...]
+    unit: str = "short"
+    kind: str = "timeseries"
+    legend: str = ""
+
+
+OVERVIEW = (
+    Panel("Scrape targets up", ("sum by (job) (up)",)),
+    Panel("Requests per second by tenant", (f"sum by (tenant) (rate({m.REQUESTS}[1m]))",), "reqps"),
+    Panel(
+        "Error ratio by tenant (5xx)",
+        (f'sum by (tenant) (rate({m.REQUESTS}{{code=~"5.."}}[5m])) / sum by (tenant) (rate({m.REQUESTS}[5m]))',),
+        "percentunit",
+    ),
+    Panel(
+        "p99 latency by tenant",
+        (f"histogram_quantile(0.99, sum by (tenant, le) (rate({m.REQUEST_DURATION}_bucket[5m])))",),
+        "s",
+    ),
+    Panel("Firing alerts", ('sum by (alertname) (ALERTS{alertstate="firing"})',)),
+    Panel("Worst feature drift (PSI) by model", (f"max by (tenant, model) ({m.FEATURE_DRIFT})",)),
+)
+
+SERVING = (
+    Panel(
+        "Requests per second by variant",
+        (f"sum by (variant) (rate({m.REQUESTS}{{{_SEL}}}[1m]))",),
+        "reqps",
+        legend="{{variant}}",
+    ),
+    Panel(
+        "Responses by status code", (f"sum by (code) (rate({m.REQUESTS}{{{_SEL}}}[1m]))",), "reqps", legend="{{code}}"
+    ),
+    Panel(
+        "Latency percentiles",
+        tuple(
+            f"histogram_quantile({q}, sum by (le) (rate({m.REQUEST_DURATION}_bucket{{{_SEL}}}[5m])))"
+            for q in ("0.5", "0.9", "0.99")
+        ),
+        "s",
+    ),
+    Panel(
+        "Inference time p99 by variant",
+        (f"histogram_quantile(0.99, sum by (variant, le) (rate({m.INFERENCE_DURATION}_bucket{{{_SEL}}}[5m])))",),
+        "s",
+        legend="{{variant}}",
+    ),
+    Panel(
+        "Traffic split (share of requests per variant)",
+        (
+            f"sum by (variant) (rate({m.REQUESTS}{{{_SEL}}}[5m])) / ignoring(variant) group_left "
+            f"sum(rate({m.REQUESTS}{{{_SEL}}}[5m]))",
+        ),
+        "percentunit",
+        legend="{{variant}}",
+    ),
+    Panel("In-flight requests", (f"sum({m.IN_FLIGHT}{{{_SEL}}})",)),
+)
+
+QUALITY = (
+    Panel(
+        "Feature drift (PSI) per feature", (f"max by (feature) ({m.FEATURE_DRIFT}{{{_SEL}}})",), legend="{{feature}}"
+    ),
+    Panel(
+        "Prediction distribution",
+        (f"sum by (variant, prediction) (rate({m.PREDICTIONS}{{{_SEL}}}[5m]))",),
+        "reqps",
+        legend="{{variant}} {{prediction}}",
+    ),
+    Panel(
+        "Client errors (4xx: bad inputs)",
+        (f'sum by (code) (rate({m.REQUESTS}{{{_SEL}, code=~"4.."}}[5m]))',),
+        "reqps",
+        legend="{{code}}",
+    ),
+)
+
+# Panels that must return data once the demo has sent traffic (checked in e2e).
+KEY_PANELS = (
+    "Requests per second by tenant",
+    "Requests per second by variant",
+    "Latency percentiles",
+    "Feature drift (PSI) per feature",
+)
+
+
+def _variables() -> list[dict[str, Any]]:
+    def variable(name: str, query: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "type": "query",
+            "datasource": _DS,
+            "query": query,
+            "refresh": 2,
+            "includeAll": True,
+            "multi": True,
+            "current": {"text": "All", "value": "$__all"},
+        }
+
+    return [
+        variable("tenant", f"label_values({m.REQUESTS}, tenant)"),
+        variable("model", f'label_values({m.REQUESTS}{{tenant=~"$tenant"}}, model)'),
+    ]
+
+
+def _dashboard(uid: str, title: str, panels: tuple[Panel, ...], *, variables: bool) -> dict[str, Any]:
+    rendered = []
+    for index, panel in enumerate(panels):
+        rendered.append(
+            {
+                "id": index + 1,
+                "title": panel.title,
+                "type": panel.kind,
+                "datasource": _DS,
+                "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
+                "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+                "targets": [
+                    {"refId": chr(ord("A") + i), "expr": expr, "datasource": _DS, "legendFormat": panel.legend}
+                    for i, expr in enumerate(panel.exprs)
+                ],
+            }
+        )
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["mlops-platform"],
+        "schemaVersion": 39,
+        "editable": False,
+        "time": {"from": "now-1h", "to": "now"},
+        "refresh": "10s",
+        "templating": {"list": _variables() if variables else []},
+        "panels": rendered,
+    }
+
+
+_BOARDS = {
+    "platform-overview.json": ("mlops-overview", "MLOps platform: overview", OVERVIEW, False),
+    "tenant-serving.json": ("mlops-serving", "MLOps platform: serving per tenant", SERVING, True),
+    "model-quality.json": ("mlops-quality", "MLOps platform: model quality and drift", QUALITY, True),
+}
+
+
+def grafana_dashboards() -> dict[str, dict[str, Any]]:
+    """Dashboards by file name, ready for Grafana's file provisioning."""
+    return {file: _dashboard(uid, title, panels, variables=v) for file, (uid, title, panels, v) in _BOARDS.items()}
+
+
+def panel_queries() -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, PromQL with variables set to match everything)."""
+    out = []
+    for file, (_, _, panels, _) in _BOARDS.items():
+        for panel in panels:
+            for expr in panel.exprs:
+                out.append((file, panel.title, expr.replace('"$tenant"', '".*"').replace('"$model"', '".*"')))
+    return out
