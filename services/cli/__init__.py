@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "services.cli.render_cmd",
     "services.cli.up_cmd",
     "services.cli.standalone_cmd",
+    "services.cli.cost_cmd",
 )
 
 
