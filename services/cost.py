@@ -116,10 +116,10 @@ def requested_costs(manifests: list[dict[str, Any]], costs: CostSettings) -> lis
 
 def query_usage(prometheus_url: str, window: str = "15m", timeout: float = 3.0) -> dict[str, dict[str, Decimal]]:
     """Measured CPU cores and resident memory of the model servers, per tenant (and model where known)."""
-    servers = '{job="model-server"}'
+    servers, by = '{job="model-server"}', "sum by (tenant, model_deployment)"
     queries = {
-        "cpu": f"sum by (tenant, model_deployment) (rate(process_cpu_seconds_total{servers}[{window}]))",
-        "memory": f"sum by (tenant, model_deployment) (avg_over_time(process_resident_memory_bytes{servers}[{window}]))",
+        "cpu": f"{by} (rate(process_cpu_seconds_total{servers}[{window}]))",
+        "memory": f"{by} (avg_over_time(process_resident_memory_bytes{servers}[{window}]))",
     }
     usage: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for metric, query in queries.items():
