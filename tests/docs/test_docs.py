@@ -86,7 +86,7 @@ def mermaid_problems(block: str) -> list[str]:
     """Structural checks: a known diagram type, balanced brackets and quotes, subgraph/end pairs."""
     problems = []
     lines = [line.strip() for line in block.strip().splitlines() if line.strip() and not line.strip().startswith("%%")]
-    if not lines or not lines[0].split()[0] in MERMAID_TYPES:
+    if not lines or lines[0].split()[0] not in MERMAID_TYPES:
         problems.append(f"unknown diagram type in first line {lines[0] if lines else ''!r}")
     depth = 0
     for number, line in enumerate(lines, 1):
