@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "services.cli.up_cmd",
     "services.cli.standalone_cmd",
     "services.cli.cost_cmd",
+    "services.cli.serve_cmd",
 )
 
 

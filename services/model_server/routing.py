@@ -1,0 +1,141 @@
+"""What a served model name routes to: a champion, an optional challenger taking a share of the
+traffic, an optional shadow that sees a copy of it, and the poller that keeps them current.
+
+Alias moves are followed by polling (see docs/adr): every `poll_interval` seconds the poller asks
+the registry where each alias points; a moved alias is loaded in the poller's thread and swapped in
+with one attribute assignment, so no request ever waits for a load or sees half a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from services.model_server import metrics
+from services.model_server.loading import LoadedModel, load, resolve
+from services.model_server.reference import DriftWindow
+from services.model_server.uris import ModelRef
+
+__all__ = ["Slot", "Route", "Poller"]
+
+log = logging.getLogger("mlplat.model_server")
+
+
+@dataclass
+class Slot:
+    """One variant of a served model: the reference it follows and what is loaded now."""
+
+    ref: ModelRef
+    variant: str  # "champion", "challenger" or "shadow"
+    drift_window: int = 500
+    model: LoadedModel | None = None
+    drift: DriftWindow | None = None
+
+    def swap(self, model: LoadedModel) -> None:
+        previous = self.model
+        drift = None
+        if model.reference and model.signature:
+            drift = DriftWindow(model.reference, model.signature.columns, size=self.drift_window)
+        self.drift = drift
+        self.model = model  # the atomic switch: requests read `slot.model` once
+        if previous is not None:
+            metrics.MODEL_INFO.labels(self.ref.name, self.variant, previous.version).set(0)
+        metrics.MODEL_INFO.labels(self.ref.name, self.variant, model.version).set(1)
+
+
+@dataclass
+class Route:
+    name: str
+    champion: Slot
+    challenger: Slot | None = None
+    weight: float = 0.0  # share of requests for the challenger, 0..1
+    shadow: Slot | None = None
+    _random: random.Random = field(default_factory=random.Random, repr=False)
+
+    def pick(self) -> Slot:
+        """The variant that answers this request: the challenger with probability `weight`."""
+        challenger = self.challenger
+        if challenger is not None and challenger.model is not None and self._random.random() < self.weight:
+            return challenger
+        return self.champion
+
+    def slots(self) -> list[Slot]:
+        return [s for s in (self.champion, self.challenger, self.shadow) if s is not None]
+
+    @property
+    def ready(self) -> bool:
+        return self.champion.model is not None
+
+
+class Poller:
+    """Loads every slot at start-up (retrying with backoff) and follows alias moves afterwards."""
+
+    def __init__(self, routes: dict[str, Route], interval: float = 30.0, max_backoff: float = 30.0):
+        self.routes = routes
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="registry-poller", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def poll_once(self) -> bool:
+        """Check every slot once; True when the registry answered for all of them."""
+        healthy = True
+        for route in self.routes.values():
+            for slot in route.slots():
+                try:
+                    version, run_id = resolve(slot.ref)
+                except Exception as exc:
+                    if _not_found(exc):  # the alias is not set (yet): normal for a challenger or shadow
+                        if slot.model is None:
+                            log.info("%s is not set in the registry yet", slot.ref.uri)
+                        continue
+                    healthy = False  # the registry is unreachable or failing: serve what is loaded
+                    log.warning("cannot resolve %s: %s", slot.ref.uri, exc)
+                    continue
+                if slot.model is not None and slot.model.version == version:
+                    continue
+                try:
+                    slot.swap(load(slot.ref.name, version, run_id))
+                    metrics.MODEL_LOADS.labels(slot.ref.name, "success").inc()
+                    log.warning("%s now serves %s version %s", slot.variant, slot.ref.name, version)
+                except Exception:
+                    healthy = False
+                    metrics.MODEL_LOADS.labels(slot.ref.name, "failure").inc()
+                    log.exception("loading %s version %s failed; keeping the loaded one", slot.ref.name, version)
+        metrics.REGISTRY_UP.set(1 if healthy else 0)
+        return healthy
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            healthy = self.poll_once()
+            if healthy:
+                backoff = 1.0
+                wait = self.interval
+            else:  # retry sooner, backing off while the registry stays unreachable
+                wait = min(backoff, self.max_backoff, self.interval)
+                backoff = min(backoff * 2, self.max_backoff)
+            self._stop.wait(wait)
+
+    def wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(route.ready for route in self.routes.values()):
+                return True
+            time.sleep(0.1)
+        return False
+
+
+def _not_found(exc: Exception) -> bool:
+    """An MLflow answer that the model or alias does not exist (as opposed to no answer at all)."""
+    code = getattr(exc, "error_code", "")
+    return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")

@@ -1,0 +1,107 @@
+"""Start-up: turn the `mlplat serve` configuration into routes, a poller and a running server.
+
+One worker (the default) runs everything in one process: the event loop answers requests and the
+poller thread follows the registry. With `--workers N` uvicorn forks N processes, each with its own
+poller and its own copy of the models (N times the memory); metrics then use prometheus-client's
+multiprocess mode so /metrics sums every worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["ServeConfig", "build_routes", "create_app", "app_from_env", "serve"]
+
+_ENV = "MLPLAT_SERVE_CONFIG"
+
+
+@dataclass
+class ServeConfig:
+    models: list[str]
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    challengers: list[str] = field(default_factory=list)
+    challenger_weights: dict[str, float] = field(default_factory=dict)  # model name -> percent
+    default_challenger_weight: float = 0.0
+    shadows: list[str] = field(default_factory=list)
+    poll_interval: float = 30.0
+    max_body_bytes: int = 4 * 1024 * 1024
+    drift_window: int = 500
+
+
+def build_routes(config: ServeConfig):
+    from services.model_server.routing import Route, Slot
+    from services.model_server.uris import parse_model_uri
+
+    routes: dict[str, Route] = {}
+    for uri in config.models:
+        ref = parse_model_uri(uri)
+        if ref.name in routes:
+            raise ValueError(f"{uri}: model {ref.name!r} is served twice")
+        routes[ref.name] = Route(ref.name, Slot(ref, "champion", config.drift_window))
+    for flag, uris in (("--challenger", config.challengers), ("--shadow", config.shadows)):
+        for uri in uris:
+            ref = parse_model_uri(uri)
+            route = routes.get(ref.name)
+            if route is None:
+                raise ValueError(f"{flag} {uri}: {ref.name!r} is not one of the served models {sorted(routes)}")
+            variant = flag.removeprefix("--")
+            if getattr(route, variant) is not None:
+                raise ValueError(f"{flag} {uri}: {ref.name!r} already has a {variant}")
+            setattr(route, variant, Slot(ref, variant, config.drift_window))
+    for name, weight in config.challenger_weights.items():
+        if name not in routes:
+            raise ValueError(f"--challenger-weight {name}={weight:g}: {name!r} is not a served model")
+    for route in routes.values():
+        percent = config.challenger_weights.get(route.name, config.default_challenger_weight)
+        if not 0 <= percent <= 100:
+            raise ValueError(f"--challenger-weight {percent:g}: use a percentage from 0 to 100")
+        if percent and route.challenger is None:
+            raise ValueError(f"--challenger-weight for {route.name!r} needs --challenger models:/{route.name}@...")
+        route.weight = percent / 100
+    return routes
+
+
+def create_app(config: ServeConfig):
+    from services.model_server.app import ModelServerApp
+    from services.model_server.routing import Poller
+
+    routes = build_routes(config)
+    poller = Poller(routes, interval=config.poll_interval)
+    return ModelServerApp(routes, max_body=config.max_body_bytes, on_startup=poller.start, on_shutdown=poller.stop)
+
+
+def app_from_env():
+    """Factory for uvicorn's worker processes: the configuration travels in an environment variable."""
+    return create_app(ServeConfig(**json.loads(os.environ[_ENV])))
+
+
+def serve(config: ServeConfig) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Fail fast on an unreachable registry: the poller retries with its own backoff, and a load
+    # must never hang a worker for minutes inside MLflow's HTTP retries.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    build_routes(config)  # validate before forking anything
+    options = {
+        "host": config.host,
+        "port": config.port,
+        "http": "httptools",
+        "loop": "uvloop",
+        "access_log": False,
+        "log_level": "warning",
+        "timeout_keep_alive": 30,
+    }
+    if config.workers > 1:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlplat-metrics-"))
+        os.environ[_ENV] = json.dumps(asdict(config))
+        uvicorn.run("services.model_server.server:app_from_env", factory=True, workers=config.workers, **options)
+    else:
+        uvicorn.run(create_app(config), **options)

@@ -1,0 +1,132 @@
+"""Real MLflow servers and real registered models for the service tests.
+
+`start_mlflow(tmp)` runs `mlflow server` as a subprocess on a SQLite backend with proxied artifacts
+on a free loopback port; `register_iris(...)` trains a small scikit-learn model on the iris data set
+that ships with scikit-learn, logs it the way the platform's training code does (signature, input
+example, reference distribution) and registers it under an alias.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@dataclass
+class MlflowServer:
+    uri: str
+    process: subprocess.Popen
+    root: Path
+    port: int
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def start_mlflow(root: Path, port: int | None = None, backend: str | None = None) -> MlflowServer:
+    port = port or free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    backend = backend or f"sqlite:///{root / 'mlflow.db'}"
+    log = (root / "mlflow.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--serve-artifacts",
+         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    server = MlflowServer(f"http://127.0.0.1:{port}", process, root, port)
+    try:
+        wait_http(f"{server.uri}/health", timeout=90, process=process)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+@contextlib.contextmanager
+def mlflow_running(root: Path) -> Iterator[MlflowServer]:
+    server = start_mlflow(root)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def iris_data() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    return data.data, data.target
+
+
+def register_iris(tracking_uri: str, name: str = "iris", alias: str | None = "champion", *, C: float = 1.0,
+                  reference: bool = True, tags: dict[str, str] | None = None) -> str:
+    """Train, log and register an iris LogisticRegression; returns the new version."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from mlflow.tracking import MlflowClient
+    from sklearn.linear_model import LogisticRegression
+
+    from services.model_server.reference import log_reference
+
+    mlflow.set_tracking_uri(tracking_uri)
+    x, y = iris_data()
+    frame = pd.DataFrame(x, columns=IRIS_COLUMNS)
+    model = LogisticRegression(C=C, max_iter=500).fit(frame, y)
+    mlflow.set_experiment(f"{name}-training")
+    with mlflow.start_run() as run:
+        mlflow.log_metric("accuracy", float(model.score(frame, y)))
+        if reference:
+            log_reference(frame)
+        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(frame, model.predict(frame)),
+                                        input_example=frame.head(3), registered_model_name=name)
+    client = MlflowClient(tracking_uri)
+    version = str(info.registered_model_version)
+    if tags:
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
+    if alias:
+        client.set_registered_model_alias(name, alias, version)
+    assert run.info.run_id
+    return version
