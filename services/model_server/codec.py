@@ -62,7 +62,7 @@ class Signature:
         cols = schema.inputs
         return cls(
             tuple(c.name for c in cols),
-            tuple(str(c.type) for c in cols),
+            tuple(getattr(c.type, "name", str(c.type)) for c in cols),
             tuple(bool(getattr(c, "required", True)) for c in cols),
         )
 
