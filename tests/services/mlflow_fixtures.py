@@ -69,10 +69,26 @@ def start_mlflow(root: Path, port: int | None = None, backend: str | None = None
     backend = backend or f"sqlite:///{root / 'mlflow.db'}"
     log = (root / "mlflow.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--serve-artifacts",
-         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            backend,
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     server = MlflowServer(f"http://127.0.0.1:{port}", process, root, port)
     try:
@@ -99,8 +115,15 @@ def iris_data() -> tuple[np.ndarray, np.ndarray]:
     return data.data, data.target
 
 
-def register_iris(tracking_uri: str, name: str = "iris", alias: str | None = "champion", *, C: float = 1.0,
-                  reference: bool = True, tags: dict[str, str] | None = None) -> str:
+def register_iris(
+    tracking_uri: str,
+    name: str = "iris",
+    alias: str | None = "champion",
+    *,
+    C: float = 1.0,
+    reference: bool = True,
+    tags: dict[str, str] | None = None,
+) -> str:
     """Train, log and register an iris LogisticRegression; returns the new version."""
     import mlflow
     import pandas as pd
@@ -119,8 +142,13 @@ def register_iris(tracking_uri: str, name: str = "iris", alias: str | None = "ch
         mlflow.log_metric("accuracy", float(model.score(frame, y)))
         if reference:
             log_reference(frame)
-        info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(frame, model.predict(frame)),
-                                        input_example=frame.head(3), registered_model_name=name)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(frame, model.predict(frame)),
+            input_example=frame.head(3),
+            registered_model_name=name,
+        )
     client = MlflowClient(tracking_uri)
     version = str(info.registered_model_version)
     if tags:
@@ -130,3 +158,78 @@ def register_iris(tracking_uri: str, name: str = "iris", alias: str | None = "ch
         client.set_registered_model_alias(name, alias, version)
     assert run.info.run_id
     return version
+
+
+def register_raising(tracking_uri: str, name: str = "boom") -> str:
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from mlflow.pyfunc import PythonModel
+    from mlflow.tracking import MlflowClient
+
+    class _Model(PythonModel):
+        """A pyfunc model that raises on a negative first feature: the server must answer 500 and live on."""
+
+        def predict(self, context, model_input, params=None):
+            values = model_input.to_numpy()
+            if (values[:, 0] < 0).any():
+                raise ValueError("negative sepal length: this model refuses")
+            return values[:, 0] * 2
+
+    mlflow.set_tracking_uri(tracking_uri)
+    x, _ = iris_data()
+    frame = pd.DataFrame(x, columns=IRIS_COLUMNS)
+    mlflow.set_experiment(f"{name}-training")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_Model(),
+            signature=infer_signature(frame, frame.iloc[:, 0] * 2),
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    MlflowClient(tracking_uri).set_registered_model_alias(name, "champion", version)
+    return version
+
+
+@dataclass
+class ModelServerProcess:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_model_server(
+    tracking_uri: str, args: list[str], root: Path, *, wait_ready: bool = True, timeout: float = 90.0
+) -> ModelServerProcess:
+    port = free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    log = root / f"server-{port}.log"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", *args, "--port", str(port)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    server = ModelServerProcess(f"http://127.0.0.1:{port}", process, log)
+    try:
+        wait_http(f"{server.url}/v2/health/{'ready' if wait_ready else 'live'}", timeout, process)
+    except BaseException:
+        server.stop()
+        raise
+    return server
