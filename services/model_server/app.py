@@ -75,6 +75,10 @@ class ModelServerApp:
                 raise ClientError(405, f"method {method} is not allowed on {path}")
         except ClientError as error:
             await _respond(send, error.status, error.body(request_id), [(b"x-request-id", request_id.encode())])
+        except Exception:  # a bug of ours: answer like any other error, keep the process serving
+            log.exception("request %s: unexpected error on %s %s", request_id, method, path)
+            error = ClientError(500, f"internal error; quote request id {request_id} to the platform team")
+            await _respond(send, 500, error.body(request_id), [(b"x-request-id", request_id.encode())])
 
     def _predict_target(self, path: str) -> str:
         if path == "/invocations":

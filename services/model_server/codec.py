@@ -188,6 +188,8 @@ def decode_invocations(document: Any, signature: Signature | None) -> np.ndarray
         if not isinstance(value, dict) or "data" not in value:
             raise ClientError(400, "dataframe_split must be an object with columns and data", key)
         columns = value.get("columns")
+        if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
+            raise ClientError(400, f"{key}.columns must be a list of column names", f"{key}.columns")
         if columns is not None:
             order = _reorder(columns, signature, key)
             batch = _matrix(value["data"], f"{key}.data", None if order else signature)
@@ -222,12 +224,22 @@ def decode_v2(document: Any, signature: Signature | None) -> tuple[np.ndarray, s
         where = f"inputs[{index}]"
         if not isinstance(tensor, dict) or not {"name", "shape", "datatype", "data"} <= set(tensor):
             raise ClientError(400, f"{where} needs name, shape, datatype and data", where)
+        for key, kind, described in (
+            ("name", str, "a string"),
+            ("datatype", str, "a string"),
+            ("shape", list, "a list of integers"),
+            ("data", list, "a list"),
+        ):
+            if not isinstance(tensor[key], kind):
+                raise ClientError(400, f"{where}.{key} must be {described}", f"{where}.{key}")
         if tensor["datatype"] not in _V2_NUMERIC:
             raise ClientError(
                 422,
                 f"{where}: datatype {tensor['datatype']!r} is not supported here; use FP64, FP32 or an INT type",
                 f"{where}.datatype",
             )
+    if len(set(t["name"] for t in tensors)) != len(tensors):
+        raise ClientError(400, "inputs: tensor names must be unique", "inputs")
     if len(tensors) == 1 and len(tensors[0]["shape"]) == 2:
         tensor = tensors[0]
         batch = _v2_array(tensor, "inputs[0]")
@@ -252,7 +264,7 @@ def decode_v2(document: Any, signature: Signature | None) -> tuple[np.ndarray, s
 
 def _v2_array(tensor: dict[str, Any], where: str) -> np.ndarray:
     shape = tensor["shape"]
-    if not isinstance(shape, list) or not all(isinstance(s, int) and s > 0 for s in shape) or len(shape) > 2:
+    if not shape or len(shape) > 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ClientError(400, f"{where}.shape must be [rows] or [rows, columns] of positive integers", where)
     try:
         array = np.asarray(tensor["data"], dtype=np.float64)
