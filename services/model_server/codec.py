@@ -147,6 +147,11 @@ def _records(records: Any, field: str, signature: Signature | None) -> np.ndarra
 
 
 def _validate_values(batch: np.ndarray, signature: Signature | None, field: str) -> np.ndarray:
+    infinite = np.isinf(batch)
+    if infinite.any():
+        row, col = (int(i[0]) for i in np.nonzero(infinite))
+        name = signature.columns[col] if signature else str(col)
+        raise ClientError(422, f"{field}: {name!r} must be finite, row {row} is {batch[row, col]!r}", name)
     if signature is None:
         return batch
     nan_rows, nan_cols = np.nonzero(np.isnan(batch))

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from services.model_server.codec import Signature
+from services.model_server.fastpath import verified_fast_predict
 from services.model_server.reference import ARTIFACT_PATH, FeatureReference, from_json
 from services.model_server.uris import ModelRef
 
@@ -42,7 +43,7 @@ class LoadedModel:
     name: str
     version: str
     run_id: str | None
-    flavor: str  # "sklearn" (native fast path) or "pyfunc"
+    flavor: str  # "sklearn-linear" (compiled), "sklearn" (native estimator) or "pyfunc"
     predict: Callable[[np.ndarray], np.ndarray]
     signature: Signature | None
     classes: tuple[str, ...] | None = None  # classifiers: bounded prediction labels
@@ -71,13 +72,14 @@ def load(name: str, version: str, run_id: str | None) -> LoadedModel:
     path = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(target)))
     meta = Model.load(str(path / "MLmodel"))
     signature = Signature.from_mlflow(meta.signature)
+    reference = _load_reference(run_id)
     classes = None
     if "sklearn" in meta.flavors:
         import mlflow.sklearn
 
         estimator = mlflow.sklearn.load_model(str(path))
-        predict = estimator.predict
-        flavor = "sklearn"
+        predict, compiled = verified_fast_predict(estimator, _samples(path, signature, reference))
+        flavor = "sklearn-linear" if compiled else "sklearn"
         if hasattr(estimator, "classes_") and len(estimator.classes_) <= 50:
             classes = tuple(str(c) for c in estimator.classes_)
     else:
@@ -90,7 +92,6 @@ def load(name: str, version: str, run_id: str | None) -> LoadedModel:
             return np.asarray(pyfunc.predict(pd.DataFrame(batch, columns=columns)))
 
         flavor = "pyfunc"
-    reference = _load_reference(run_id)
     log.info("loaded %s version %s (%s, %d reference features)", name, version, flavor, len(reference))
     return LoadedModel(
         name=name,
@@ -115,3 +116,33 @@ def _load_reference(run_id: str | None) -> dict[str, FeatureReference]:
         log.info("no reference distribution for run %s (%s): drift is not measured", run_id, type(exc).__name__)
         return {}
     return from_json(text)
+
+
+def _samples(path: Path, signature: Signature | None, reference: dict[str, FeatureReference]) -> np.ndarray:
+    """Rows to verify a compiled predict against the estimator: the input example, plus random
+    rows spread over the training range when a reference distribution exists."""
+    import json
+
+    rows: list[list[float]] = []
+    example = path / "input_example.json"
+    if example.is_file() and signature is not None:
+        try:
+            document = json.loads(example.read_text())
+            columns = document.get("columns") or list(signature.columns)
+            data = document.get("data") or []
+            order = [columns.index(c) for c in signature.columns]
+            rows = [[float(row[i]) for i in order] for row in data]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            rows = []
+    if reference and signature is not None and all(c in reference for c in signature.columns):
+        generator = np.random.default_rng(0)
+        columns = []
+        for name in signature.columns:
+            edges = reference[name].edges
+            low, high = (float(edges[0]), float(edges[-1])) if edges.size else (0.0, 1.0)
+            span = (high - low) or 1.0
+            columns.append(generator.uniform(low - span, high + span, size=256))
+        rows += np.column_stack(columns).tolist()
+    if not rows and signature is not None:
+        rows = np.random.default_rng(0).normal(size=(64, len(signature.columns))).tolist()
+    return np.asarray(rows, dtype=np.float64) if rows else np.empty((0, 0))

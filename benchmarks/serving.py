@@ -1,0 +1,361 @@
+"""Serving benchmark: this model server against `mlflow models serve` and Seldon MLServer.
+
+One scikit-learn LogisticRegression trained on iris is registered in a temporary MLflow; each server
+serves it with one worker process and metrics enabled; wrk (Debian) drives each at concurrency 8 and
+64 with 1-row and 100-row payloads. Printed: req/s, p50, p99 and the ratios against the peers
+measured in the same run, plus the ceiling (a bare ASGI echo on the same uvicorn stack) and the
+memory check (RSS after 100k requests vs after 1k).
+
+    make bench                      # or: .venv/bin/python benchmarks/serving.py [--duration 8]
+
+MLServer is installed on first use into .mlplat/bench/peers-venv (its pins conflict with MLflow's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.services.mlflow_fixtures import (  # noqa: E402 - the same fixtures the tests use
+    IRIS_COLUMNS,
+    free_port,
+    iris_data,
+    register_iris,
+    start_mlflow,
+    wait_http,
+)
+
+PEERS_VENV = ROOT / ".mlplat" / "bench" / "peers-venv"
+MLSERVER_VERSION = "1.7.1"
+
+
+@dataclass
+class Result:
+    server: str
+    api: str
+    concurrency: int
+    rows: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def ensure_peers_venv() -> Path:
+    mlserver = PEERS_VENV / "bin" / "mlserver"
+    if mlserver.exists():
+        return mlserver
+    import sklearn
+
+    print(f"installing MLServer {MLSERVER_VERSION} into {PEERS_VENV} (first run only)...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    subprocess.run(
+        [
+            str(PEERS_VENV / "bin" / "pip"),
+            "install",
+            "-q",
+            f"mlserver=={MLSERVER_VERSION}",
+            f"mlserver-sklearn=={MLSERVER_VERSION}",
+            f"scikit-learn=={sklearn.__version__}",
+        ],
+        check=True,
+    )
+    return mlserver
+
+
+def bodies(tmp: Path) -> dict[tuple[str, int], Path]:
+    x, _ = iris_data()
+    out = {}
+    for rows in (1, 100):
+        batch = x[:rows].tolist()
+        documents = {
+            "invocations": {"dataframe_split": {"columns": IRIS_COLUMNS, "data": batch}},
+            "v2": {
+                "inputs": [
+                    {
+                        "name": "input-0",
+                        "shape": [rows, 4],
+                        "datatype": "FP64",
+                        "data": [v for row in batch for v in row],
+                    }
+                ]
+            },
+        }
+        for api, document in documents.items():
+            path = tmp / f"{api}-{rows}.json"
+            path.write_text(json.dumps(document))
+            out[api, rows] = path
+    return out
+
+
+_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def wrk(url: str, body: Path, concurrency: int, duration: int) -> tuple[float, float, float, int, int]:
+    """(req/s, p50 ms, p99 ms, non-2xx count, total requests) from one wrk run."""
+    done = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(ROOT / "benchmarks" / "wrk_post.lua"),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BODY_FILE": str(body)},
+        check=True,
+    )
+    out = done.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    lat = {q: float(v) * scale[u] for q, v, u in _LATENCY.findall(out)}
+    errors = int(re.search(r"NON2XX (\d+)", out).group(1))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return rps, lat.get("50", float("nan")), lat.get("99", float("nan")), errors, total
+
+
+@contextlib.contextmanager
+def process(
+    command: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> Iterator[subprocess.Popen]:
+    # The venv's bin first: `mlflow models serve` execs `uvicorn` by name.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    proc = subprocess.Popen(
+        command,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "PATH": path, **(env or {})},
+        cwd=ROOT,
+    )
+    try:
+        wait_http(ready_url, timeout, proc)
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its children (uvicorn/MLServer may fork)."""
+    total = 0
+    pids = [pid] + [
+        int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    ]
+    for one in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run [6]")
+    parser.add_argument("--skip-mlserver", action="store_true", help="do not install or run MLServer")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("benchmark needs wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="mlplat-bench-"))
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load:.2f} at start; wrk -t1, {args.duration}s per run")
+    registry = start_mlflow(tmp / "mlflow")
+    results: list[Result] = []
+    rss: dict[str, int] = {}
+    try:
+        version = register_iris(registry.uri, "iris", "champion")
+        files = bodies(tmp)
+        env = {"MLFLOW_TRACKING_URI": registry.uri, "MLPLAT_MODEL_CACHE": str(tmp / "cache")}
+
+        served = {"mlplat serve": 0}
+
+        def measure(server: str, api: str, url: str, sizes: tuple[int, ...] = (1, 100)) -> None:
+            for concurrency in (8, 64):
+                for rows in sizes:
+                    rps, p50, p99, errors, total = wrk(
+                        url, files.get((api, rows), files["invocations", rows]), concurrency, args.duration
+                    )
+                    served[server] = served.get(server, 0) + total
+                    results.append(Result(server, api, concurrency, rows, rps, p50, p99, errors))
+                    print(
+                        f"  {server:<22} {api:<12} c={concurrency:<3} rows={rows:<4} {rps:>9.0f} req/s "
+                        f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  errors {errors}",
+                        flush=True,
+                    )
+
+        port = free_port()
+        print("this server (mlplat serve, 1 worker, metrics on)")
+        with process(
+            [sys.executable, "-m", "services.cli", "serve", "models:/iris@champion", "--port", str(port)],
+            f"http://127.0.0.1:{port}/v2/health/ready",
+            tmp / "ours.log",
+            env,
+        ) as ours:
+            import httpx
+
+            with httpx.Client() as client:
+                for _ in range(1000):
+                    client.post(
+                        f"http://127.0.0.1:{port}/invocations",
+                        content=files["invocations", 1].read_bytes(),
+                        headers={"content-type": "application/json"},
+                    )
+            rss["after 1k"] = rss_bytes(ours.pid)
+            served["mlplat serve"] = 1000
+            measure("mlplat serve", "invocations", f"http://127.0.0.1:{port}/invocations")
+            measure("mlplat serve", "v2", f"http://127.0.0.1:{port}/v2/models/iris/infer")
+            while served["mlplat serve"] < 100_000:
+                served["mlplat serve"] += wrk(f"http://127.0.0.1:{port}/invocations", files["invocations", 1], 8, 5)[4]
+            rss["after 100k"] = rss_bytes(ours.pid)
+
+        port = free_port()
+        print("mlflow models serve --env-manager local (1 worker)")
+        with process(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                f"models:/iris/{version}",
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            f"http://127.0.0.1:{port}/ping",
+            tmp / "mlflow-serve.log",
+            env,
+            timeout=180,
+        ):
+            measure("mlflow models serve", "invocations", f"http://127.0.0.1:{port}/invocations")
+
+        if not args.skip_mlserver:
+            mlserver = ensure_peers_venv()
+            import joblib
+            import mlflow.sklearn
+
+            # The same fitted estimator, saved the way MLServer's sklearn runtime loads it (joblib).
+            mlflow.set_tracking_uri(registry.uri)
+            estimator_file = tmp / "model.joblib"
+            joblib.dump(mlflow.sklearn.load_model(f"models:/iris/{version}"), estimator_file)
+            for label, workers in (("MLServer workers=0", 0), ("MLServer default", None)):
+                repo = tmp / label.replace(" ", "-").replace("=", "")
+                (repo / "iris").mkdir(parents=True)
+                port, grpc, metrics_port = free_port(), free_port(), free_port()
+                settings = {"http_port": port, "grpc_port": grpc, "metrics_port": metrics_port, "host": "127.0.0.1"}
+                if workers is not None:
+                    settings["parallel_workers"] = workers
+                (repo / "settings.json").write_text(json.dumps(settings))
+                (repo / "iris" / "model-settings.json").write_text(
+                    json.dumps(
+                        {
+                            "name": "iris",
+                            "implementation": "mlserver_sklearn.SKLearnModel",
+                            "parameters": {"uri": str(estimator_file), "version": version},
+                        }
+                    )
+                )
+                print(label)
+                with process(
+                    [str(mlserver), "start", str(repo)],
+                    f"http://127.0.0.1:{port}/v2/health/ready",
+                    tmp / f"{repo.name}.log",
+                    timeout=180,
+                ):
+                    measure(label, "v2", f"http://127.0.0.1:{port}/v2/models/iris/infer")
+
+        port = free_port()
+        print("ceiling: bare ASGI echo on uvicorn + httptools + uvloop")
+        with process(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "benchmarks.echo_app:app",
+                "--port",
+                str(port),
+                "--http",
+                "httptools",
+                "--loop",
+                "uvloop",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            f"http://127.0.0.1:{port}/",
+            tmp / "echo.log",
+        ):
+            measure("echo", "echo", f"http://127.0.0.1:{port}/", sizes=(1,))
+    finally:
+        registry.stop()
+    report(results, rss, served["mlplat serve"])
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def report(results: list[Result], rss: dict[str, int], served: int) -> None:
+    def find(server: str, api: str, c: int, rows: int) -> Result | None:
+        return next((r for r in results if (r.server, r.api, r.concurrency, r.rows) == (server, api, c, rows)), None)
+
+    print("\n== Serving benchmark (one worker each) ==")
+    print(
+        f"{'server':<22} {'api':<12} {'conc':>4} {'rows':>4} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'vs mlflow':>9} {'vs MLSrv0':>9} {'vs MLSrvD':>9} {'vs echo':>8}"
+    )
+    for r in results:
+
+        def ratio(peer: Result | None, mine: Result = r) -> str:
+            return f"{mine.rps / peer.rps:8.1f}x" if peer and peer.rps else f"{'-':>9}"
+
+        mlflow_peer = find("mlflow models serve", "invocations", r.concurrency, r.rows)
+        echo = find("echo", "echo", r.concurrency, 1)
+        print(
+            f"{r.server:<22} {r.api:<12} {r.concurrency:>4} {r.rows:>4} {r.rps:>9.0f} {r.p50_ms:>7.2f} "
+            f"{r.p99_ms:>7.2f} {ratio(mlflow_peer)} {ratio(find('MLServer workers=0', 'v2', r.concurrency, r.rows))} "
+            f"{ratio(find('MLServer default', 'v2', r.concurrency, r.rows))} {ratio(echo)}"
+            + ("  ERRORS" if r.errors else "")
+        )
+    if rss:
+        growth = rss["after 100k"] / rss["after 1k"]
+        print(
+            f"\nRSS of mlplat serve: {rss['after 1k'] / 2**20:.1f} MiB after 1k requests, "
+            f"{rss['after 100k'] / 2**20:.1f} MiB after {served:,} requests: {growth:.3f}x (target <= 1.10)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
