@@ -1,5 +1,5 @@
 # The user-facing verbs. Every target creates the virtualenv and installs what it needs, so a
-# fresh clone works with nothing but python3 (and, for `make test-engine`, go).
+# fresh clone works with nothing but python3.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,17 +7,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := infra,services,dev
 
-.PHONY: help venv up down standalone test test-engine render bench lint toolchain clean
+.PHONY: help venv up down standalone test render bench lint clean
 
 help:
-	@echo "make up           deploy the platform (kind when docker, kind and pulumi are present)"
+	@echo "make up           deploy the platform (kind when docker, kind and pulumi are present, else standalone)"
+	@echo "make standalone   run the platform as local processes (no Docker)"
 	@echo "make down         tear it down"
 	@echo "make test         the fast test suite: no cluster, no Docker, no Pulumi CLI"
-	@echo "make test-engine  real 'pulumi up' against a local control plane (builds the toolchain once)"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
 	@echo "make bench        serving benchmarks against named peers"
 	@echo "make lint         ruff"
-	@echo "make toolchain    build the pinned Pulumi CLI, provider and control plane from source"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +37,13 @@ test: venv
 
 render: venv
 	$(BIN)/mlplat render --all --out build/manifests
+
+# Serving benchmark against mlflow models serve and MLServer (needs wrk: apt-get install wrk).
+bench: venv
+	$(BIN)/python benchmarks/serving.py
+
+standalone: venv
+	$(BIN)/mlplat standalone
 
 lint: venv
 	$(BIN)/ruff check blueprints infra services policies tests benchmarks

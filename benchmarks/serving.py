@@ -41,6 +41,9 @@ from tests.services.mlflow_fixtures import (  # noqa: E402 - the same fixtures t
 
 PEERS_VENV = ROOT / ".mlplat" / "bench" / "peers-venv"
 MLSERVER_VERSION = "1.7.1"
+# MLServer 1.7.1's parallel workers call asyncio.get_event_loop() in a fresh process, which uvloop
+# 0.22+ refuses: pin the last uvloop it works with, or its default configuration cannot load a model.
+MLSERVER_PINS = (f"mlserver=={MLSERVER_VERSION}", f"mlserver-sklearn=={MLSERVER_VERSION}", "uvloop==0.21.0")
 
 
 @dataclass
@@ -68,8 +71,7 @@ def ensure_peers_venv() -> Path:
             str(PEERS_VENV / "bin" / "pip"),
             "install",
             "-q",
-            f"mlserver=={MLSERVER_VERSION}",
-            f"mlserver-sklearn=={MLSERVER_VERSION}",
+            *MLSERVER_PINS,
             f"scikit-learn=={sklearn.__version__}",
         ],
         check=True,
@@ -121,8 +123,11 @@ def wrk(url: str, body: Path, concurrency: int, duration: int) -> tuple[float, f
         capture_output=True,
         text=True,
         env={**os.environ, "BODY_FILE": str(body)},
-        check=True,
+        check=False,
     )
+    if done.returncode != 0 or "Requests/sec" not in done.stdout:
+        print(f"  wrk failed against {url}: {done.stderr.strip() or done.stdout.strip()}", flush=True)
+        return 0.0, float("nan"), float("nan"), 1, 0
     out = done.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -292,7 +297,7 @@ def main() -> int:
                 print(label)
                 with process(
                     [str(mlserver), "start", str(repo)],
-                    f"http://127.0.0.1:{port}/v2/health/ready",
+                    f"http://127.0.0.1:{port}/v2/models/iris/ready",
                     tmp / f"{repo.name}.log",
                     timeout=180,
                 ):

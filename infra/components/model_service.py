@@ -28,6 +28,7 @@ from infra.k8s import (
     scrape_annotations,
     scratch_volume,
 )
+from services.model_server.command import serve_args
 
 __all__ = ["ModelService", "ModelServiceArgs", "serve_command", "LIVE_PATH", "READY_PATH", "METRICS_PATH"]
 
@@ -38,17 +39,7 @@ METRICS_PATH = "/metrics"
 
 def serve_command(model: ModelSpec) -> list[str]:
     """The `mlplat serve` arguments for a model: the same CLI standalone and laptops use."""
-    args = ["serve", f"models:/{model.name}@{model.alias}", "--host", "0.0.0.0", "--port", str(Ports.MODEL_SERVER)]
-    if model.canary_weight:
-        args += [
-            "--challenger",
-            f"models:/{model.name}@{model.challenger_alias}",
-            "--challenger-weight",
-            str(model.canary_weight),
-        ]
-    if model.shadow:
-        args += ["--shadow", f"models:/{model.name}@{model.shadow_alias}"]
-    return args
+    return serve_args([model], "0.0.0.0", Ports.MODEL_SERVER)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from blueprints.naming import Ports
 from blueprints.schema import Blueprint
+from services.model_server.command import serve_args
 
 __all__ = ["ProcessSpec", "Plan", "plan", "find_binary", "BINARY_NAMES"]
 
@@ -112,10 +113,7 @@ def plan(
     servers = []
     for index, tenant in enumerate(t for t in blueprint.tenants if t.models):
         port = Ports.MODEL_SERVER + port_offset + 1 + index
-        command = [python, "-m", "services.cli", "serve"]
-        for model in tenant.models:
-            command.append(f"models:/{model.name}@{model.alias}")
-        command += ["--host", "127.0.0.1", "--port", str(port)]
+        command = [python, "-m", "services.cli", *serve_args(tenant.models, "127.0.0.1", port), "--poll-interval", "5"]
         servers.append(
             ProcessSpec(
                 name=f"serving-{tenant.name}",

@@ -71,5 +71,8 @@ def test_enterprise_registry_is_highly_available():
 
 
 def test_foundation_registry_has_no_pdb_for_a_single_replica():
-    assert not [m for m in rendered("foundation").manifests
-                if m["kind"] == "PodDisruptionBudget" and m["metadata"]["name"] == "mlflow"]
+    assert not [
+        m
+        for m in rendered("foundation").manifests
+        if m["kind"] == "PodDisruptionBudget" and m["metadata"]["name"] == "mlflow"
+    ]

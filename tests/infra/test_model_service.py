@@ -88,3 +88,27 @@ def test_images_are_pinned():
         for container in template["spec"]["containers"]:
             image = container["image"]
             assert ("@sha256:" in image) or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")), image
+
+
+def test_the_cluster_command_is_accepted_by_the_real_serve_cli_for_every_model():
+    from services.cli import build_parser
+    from services.cli.serve_cmd import parse_weights
+    from services.model_server.server import ServeConfig, build_routes
+
+    for name in ("foundation", "multi-tenant", "enterprise"):
+        for tenant in load(name).tenants:
+            for model in tenant.models:
+                args = build_parser().parse_args(serve_command(model))
+                default, per_model = parse_weights(args.challenger_weight)
+                routes = build_routes(
+                    ServeConfig(
+                        models=args.models,
+                        challengers=args.challenger,
+                        challenger_weights=per_model,
+                        default_challenger_weight=default,
+                        shadows=args.shadow,
+                    )
+                )
+                route = routes[model.name]
+                assert route.weight == model.canary_weight / 100
+                assert (route.shadow is not None) == model.shadow

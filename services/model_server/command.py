@@ -1,0 +1,23 @@
+"""The `mlplat serve` arguments for a set of blueprint models: one function, used by the cluster's
+Deployments (infra/components/model_service.py) and by standalone (services/standalone/plan.py), so
+both run the model server the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from blueprints.schema import Model
+
+__all__ = ["serve_args"]
+
+
+def serve_args(models: Sequence[Model], host: str, port: int) -> list[str]:
+    """`serve` and its flags: champions first, then each model's challenger (weighted) and shadow."""
+    args = ["serve", *(f"models:/{m.name}@{m.alias}" for m in models), "--host", host, "--port", str(port)]
+    for model in models:
+        if model.canary_weight:
+            weight = str(model.canary_weight) if len(models) == 1 else f"{model.name}={model.canary_weight}"
+            args += ["--challenger", f"models:/{model.name}@{model.challenger_alias}", "--challenger-weight", weight]
+        if model.shadow:
+            args += ["--shadow", f"models:/{model.name}@{model.shadow_alias}"]
+    return args
