@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "services.cli.standalone_cmd",
     "services.cli.cost_cmd",
     "services.cli.serve_cmd",
+    "services.cli.promote_cmd",
 )
 
 

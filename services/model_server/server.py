@@ -98,6 +98,10 @@ def serve(config: ServeConfig) -> None:
         "access_log": False,
         "log_level": "warning",
         "timeout_keep_alive": 30,
+        # No proxy-header middleware and no per-response server header: per-request work the hot
+        # path does not need (the gateway sets forwarding headers; metrics count requests).
+        "proxy_headers": False,
+        "server_header": False,
     }
     if config.workers > 1:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlplat-metrics-"))

@@ -1,0 +1,114 @@
+"""Evaluate promotion rules against the facts of a model version: a pure function, no MLflow.
+
+`Facts` is everything the rules may look at, gathered by registry.py; `evaluate` returns one
+verdict per rule with the evidence a reviewer needs ("accuracy 0.93 >= 0.92 (champion v3 0.93 - 0.01)").
+A rule that names a metric the run never logged is a configuration error, not a failed check: it
+raises, naming the rule file, the rule and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.promotion_gate.rules import Rule, RuleFileError, RuleSet
+
+__all__ = ["Facts", "Verdict", "evaluate", "passed"]
+
+
+@dataclass(frozen=True)
+class Facts:
+    model: str
+    version: str
+    author: str
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    description: str
+    has_signature: bool
+    has_input_example: bool
+    artifact_bytes: int
+    approvals: tuple[str, ...] = ()
+    champion_version: str | None = None
+    champion_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: str
+    passed: bool
+    evidence: str
+
+
+def passed(verdicts: list[Verdict]) -> bool:
+    return all(v.passed for v in verdicts)
+
+
+def evaluate(rules: RuleSet, facts: Facts) -> list[Verdict]:
+    return [_check(rules, rule, facts) for rule in rules.rules]
+
+
+def _check(rules: RuleSet, rule: Rule, facts: Facts) -> Verdict:
+    p = rule.params
+    if rule.kind == "metric":
+        name = p["metric"]
+        if name not in facts.metrics:
+            logged = ", ".join(sorted(facts.metrics)) or "none"
+            raise RuleFileError(
+                f"{rules.source}: rule {rule.id!r}: metric {name!r} is not logged by "
+                f"{facts.model} version {facts.version} (logged: {logged}); fix the metric "
+                "name in the rule or log it when training"
+            )
+        value = facts.metrics[name]
+        checks = []
+        if "at_least" in p:
+            checks.append(
+                (
+                    value >= p["at_least"],
+                    f"{name} {value:.4g} {'>=' if value >= p['at_least'] else '<'} {p['at_least']:.4g}",
+                )
+            )
+        if "at_least_champion_minus" in p:
+            if facts.champion_version is None or facts.champion_version == facts.version:
+                checks.append((True, "no other champion to compare with"))
+            elif name not in facts.champion_metrics:
+                checks.append((True, f"champion v{facts.champion_version} has no {name} to compare with"))
+            else:
+                bar = facts.champion_metrics[name] - p["at_least_champion_minus"]
+                checks.append(
+                    (
+                        value >= bar,
+                        f"{name} {value:.4g} {'>=' if value >= bar else '<'} {bar:.4g} "
+                        f"(champion v{facts.champion_version} "
+                        f"{facts.champion_metrics[name]:.4g} - {p['at_least_champion_minus']:g})",
+                    )
+                )
+        return Verdict(rule.id, all(ok for ok, _ in checks), "; ".join(text for _, text in checks))
+    if rule.kind == "tags":
+        missing = [t for t in p["required"] if not facts.tags.get(t, "").strip()]
+        return Verdict(
+            rule.id,
+            not missing,
+            f"missing tags: {', '.join(missing)}" if missing else f"present: {', '.join(p['required'])}",
+        )
+    if rule.kind == "signature":
+        need_example = bool(p.get("require_input_example", False))
+        ok = facts.has_signature and (facts.has_input_example or not need_example)
+        parts = [f"signature {'yes' if facts.has_signature else 'NO'}"]
+        if need_example:
+            parts.append(f"input example {'yes' if facts.has_input_example else 'NO'}")
+        return Verdict(rule.id, ok, ", ".join(parts))
+    if rule.kind == "description":
+        text = facts.description.strip()
+        return Verdict(rule.id, bool(text), f"{len(text)} characters" if text else "no description or model card")
+    if rule.kind == "artifact_size":
+        size_mb = facts.artifact_bytes / 2**20
+        ok = size_mb <= p["max_mb"]
+        return Verdict(rule.id, ok, f"{size_mb:.2f} MiB {'<=' if ok else '>'} {p['max_mb']:g} MiB")
+    if rule.kind == "approvals":
+        valid = sorted({a for a in facts.approvals if a and a != facts.author})
+        self_approved = facts.author in facts.approvals
+        ok = len(valid) >= p["required"]
+        evidence = f"{len(valid)} of {p['required']} approvals ({', '.join(valid) or 'none'})"
+        if self_approved:
+            evidence += f"; the author {facts.author!r} cannot approve their own model"
+        return Verdict(rule.id, ok, evidence)
+    raise AssertionError(f"unhandled rule kind {rule.kind}")  # rules.py rejects unknown kinds
