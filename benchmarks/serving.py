@@ -142,7 +142,12 @@ def wrk(url: str, body: Path, concurrency: int, duration: int) -> tuple[float, f
 
 @contextlib.contextmanager
 def process(
-    command: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None, timeout: float = 120
+    command: list[str],
+    ready_url: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: Path = ROOT,
 ) -> Iterator[subprocess.Popen]:
     # The venv's bin first: `mlflow models serve` execs `uvicorn` by name.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -152,7 +157,7 @@ def process(
         stderr=subprocess.STDOUT,
         start_new_session=True,
         env={**os.environ, "PATH": path, **(env or {})},
-        cwd=ROOT,
+        cwd=cwd,
     )
     try:
         wait_http(ready_url, timeout, proc)
@@ -299,6 +304,7 @@ def main() -> int:
                     [str(mlserver), "start", str(repo)],
                     f"http://127.0.0.1:{port}/v2/models/iris/ready",
                     tmp / f"{repo.name}.log",
+                    cwd=repo,  # MLServer writes its multiprocess metrics (.metrics/) into the working dir
                     timeout=180,
                 ):
                     measure(label, "v2", f"http://127.0.0.1:{port}/v2/models/iris/infer")

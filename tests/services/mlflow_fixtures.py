@@ -89,6 +89,7 @@ def start_mlflow(root: Path, port: int | None = None, backend: str | None = None
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        cwd=root,  # MLflow writes scratch files (e.g. .metrics/) into its working directory
     )
     server = MlflowServer(f"http://127.0.0.1:{port}", process, root, port)
     try:
