@@ -20,6 +20,8 @@ from services.cli import CliError
 from services.cli.standalone_cmd import DEFAULT_ROOT, add_standalone_arguments, run_standalone
 from services.deploy.preflight import KIND_TOOLS, check_tools
 
+ROOT = Path(__file__).resolve().parents[2]
+
 TARGETS = ("auto", "kind", "standalone")
 
 
@@ -34,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     down.add_argument("--target", choices=TARGETS, default="auto", help="what to tear down [auto]")
     down.add_argument("--stack", default="dev", help="Pulumi stack [dev]")
     down.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="standalone state folder [.mlplat]")
+    down.add_argument("--blueprint", help="shipped name or path [the stack's blueprint]")
     down.set_defaults(handler=_down)
 
 
@@ -63,7 +66,7 @@ def _up(args: argparse.Namespace) -> int:
             f"the kind target needs docker, kind, pulumi and kubectl; missing or unusable:\n{lines}\n"
             "Fix the lines above, or run `mlplat up --target standalone` (no Docker needed)."
         )
-    raise CliError("the kind deploy path is not part of this release yet: see docs/kind.md", code=3)
+    return kind_up(args)
 
 
 def _down(args: argparse.Namespace) -> int:
@@ -73,7 +76,76 @@ def _down(args: argparse.Namespace) -> int:
     problems = _kind_problems()
     if problems:
         raise CliError("nothing to tear down: no standalone platform is running and the kind tools are missing")
-    raise CliError("the kind deploy path is not part of this release yet: see docs/kind.md", code=3)
+    return kind_down(args)
+
+
+def _kind_context(args: argparse.Namespace):
+    from blueprints import BlueprintError, load
+    from services.cli.standalone_cmd import stack_blueprint
+    from services.deploy.kind import KindDeploy
+
+    name = args.blueprint or stack_blueprint(args.stack)
+    try:
+        blueprint = load(name, base=ROOT)
+    except BlueprintError as exc:
+        raise CliError(str(exc)) from None
+    return name, blueprint, KindDeploy(blueprint)
+
+
+def kind_up(args: argparse.Namespace) -> int:
+    """Cluster (created or reused) -> image built and loaded -> `pulumi up` -> wait -> URLs.
+
+    Running it twice is safe: an existing cluster is reused, the image load replaces the image,
+    and `pulumi up` of an unchanged blueprint changes nothing.
+    """
+    from infra import automation
+    from infra.render import render_blueprint
+    from services.cost import requested_costs
+    from services.deploy.kind import URLS, CommandFailed
+
+    name, blueprint, deploy = _kind_context(args)
+    try:
+        requested = sum(
+            line.memory_bytes for line in requested_costs(render_blueprint(name).manifests, blueprint.platform.costs)
+        )
+        deploy.check_docker_memory(requested)
+        deploy.ensure_cluster()
+        deploy.build_and_load_image()
+        settings = automation.deploy_settings(args.stack, kube_context=deploy.context, blueprint=args.blueprint or None)
+        print(f"pulumi up: stack {args.stack}, blueprint {name}, context {deploy.context}", flush=True)
+        automation.up(settings, on_output=lambda line: print(line, end="" if line.endswith("\n") else "\n"))
+        deploy.wait_ready(deploy.namespaces())
+    except CommandFailed as exc:
+        raise CliError(str(exc), code=1) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("pulumi.automation"):
+            raise CliError(
+                f"pulumi up failed:\n{exc}\n-> fix the error above and run `make up` again "
+                "(it resumes where it stopped)",
+                code=1,
+            ) from None
+        raise
+    print("\nThe platform is up:")
+    for label, url in URLS.items():
+        print(f"  {label:<16} {url}")
+    print("\nNext: `kubectl --context kind-mlops get pods -A`, `mlplat cost`, `make down` to tear it all down.")
+    return 0
+
+
+def kind_down(args: argparse.Namespace) -> int:
+    """`pulumi destroy`, then delete the kind cluster."""
+    from infra import automation
+    from services.deploy.kind import CommandFailed
+
+    _, _, deploy = _kind_context(args)
+    settings = automation.deploy_settings(args.stack, kube_context=deploy.context)
+    try:
+        automation.destroy(settings, on_output=lambda line: print(line, end="" if line.endswith("\n") else "\n"))
+        deploy.delete_cluster()
+    except CommandFailed as exc:
+        raise CliError(str(exc), code=1) from None
+    print("kind cluster and stack removed")
+    return 0
 
 
 def stop_standalone(root: Path, timeout: float = 30.0) -> int:

@@ -164,3 +164,24 @@ def test_a_failed_step_says_what_to_do_next():
 
 def test_wait_covers_platform_and_every_tenant_namespace():
     assert _deploy(FakeRunner()).namespaces() == ["mlops-system", "mlops-monitoring", "data-science"]
+
+
+def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order(monkeypatch, capsys):
+    import argparse
+
+    from infra import automation
+    from services.cli import up_cmd
+
+    calls = []
+    monkeypatch.setattr(KindDeploy, "check_docker_memory", lambda self, need: calls.append(("memory", need > 0)))
+    monkeypatch.setattr(KindDeploy, "ensure_cluster", lambda self: calls.append(("cluster",)) or False)
+    monkeypatch.setattr(KindDeploy, "build_and_load_image", lambda self: calls.append(("image",)))
+    monkeypatch.setattr(KindDeploy, "wait_ready", lambda self, ns: calls.append(("wait", tuple(ns))))
+    monkeypatch.setattr(automation, "up", lambda settings, on_output: calls.append(("pulumi up", settings.config)))
+    args = argparse.Namespace(blueprint="foundation", stack="dev", target="kind")
+    assert up_cmd.kind_up(args) == 0
+    assert [c[0] for c in calls] == ["memory", "cluster", "image", "pulumi up", "wait"]
+    assert calls[0] == ("memory", True)
+    assert calls[3][1] == {"mlops-platform:kubeContext": "kind-mlops", "mlops-platform:blueprint": "foundation"}
+    assert calls[4][1] == ("mlops-system", "mlops-monitoring", "data-science")
+    assert "http://localhost:30500" in capsys.readouterr().out
