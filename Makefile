@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := infra,services,dev
 
-.PHONY: help venv up down standalone test render bench lint clean
+.PHONY: help venv up down standalone test test-cluster render bench lint clean
 
 help:
 	@echo "make up           deploy the platform (kind when docker, kind and pulumi are present, else standalone)"
 	@echo "make standalone   run the platform as local processes (no Docker)"
 	@echo "make down         tear it down"
 	@echo "make test         the fast test suite: no cluster, no Docker, no Pulumi CLI"
+	@echo "make test-cluster smoke test against a running kind deployment"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
 	@echo "make bench        serving benchmarks against named peers"
 	@echo "make lint         ruff"
@@ -33,7 +34,11 @@ down: venv
 	$(BIN)/mlplat down
 
 test: venv
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/cluster
+
+# The smoke test against a running kind deployment (after `make up` on a machine with Docker).
+test-cluster: venv
+	$(BIN)/python -m pytest tests/cluster -rs
 
 render: venv
 	$(BIN)/mlplat render --all --out build/manifests
