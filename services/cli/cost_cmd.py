@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import urllib.error
-from pathlib import Path
-
-from services.cli import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,15 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from blueprints import BlueprintError, load
-    from services.cli.standalone_cmd import stack_blueprint
+    from services.cli.standalone_cmd import selected_blueprint
     from services.cost import attach_usage, query_usage, requested_costs, tenant_totals
 
-    name = args.blueprint or stack_blueprint()
-    try:
-        blueprint = load(name, base=Path(__file__).resolve().parents[2])
-    except BlueprintError as exc:
-        raise CliError(str(exc)) from None
+    name, blueprint = selected_blueprint(args.blueprint)
     from infra.render import render_blueprint
 
     costs = blueprint.platform.costs

@@ -68,17 +68,12 @@ def parse_weights(values: list[str]) -> tuple[float, dict[str, float]]:
     return default, per_model
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from services.model_server.server import ServeConfig, build_routes, serve
+def config_from_args(args: argparse.Namespace):
+    """The server configuration a parsed `mlplat serve` command line describes."""
+    from services.model_server.server import ServeConfig
 
-    if not 1 <= args.port <= 65535:
-        raise CliError(f"--port {args.port}: use 1-65535")
-    if args.workers < 1:
-        raise CliError(f"--workers {args.workers}: use 1 or more")
-    if args.poll_interval <= 0 or args.max_body_bytes <= 0 or args.drift_window <= 0:
-        raise CliError("--poll-interval, --max-body-bytes and --drift-window must be positive")
     default, per_model = parse_weights(args.challenger_weight)
-    config = ServeConfig(
+    return ServeConfig(
         models=args.models,
         host=args.host,
         port=args.port,
@@ -91,6 +86,18 @@ def _serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         drift_window=args.drift_window,
     )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from services.model_server.server import build_routes, serve
+
+    if not 1 <= args.port <= 65535:
+        raise CliError(f"--port {args.port}: use 1-65535")
+    if args.workers < 1:
+        raise CliError(f"--workers {args.workers}: use 1 or more")
+    if args.poll_interval <= 0 or args.max_body_bytes <= 0 or args.drift_window <= 0:
+        raise CliError("--poll-interval, --max-body-bytes and --drift-window must be positive")
+    config = config_from_args(args)
     try:
         build_routes(config)
     except ValueError as exc:

@@ -45,16 +45,22 @@ def stack_blueprint(stack: str = "dev") -> str:
     return "multi-tenant"
 
 
-def run_standalone(args: argparse.Namespace) -> int:
+def selected_blueprint(name: str | None, stack: str = "dev"):
+    """(name, Blueprint) for a command's --blueprint, defaulting to the stack's; errors are CliErrors."""
     from blueprints import BlueprintError, load
+
+    name = name or stack_blueprint(stack)
+    try:
+        return name, load(name, base=Path(__file__).resolve().parents[2])
+    except BlueprintError as exc:
+        raise CliError(str(exc)) from None
+
+
+def run_standalone(args: argparse.Namespace) -> int:
     from services.standalone.plan import plan
     from services.standalone.supervisor import StartupError, Supervisor
 
-    name = args.blueprint or stack_blueprint()
-    try:
-        blueprint = load(name, base=Path(__file__).resolve().parents[2])
-    except BlueprintError as exc:
-        raise CliError(str(exc)) from None
+    _, blueprint = selected_blueprint(args.blueprint)
     if not 0 <= args.port_offset < 20000:
         raise CliError(f"--port-offset {args.port_offset}: use 0 to 19999")
     supervisor = Supervisor(plan(blueprint, args.root, port_offset=args.port_offset))

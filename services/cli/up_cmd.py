@@ -80,15 +80,10 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _kind_context(args: argparse.Namespace):
-    from blueprints import BlueprintError, load
-    from services.cli.standalone_cmd import stack_blueprint
+    from services.cli.standalone_cmd import selected_blueprint
     from services.deploy.kind import KindDeploy
 
-    name = args.blueprint or stack_blueprint(args.stack)
-    try:
-        blueprint = load(name, base=ROOT)
-    except BlueprintError as exc:
-        raise CliError(str(exc)) from None
+    name, blueprint = selected_blueprint(args.blueprint, args.stack)
     return name, blueprint, KindDeploy(blueprint)
 
 

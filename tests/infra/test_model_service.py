@@ -92,23 +92,13 @@ def test_images_are_pinned():
 
 def test_the_cluster_command_is_accepted_by_the_real_serve_cli_for_every_model():
     from services.cli import build_parser
-    from services.cli.serve_cmd import parse_weights
-    from services.model_server.server import ServeConfig, build_routes
+    from services.cli.serve_cmd import config_from_args
+    from services.model_server.server import build_routes
 
     for name in ("foundation", "multi-tenant", "enterprise"):
         for tenant in load(name).tenants:
             for model in tenant.models:
-                args = build_parser().parse_args(serve_command(model))
-                default, per_model = parse_weights(args.challenger_weight)
-                routes = build_routes(
-                    ServeConfig(
-                        models=args.models,
-                        challengers=args.challenger,
-                        challenger_weights=per_model,
-                        default_challenger_weight=default,
-                        shadows=args.shadow,
-                    )
-                )
+                routes = build_routes(config_from_args(build_parser().parse_args(serve_command(model))))
                 route = routes[model.name]
                 assert route.weight == model.canary_weight / 100
                 assert (route.shadow is not None) == model.shadow

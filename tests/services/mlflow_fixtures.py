@@ -46,6 +46,17 @@ def wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen | None 
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+def stop_group(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM the process's whole group (it was started in its own session), SIGKILL after `grace`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @dataclass
 class MlflowServer:
     uri: str
@@ -54,13 +65,7 @@ class MlflowServer:
     port: int
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_group(self.process)
 
 
 def start_mlflow(root: Path, port: int | None = None, backend: str | None = None) -> MlflowServer:
@@ -200,13 +205,7 @@ class ModelServerProcess:
     log: Path
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_group(self.process)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

@@ -137,8 +137,8 @@ def test_children_die_with_the_supervisor_even_on_sigkill(tmp_path):
 def test_standalone_runs_one_server_per_tenant_with_the_same_flags_as_the_cluster(tmp_path):
     from blueprints import load
     from services.cli import build_parser
-    from services.cli.serve_cmd import parse_weights
-    from services.model_server.server import ServeConfig, build_routes
+    from services.cli.serve_cmd import config_from_args
+    from services.model_server.server import build_routes
     from services.standalone.plan import plan
 
     blueprint = load("multi-tenant")
@@ -147,15 +147,6 @@ def test_standalone_runs_one_server_per_tenant_with_the_same_flags_as_the_cluste
     assert [s.tenant for s in servers] == ["fraud", "recsys", "forecasting"]
     assert set(result.skipped) == {"prometheus", "alertmanager"}  # honest: not on this PATH
     recsys = next(s for s in servers if s.tenant == "recsys")
-    args = build_parser().parse_args(recsys.command[3:])
-    default, per_model = parse_weights(args.challenger_weight)
-    routes = build_routes(
-        ServeConfig(
-            models=args.models,
-            challengers=args.challenger,
-            challenger_weights=per_model,
-            default_challenger_weight=default,
-        )
-    )
+    routes = build_routes(config_from_args(build_parser().parse_args(recsys.command[3:])))
     assert set(routes) == {"ranker", "embedder"}
     assert routes["ranker"].weight == 0.2 and routes["embedder"].challenger is None
