@@ -29,6 +29,8 @@ __all__ = ["Gateway", "GatewayArgs", "gateway_selector", "nginx_config"]
 
 NAME = "gateway"
 INSTANCE = "platform"
+# The pod's writable emptyDir: nginx keeps its pid and buffers there, the root filesystem is read-only.
+SCRATCH_DIR = "/tmp"
 
 
 def gateway_selector() -> dict[str, str]:
@@ -48,16 +50,17 @@ def nginx_config(blueprint: Blueprint) -> str:
                 f"      proxy_pass http://$upstream;\n"
                 f"    }}\n"
             )
+    scratch = SCRATCH_DIR
     return (
         "worker_processes 1;\n"
-        "pid /tmp/nginx.pid;\n"
+        f"pid {scratch}/nginx.pid;\n"
         "events { worker_connections 1024; }\n"
         "http {\n"
-        "  client_body_temp_path /tmp/client_temp;\n"
-        "  proxy_temp_path /tmp/proxy_temp;\n"
-        "  fastcgi_temp_path /tmp/fastcgi_temp;\n"
-        "  uwsgi_temp_path /tmp/uwsgi_temp;\n"
-        "  scgi_temp_path /tmp/scgi_temp;\n"
+        f"  client_body_temp_path {scratch}/client_temp;\n"
+        f"  proxy_temp_path {scratch}/proxy_temp;\n"
+        f"  fastcgi_temp_path {scratch}/fastcgi_temp;\n"
+        f"  uwsgi_temp_path {scratch}/uwsgi_temp;\n"
+        f"  scgi_temp_path {scratch}/scgi_temp;\n"
         "  client_max_body_size 8m;\n"
         "  resolver kube-dns.kube-system.svc.cluster.local valid=10s;\n"
         "  server {\n"

@@ -20,7 +20,6 @@ from services.cli import CliError
 from services.cli.standalone_cmd import DEFAULT_ROOT, add_standalone_arguments, run_standalone
 from services.deploy.preflight import KIND_TOOLS, check_tools
 
-
 TARGETS = ("auto", "kind", "standalone")
 
 
