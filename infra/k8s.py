@@ -12,7 +12,11 @@ from typing import Any
 
 from blueprints.naming import standard_labels
 
+# Where every pod mounts its writable emptyDir (`scratch_volume`); the root filesystem is read-only.
+SCRATCH = "/tmp"
+
 __all__ = [
+    "SCRATCH",
     "metadata",
     "restricted_container_security",
     "restricted_pod_security",

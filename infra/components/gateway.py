@@ -18,6 +18,7 @@ from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, Ports, selector_label
 from blueprints.schema import Blueprint
 from infra import images
 from infra.k8s import (
+    SCRATCH,
     http_probe,
     metadata,
     restricted_container_security,
@@ -29,8 +30,6 @@ __all__ = ["Gateway", "GatewayArgs", "gateway_selector", "nginx_config"]
 
 NAME = "gateway"
 INSTANCE = "platform"
-# The pod's writable emptyDir: nginx keeps its pid and buffers there, the root filesystem is read-only.
-SCRATCH_DIR = "/tmp"
 
 
 def gateway_selector() -> dict[str, str]:
@@ -50,7 +49,7 @@ def nginx_config(blueprint: Blueprint) -> str:
                 f"      proxy_pass http://$upstream;\n"
                 f"    }}\n"
             )
-    scratch = SCRATCH_DIR
+    scratch = SCRATCH  # nginx keeps its pid and buffers in the pod's writable emptyDir
     return (
         "worker_processes 1;\n"
         f"pid {scratch}/nginx.pid;\n"

@@ -26,6 +26,7 @@ from blueprints.naming import Ports, selector_labels, standard_labels
 from blueprints.schema import ImageRef, RegistrySettings
 from infra import images
 from infra.k8s import (
+    SCRATCH,
     http_probe,
     metadata,
     preferred_anti_affinity,
@@ -202,7 +203,7 @@ class ModelRegistry(pulumi.ComponentResource):
                         allowed_hosts,
                         # /metrics for Prometheus (request counts and latencies per endpoint)
                         "--expose-prometheus",
-                        "/tmp/prometheus-metrics",
+                        f"{SCRATCH}/prometheus-metrics",
                     ],
                     "env": [*db_env, {"name": "HOME", "value": "/tmp"}],
                     "ports": [{"name": "http", "containerPort": Ports.MLFLOW}],

@@ -20,6 +20,7 @@ from blueprints.schema import Model as ModelSpec
 from infra import images
 from infra.components.tenant import SERVING_SERVICE_ACCOUNT
 from infra.k8s import (
+    SCRATCH,
     http_probe,
     metadata,
     resources,
@@ -73,7 +74,7 @@ class ModelService(pulumi.ComponentResource):
             "args": serve_command(model),
             "env": [
                 {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
-                {"name": "MLPLAT_MODEL_CACHE", "value": "/tmp/models"},
+                {"name": "MLPLAT_MODEL_CACHE", "value": f"{SCRATCH}/models"},
                 {"name": "HOME", "value": "/tmp"},
             ],
             "ports": [{"name": "http", "containerPort": Ports.MODEL_SERVER}],
