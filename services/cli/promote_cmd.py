@@ -25,6 +25,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     approve.add_argument("--tracking-uri", default=None, help="MLflow server [MLFLOW_TRACKING_URI]")
     approve.set_defaults(handler=_approve)
 
+    gate = subparsers.add_parser("gate", help="the promotion gate's MLflow webhook receiver")
+    gate_actions = gate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    serve = gate_actions.add_parser("serve", help="receive MLflow registry webhooks: evaluate versions, guard aliases")
+    serve.add_argument("--host", default="127.0.0.1", help="[127.0.0.1]")
+    serve.add_argument("--port", type=int, default=8090, help="[8090]")
+    serve.add_argument(
+        "--register",
+        action="store_true",
+        help="create the webhook in MLflow, pointing at --public-url (default: this address)",
+    )
+    serve.add_argument("--public-url", default=None, help="the URL MLflow calls [http://HOST:PORT/webhooks/mlflow]")
+    _common(serve)
+    serve.set_defaults(handler=_gate_serve)
+
     audit = subparsers.add_parser("audit", help="the promotion audit log")
     audit_actions = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = audit_actions.add_parser("verify", help="check the audit log's hash chain")
@@ -88,4 +102,32 @@ def _verify(args: argparse.Namespace) -> int:
     except AuditError as exc:
         raise CliError(f"audit log tampered: {exc}", code=1) from None
     print(f"{log.path}: {count} decisions, hash chain intact")
+    return 0
+
+
+def _gate_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.promotion_gate import registry
+    from services.promotion_gate.audit import AuditLog
+    from services.promotion_gate.rules import DEFAULT_RULES, RuleFileError, load_rules
+    from services.promotion_gate.webhooks import WebhookReceiver, register_webhooks
+
+    secret = os.environ.get("MLPLAT_WEBHOOK_SECRET", "")
+    if not secret:
+        raise CliError("set MLPLAT_WEBHOOK_SECRET: MLflow signs every delivery with it and unsigned ones are refused")
+    try:
+        rules = load_rules(args.rules or DEFAULT_RULES)
+    except RuleFileError as exc:
+        raise CliError(str(exc)) from None
+    client = registry.client(args.tracking_uri)
+    receiver = WebhookReceiver(client, rules, AuditLog(_audit_path(args.audit_log)), secret)
+    if args.register:
+        url = args.public_url or f"http://{args.host}:{args.port}/webhooks/mlflow"
+        register_webhooks(client, url, secret)
+        print(f"registered MLflow webhook -> {url}", flush=True)
+    try:
+        uvicorn.run(receiver, host=args.host, port=args.port, log_level="warning", access_log=False)
+    finally:
+        receiver.close()
     return 0

@@ -22,8 +22,13 @@ APPROVAL_PREFIX = f"{TAG}approval."
 
 
 def client(tracking_uri: str | None = None):
+    """A registry client; a given URI also becomes the process's tracking URI, because resolving
+    `models:/` URIs (signature, artifact sizes) goes through MLflow's global settings."""
+    import mlflow
     from mlflow.tracking import MlflowClient
 
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
     return MlflowClient(tracking_uri)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+MLFLOW_WEBHOOK_ENV = {"MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https"}
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
@@ -94,6 +95,9 @@ def start_mlflow(root: Path, port: int | None = None, backend: str | None = None
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # The gate's webhook receiver is a plain-HTTP service on loopback; MLflow only delivers to
+        # public https URLs unless told otherwise (its SSRF guard).
+        env={**os.environ, **MLFLOW_WEBHOOK_ENV},
         cwd=root,  # MLflow writes scratch files (e.g. .metrics/) into its working directory
     )
     server = MlflowServer(f"http://127.0.0.1:{port}", process, root, port)
