@@ -15,10 +15,11 @@ use: it is specific to your passphrase and harmless to commit in a fork.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from services.local_secrets import read_or_create
 
 __all__ = ["DeploySettings", "deploy_settings", "ensure_passphrase", "stack", "up", "destroy", "PROJECT"]
 
@@ -73,13 +74,7 @@ def deploy_settings(
 
 def ensure_passphrase(path: Path) -> bool:
     """Create a random passphrase file readable by its owner only; True when it was created."""
-    if path.exists():
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secrets.token_urlsafe(32))
-    return True
+    return read_or_create(path)[1]
 
 
 def stack(settings: DeploySettings):

@@ -82,6 +82,7 @@ def plan(
 
     root = root.resolve()
     mlflow_port = Ports.MLFLOW + port_offset
+    gate_port = Ports.GATE + port_offset
     tracking_uri = f"http://127.0.0.1:{mlflow_port}"
     processes: list[ProcessSpec] = [
         ProcessSpec(
@@ -106,7 +107,31 @@ def plan(
             port=mlflow_port,
             health_path="/health",
             startup_timeout=120.0,
-        )
+            # the gate's webhook receiver is plain http on loopback: allow MLflow to deliver there
+            env={"MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https"},
+        ),
+        ProcessSpec(
+            name="gate",
+            command=[
+                python,
+                "-m",
+                "services.cli",
+                "gate",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(gate_port),
+                "--register",
+                "--tracking-uri",
+                tracking_uri,
+                "--audit-log",
+                str(root / "audit" / "promotions.jsonl"),
+            ],
+            port=gate_port,
+            health_path="/healthz",
+            env={"MLPLAT_WEBHOOK_SECRET_FILE": str(root / "webhook-secret")},
+        ),
     ]
     serving_env = {"MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "model-cache")}
     scrape: dict[str, list[dict]] = {"registry-server": [{"targets": [f"127.0.0.1:{mlflow_port}"]}]}
