@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "services.cli.cost_cmd",
     "services.cli.serve_cmd",
     "services.cli.promote_cmd",
+    "services.cli.demo_cmd",
 )
 
 

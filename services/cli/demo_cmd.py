@@ -1,0 +1,29 @@
+"""`mlplat demo`: walk the model lifecycle on the running standalone platform (see services/demo.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from services.cli import CliError
+from services.cli.standalone_cmd import DEFAULT_ROOT, selected_blueprint
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="train, register, gate, promote, serve, drift: the whole lifecycle")
+    parser.add_argument("--blueprint", help="must match the running platform [the dev stack's blueprint]")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the running platform's folder [.mlplat]")
+    parser.add_argument("--drift-timeout", type=float, default=240.0, help="seconds to wait for the alert [240]")
+    parser.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from services.demo import Demo, DemoError
+
+    _, blueprint = selected_blueprint(args.blueprint)
+    try:
+        Demo(blueprint, args.root, drift_timeout=args.drift_timeout).run()
+    except DemoError as exc:
+        raise CliError(str(exc), code=1) from None
+    print("\nDone: every model is served by its champion, challengers take their share, and the drift alert fired.")
+    return 0
