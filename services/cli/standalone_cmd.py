@@ -105,6 +105,21 @@ def _probe(url: str) -> bool:
         return False
 
 
+def _served(component: dict) -> list[dict]:
+    """What a model server serves right now: each model's variants and their versions."""
+    out = []
+    for model in component.get("models", []):
+        try:
+            with urllib.request.urlopen(f"{component['url']}/v2/models/{model}", timeout=2) as response:
+                meta = json.load(response)
+        except (urllib.error.URLError, OSError, ValueError):
+            out.append({"model": model, "variants": {}})
+            continue
+        variants = {name: v["version"] for name, v in meta["parameters"]["variants"].items()}
+        out.append({"model": model, "variants": variants, "challenger_weight": meta["parameters"]["challenger_weight"]})
+    return out
+
+
 def _status(args: argparse.Namespace) -> int:
     state_path = args.root / "standalone.json"
     if not state_path.is_file():
@@ -112,13 +127,19 @@ def _status(args: argparse.Namespace) -> int:
     state = json.loads(state_path.read_text(encoding="utf-8"))
     rows = []
     for component in state["components"]:
-        rows.append({**component, "healthy": _probe(component["health"])})
+        row = {**component, "healthy": _probe(component["health"])}
+        if component.get("models"):
+            row["served"] = _served(component)
+        rows.append(row)
     if args.json:
         print(json.dumps({"components": rows, "skipped": state.get("skipped", {})}, indent=2))
     else:
         width = max(len(r["name"]) for r in rows)
         for row in rows:
             print(f"{row['name']:<{width}}  {'healthy' if row['healthy'] else 'DOWN':<8} {row['url']}")
+            for served in row.get("served", []):
+                variants = ", ".join(f"{variant} v{version or '-'}" for variant, version in served["variants"].items())
+                print(f"{'':<{width}}    {served['model']}: {variants or 'not loaded yet'}")
         for name, why in state.get("skipped", {}).items():
             print(f"{name:<{width}}  skipped  {why}")
     return 0 if all(r["healthy"] for r in rows) else 1

@@ -43,8 +43,9 @@ class ProcessSpec:
     port: int
     health_path: str
     env: dict[str, str] = field(default_factory=dict)
-    # a tenant's model server, so `mlplat status` can group by tenant
+    # a tenant's model server, so `mlplat status` can group by tenant and list what it serves
     tenant: str | None = None
+    models: tuple[str, ...] = ()
     startup_timeout: float = 90.0
 
     @property
@@ -147,6 +148,7 @@ def plan(
                 health_path="/v2/health/live",
                 env=serving_env,
                 tenant=tenant.name,
+                models=tuple(m.name for m in tenant.models),
             )
         )
         scrape.setdefault("model-server", []).append(

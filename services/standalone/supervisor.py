@@ -157,6 +157,7 @@ class Supervisor:
                     "health": spec.health_url,
                     "pid": process.pid,
                     "tenant": spec.tenant,
+                    "models": list(spec.models),
                     "log": str(self.log_dir / f"{spec.name}.log"),
                 }
                 for spec, process in self._running

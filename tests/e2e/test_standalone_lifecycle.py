@@ -123,6 +123,18 @@ def test_the_whole_lifecycle_on_the_standalone_platform(platform):
             empty.add(title)
     assert not empty & set(KEY_PANELS), empty
 
+    # `mlplat status` shows each tenant's served models with the version of each variant
+    status = subprocess.run(
+        [sys.executable, "-m", "services.cli", "status", "--root", str(root), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    served = {s["model"]: s["variants"] for c in json.loads(status.stdout)["components"] for s in c.get("served", [])}
+    assert set(served) == {m.name for t in blueprint.tenants for m in t.models}
+    assert served["fraud-scorer"]["champion"] == "1" and served["fraud-scorer"]["challenger"] == "2"
+
     # tear down: SIGTERM, and nothing is left running
     pids = [c["pid"] for c in components.values()]
     supervisor.send_signal(signal.SIGTERM)
