@@ -63,7 +63,10 @@ def run_standalone(args: argparse.Namespace) -> int:
     _, blueprint = selected_blueprint(args.blueprint)
     if not 0 <= args.port_offset < 20000:
         raise CliError(f"--port-offset {args.port_offset}: use 0 to 19999")
-    supervisor = Supervisor(plan(blueprint, args.root, port_offset=args.port_offset))
+    from services.local_secrets import fernet_key, read_or_create
+
+    webhook_key, _ = read_or_create(args.root / "mlflow-webhook-key", fernet_key)
+    supervisor = Supervisor(plan(blueprint, args.root, port_offset=args.port_offset, webhook_key=webhook_key))
     stopping = False
 
     def _stop(signum, _frame):

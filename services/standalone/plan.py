@@ -75,7 +75,14 @@ def plan(
     port_offset: int = 0,
     which: Callable[[str], str | None] = shutil.which,
     python: str = sys.executable,
+    webhook_key: str = "",
 ) -> Plan:
+    """The processes for `blueprint`, with data under `root`.
+
+    `webhook_key` is the Fernet key MLflow encrypts stored webhook secrets with; it must stay the same
+    across restarts (MLflow otherwise generates a new one per process and can no longer read the
+    webhooks it stored), so the caller keeps it under `root` (see services/local_secrets.py).
+    """
     import yaml
 
     from services.monitoring import alert_rules, alertmanager_config, prometheus_config
@@ -109,7 +116,11 @@ def plan(
             health_path="/health",
             startup_timeout=120.0,
             # the gate's webhook receiver is plain http on loopback: allow MLflow to deliver there
-            env={"MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https"},
+            env={
+                "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+                "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+                **({"MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": webhook_key} if webhook_key else {}),
+            },
         ),
         ProcessSpec(
             name="gate",

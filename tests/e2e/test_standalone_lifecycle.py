@@ -123,6 +123,30 @@ def test_the_whole_lifecycle_on_the_standalone_platform(platform):
             empty.add(title)
     assert not empty & set(KEY_PANELS), empty
 
+    # cost showback puts the model servers' measured usage beside their requests
+    cost = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "cost",
+            "--blueprint",
+            BLUEPRINT,
+            "--json",
+            "--prometheus",
+            prometheus,
+            "--window",
+            "1m",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    tenants = {t["tenant"]: t for t in json.loads(cost.stdout)["tenants"]}
+    assert all(tenants[t.name]["used_cpu_cores"] is not None for t in blueprint.tenants), tenants
+    assert tenants["fraud"]["memory_request_to_usage"] > 0
+
     # `mlplat status` shows each tenant's served models with the version of each variant
     status = subprocess.run(
         [sys.executable, "-m", "services.cli", "status", "--root", str(root), "--json"],
@@ -144,3 +168,48 @@ def test_the_whole_lifecycle_on_the_standalone_platform(platform):
         time.sleep(0.2)
     assert [p for p in pids if _alive(p)] == []
     assert not (root / "standalone.json").exists()
+
+
+def test_registry_data_survives_a_restart(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from tests.services.mlflow_fixtures import register_iris
+
+    root = tmp_path / "platform"
+    offset = _free_offset(tmp_path)
+    command = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "standalone",
+        "--blueprint",
+        "foundation",
+        "--root",
+        str(root),
+        "--port-offset",
+        str(offset),
+    ]
+    versions = []
+    for attempt in range(2):
+        log = (tmp_path / f"standalone-{attempt}.log").open("ab")
+        supervisor = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 180
+            while not (root / "standalone.json").exists():
+                assert supervisor.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / f"standalone-{attempt}.log"
+                ).read_text()[-2000:]
+                time.sleep(0.5)
+            mlflow_url = next(
+                c["url"]
+                for c in json.loads((root / "standalone.json").read_text())["components"]
+                if c["name"] == "mlflow"
+            )
+            if attempt == 0:
+                versions.append(register_iris(mlflow_url, "persisted", "champion"))
+            else:
+                kept = MlflowClient(mlflow_url).get_model_version_by_alias("persisted", "champion")
+                assert kept.version == versions[0]
+        finally:
+            supervisor.send_signal(signal.SIGTERM)
+            supervisor.wait(timeout=60)
