@@ -75,3 +75,19 @@ def test_gateway_routes_every_model_of_every_tenant():
     assert "location /fraud/fraud-scorer/" in config
     assert "set $upstream ranker.recsys.svc.cluster.local:8080;" in config
     assert config.count("location /") == 4  # one prefix location per model (healthz is an exact match)
+
+
+def test_the_footprint_table_in_the_blueprints_guide_matches_the_render():
+    """blueprints/README.md quotes object counts and requests: they must be what the program creates."""
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "blueprints" / "README.md").read_text()
+    objects_row = next(line for line in guide.splitlines() if line.startswith("| Kubernetes objects |"))
+    requests_row = next(line for line in guide.splitlines() if line.startswith("| steady-state requests |"))
+    objects = [int(cell) for cell in objects_row.strip("|").split("|")[1:]]
+    requests = [cell.strip() for cell in requests_row.strip("|").split("|")[1:]]
+    for index, name in enumerate(("foundation", "multi-tenant", "enterprise")):
+        manifests = rendered(name).manifests
+        cpu, memory = footprint(manifests)
+        assert objects[index] == len(manifests), name
+        assert requests[index] == f"{cpu:.2f} CPU, {memory / GiB:.2f} GiB", name
