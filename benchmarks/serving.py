@@ -246,6 +246,8 @@ def main() -> int:
                 served["mlplat serve"] += wrk(f"http://127.0.0.1:{port}/invocations", files["invocations", 1], 8, 5)[4]
             rss["after 100k"] = rss_bytes(ours.pid)
 
+        batching = micro_batching(registry.uri, env, files, args.duration)
+
         port = free_port()
         print("mlflow models serve --env-manager local (1 worker)")
         with process(
@@ -334,8 +336,63 @@ def main() -> int:
     finally:
         registry.stop()
     report(results, rss, served["mlplat serve"])
+    report_batching(batching)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def micro_batching(tracking_uri: str, env: dict[str, str], files: dict, duration: int) -> list[Result]:
+    """The micro-batching experiment, at concurrency 8 and 64 with 1-row requests, on a model that keeps
+    scikit-learn's own predict (a StandardScaler + LogisticRegression pipeline is not compiled):
+    the server with micro-batching (the default) and without (--max-batch-rows 0)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    register_iris(
+        tracking_uri, "iris-pipeline", "champion", estimator=make_pipeline(StandardScaler(), LogisticRegression())
+    )
+    out = []
+    print("micro-batching experiment (iris-pipeline: scikit-learn's own predict, not the compiled path)")
+    for label, flags in (("batching on", []), ("batching off", ["--max-batch-rows", "0"])):
+        port = free_port()
+        command = [sys.executable, "-m", "services.cli", "serve", "models:/iris-pipeline@champion", "--port", str(port)]
+        with process(
+            [*command, *flags],
+            f"http://127.0.0.1:{port}/v2/health/ready",
+            Path(env["MLPLAT_MODEL_CACHE"]).parent / "batching.log",
+            env,
+        ):
+            for concurrency in (8, 64):
+                url = f"http://127.0.0.1:{port}/v2/models/iris-pipeline/infer"
+                rps, p50, p99, errors, _ = wrk(url, files["v2", 1], concurrency, duration)
+                out.append(Result(f"pipeline, {label}", "v2", concurrency, 1, rps, p50, p99, errors))
+                print(
+                    f"  {label:<13} c={concurrency:<3} {rps:>9.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
+                    f"errors {errors}",
+                    flush=True,
+                )
+    return out
+
+
+def report_batching(results: list[Result]) -> None:
+    print("\n== Micro-batching (model with scikit-learn's own predict, 1-row requests) ==")
+    print(f"{'variant':<28} {'conc':>4} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7}")
+    for r in results:
+        print(
+            f"{r.server:<28} {r.concurrency:>4} {r.rps:>9.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f}"
+            + ("  ERRORS" if r.errors else "")
+        )
+    for concurrency in (8, 64):
+        on, off = (
+            next((r for r in results if r.server == f"pipeline, batching {s}" and r.concurrency == concurrency), None)
+            for s in ("on", "off")
+        )
+        if on and off and off.rps:
+            print(
+                f"batching on / off at c={concurrency}: {on.rps / off.rps:.2f}x throughput, "
+                f"p99 {on.p99_ms:.2f} vs {off.p99_ms:.2f} ms"
+            )
 
 
 def report(results: list[Result], rss: dict[str, int], served: int) -> None:

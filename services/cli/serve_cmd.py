@@ -50,6 +50,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--poll-interval", type=float, default=30.0, help="seconds between alias checks [30]")
     parser.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, help="request size limit [4 MiB]")
     parser.add_argument("--drift-window", type=int, default=500, help="rows per drift (PSI) window [500]")
+    parser.add_argument(
+        "--max-batch-rows",
+        type=int,
+        default=64,
+        help="micro-batch concurrent requests up to this many rows; 0 = off (linear models never batch) [64]",
+    )
+    parser.add_argument(
+        "--max-batch-wait-ms",
+        type=float,
+        default=0.0,
+        help="wait this long to fill a micro-batch; 0 = batch what arrived together, never wait [0]",
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -85,6 +97,8 @@ def config_from_args(args: argparse.Namespace):
         poll_interval=args.poll_interval,
         max_body_bytes=args.max_body_bytes,
         drift_window=args.drift_window,
+        max_batch_rows=args.max_batch_rows,
+        max_batch_wait_ms=args.max_batch_wait_ms,
     )
 
 
@@ -97,6 +111,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError(f"--workers {args.workers}: use 1 or more")
     if args.poll_interval <= 0 or args.max_body_bytes <= 0 or args.drift_window <= 0:
         raise CliError("--poll-interval, --max-body-bytes and --drift-window must be positive")
+    if args.max_batch_rows < 0 or args.max_batch_wait_ms < 0:
+        raise CliError("--max-batch-rows and --max-batch-wait-ms must be 0 or more")
     config = config_from_args(args)
     try:
         build_routes(config)

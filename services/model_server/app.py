@@ -125,14 +125,18 @@ class ModelServerApp:
                 batch = decode_invocations(document, model.signature)
             inference_started = time.perf_counter()
             try:
-                predictions = np.asarray(model.predict(batch))
+                batcher = model.batcher
+                predictions = await batcher.predict(batch) if batcher is not None else model.predict(batch)
+                if not isinstance(predictions, np.ndarray):
+                    predictions = np.asarray(predictions)
             except Exception:
                 log.exception("request %s: %s version %s raised while predicting", request_id, name, version)
                 raise ClientError(
                     500, f"the model raised while predicting; quote request id {request_id} to the platform team"
                 ) from None
             metrics.inference_timer(name, slot.variant).observe(time.perf_counter() - inference_started)
-            payload = self._payload(name, model.version, predictions, v2, v2_id if v2 else None)
+            values = predictions.reshape(-1).tolist()  # once: for the response and the metrics
+            payload = self._payload(name, model.version, predictions, values, v2, v2_id if v2 else None)
             code = 200
             await _respond(
                 send,
@@ -145,7 +149,7 @@ class ModelServerApp:
                     (b"x-model-variant", slot.variant.encode()),
                 ],
             )
-            self._observe(route, slot, batch, predictions)
+            self._observe(route, slot, batch, predictions, values)
         except ClientError as error:
             code = error.status
             raise
@@ -170,14 +174,16 @@ class ModelServerApp:
                 return b"".join(chunks)
 
     @staticmethod
-    def _payload(name: str, version: str, predictions: np.ndarray, v2: bool, request_id: str | None) -> bytes:
+    def _payload(
+        name: str, version: str, predictions: np.ndarray, values: list[Any], v2: bool, request_id: str | None
+    ) -> bytes:
         if v2:
             datatype = {"f": "FP64", "i": "INT64", "u": "INT64", "b": "BOOL"}.get(predictions.dtype.kind, "BYTES")
             output = {
                 "name": "predict",
                 "shape": list(predictions.shape),
                 "datatype": datatype,
-                "data": predictions.reshape(-1).tolist(),
+                "data": values,
             }
             body: dict[str, Any] = {"model_name": name, "model_version": version, "outputs": [output]}
             if request_id is not None:
@@ -187,12 +193,12 @@ class ModelServerApp:
             return orjson.dumps({"predictions": predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
         return orjson.dumps({"predictions": predictions.tolist()})
 
-    def _observe(self, route: Route, slot: Slot, batch: np.ndarray, predictions: np.ndarray) -> None:
+    def _observe(self, route: Route, slot: Slot, batch: np.ndarray, predictions: np.ndarray, values: list[Any]) -> None:
         """After the response is sent: prediction distribution, drift, and the shadow copy."""
         model = slot.model
         if model is not None and model.classes is not None:
-            if predictions.size <= 16:  # the common case: a handful of rows, no sort needed
-                for value in predictions.reshape(-1).tolist():
+            if len(values) <= 16:  # the common case: a handful of rows, no sort needed
+                for value in values:
                     metrics.prediction_counter(route.name, slot.variant, str(value)).inc()
             else:
                 values, counts = np.unique(predictions, return_counts=True)
@@ -200,7 +206,7 @@ class ModelServerApp:
                     metrics.prediction_counter(route.name, slot.variant, str(value)).inc(count)
         elif predictions.dtype.kind in "fiu":
             timer = metrics.PREDICTION_VALUE.labels(route.name, slot.variant)
-            for value in predictions.reshape(-1)[:100].tolist():
+            for value in values[:100]:
                 timer.observe(value)
         _drift(route.name, slot, batch)
         shadow = route.shadow

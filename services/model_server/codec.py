@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,11 @@ class Signature:
     @property
     def numeric(self) -> bool:
         return all(t in _NUMERIC for t in self.types)
+
+    @cached_property
+    def integer_columns(self) -> tuple[int, ...]:
+        """Positions of the columns whose values must be whole numbers."""
+        return tuple(i for i, kind in enumerate(self.types) if kind in ("long", "integer"))
 
     @classmethod
     def from_mlflow(cls, signature) -> Signature | None:
@@ -147,6 +153,9 @@ def _records(records: Any, field: str, signature: Signature | None) -> np.ndarra
 
 
 def _validate_values(batch: np.ndarray, signature: Signature | None, field: str) -> np.ndarray:
+    integer_columns = signature.integer_columns if signature else ()
+    if not integer_columns and np.isfinite(batch).all():
+        return batch  # the common case, one pass: no infinity, no missing value, nothing to round
     infinite = np.isinf(batch)
     if infinite.any():
         row, col = (int(i[0]) for i in np.nonzero(infinite))
@@ -159,15 +168,13 @@ def _validate_values(batch: np.ndarray, signature: Signature | None, field: str)
         if signature.required[col]:
             name = signature.columns[col]
             raise ClientError(422, f"{field}: {name!r} is required but row {int(row)} has no value (NaN/null)", name)
-    for col, kind in enumerate(signature.types):
-        if kind in ("long", "integer"):
-            values = batch[:, col]
-            bad = np.nonzero(~np.isnan(values) & (values != np.floor(values)))[0]
-            if bad.size:
-                name = signature.columns[col]
-                raise ClientError(
-                    422, f"{field}: {name!r} must be an integer, row {int(bad[0])} has {values[bad[0]]!r}", name
-                )
+    for col in integer_columns:
+        values = batch[:, col]
+        bad = np.nonzero(~np.isnan(values) & (values != np.floor(values)))[0]
+        if bad.size:
+            name = signature.columns[col]
+            row = int(bad[0])
+            raise ClientError(422, f"{field}: {name!r} must be an integer, row {row} has {values[row]!r}", name)
     return batch
 
 

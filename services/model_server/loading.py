@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from services.model_server.batching import MicroBatcher
 from services.model_server.codec import Signature
 from services.model_server.fastpath import verified_fast_predict
 from services.model_server.reference import ARTIFACT_PATH, FeatureReference, from_json
@@ -49,6 +50,7 @@ class LoadedModel:
     classes: tuple[str, ...] | None = None  # classifiers: bounded prediction labels
     reference: dict[str, FeatureReference] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.time)
+    batcher: MicroBatcher | None = None  # set by the slot that serves it when micro-batching applies
 
 
 def resolve(ref: ModelRef, client=None) -> tuple[str, str | None]:

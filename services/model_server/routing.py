@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from services.model_server import metrics
+from services.model_server.batching import MicroBatcher
 from services.model_server.loading import LoadedModel, load, resolve
 from services.model_server.reference import DriftWindow
 from services.model_server.uris import ModelRef
@@ -31,6 +32,8 @@ class Slot:
     ref: ModelRef
     variant: str  # "champion", "challenger" or "shadow"
     drift_window: int = 500
+    max_batch_rows: int = 64  # 0 turns micro-batching off (see batching.py)
+    max_batch_wait: float = 0.0
     model: LoadedModel | None = None
     drift: DriftWindow | None = None
 
@@ -40,6 +43,9 @@ class Slot:
         if model.reference and model.signature:
             drift = DriftWindow(model.reference, model.signature.columns, size=self.drift_window)
         self.drift = drift
+        # The compiled linear predict costs less than the queueing: batching it would only add latency.
+        if self.max_batch_rows > 0 and model.flavor != "sklearn-linear":
+            model.batcher = MicroBatcher(model.predict, self.max_batch_rows, self.max_batch_wait)
         self.model = model  # the atomic switch: requests read `slot.model` once
         if previous is not None:
             metrics.MODEL_INFO.labels(self.ref.name, self.variant, previous.version).set(0)

@@ -32,10 +32,12 @@ class ServeConfig:
     poll_interval: float = 30.0
     max_body_bytes: int = 4 * 1024 * 1024
     drift_window: int = 500
+    max_batch_rows: int = 64  # micro-batching for models without the compiled path; 0 = off
+    max_batch_wait_ms: float = 0.0  # 0 = adaptive: batch what arrived in the same event-loop turn
 
 
 def build_routes(config: ServeConfig):
-    from services.model_server.routing import Route, Slot
+    from services.model_server.routing import Route
     from services.model_server.uris import parse_model_uri
 
     routes: dict[str, Route] = {}
@@ -43,7 +45,7 @@ def build_routes(config: ServeConfig):
         ref = parse_model_uri(uri)
         if ref.name in routes:
             raise ValueError(f"{uri}: model {ref.name!r} is served twice")
-        routes[ref.name] = Route(ref.name, Slot(ref, "champion", config.drift_window))
+        routes[ref.name] = Route(ref.name, _slot(config, ref, "champion"))
     for flag, uris in (("--challenger", config.challengers), ("--shadow", config.shadows)):
         for uri in uris:
             ref = parse_model_uri(uri)
@@ -53,7 +55,7 @@ def build_routes(config: ServeConfig):
             variant = flag.removeprefix("--")
             if getattr(route, variant) is not None:
                 raise ValueError(f"{flag} {uri}: {ref.name!r} already has a {variant}")
-            setattr(route, variant, Slot(ref, variant, config.drift_window))
+            setattr(route, variant, _slot(config, ref, variant))
     for name, weight in config.challenger_weights.items():
         if name not in routes:
             raise ValueError(f"--challenger-weight {name}={weight:g}: {name!r} is not a served model")
@@ -65,6 +67,12 @@ def build_routes(config: ServeConfig):
             raise ValueError(f"--challenger-weight for {route.name!r} needs --challenger models:/{route.name}@...")
         route.weight = percent / 100
     return routes
+
+
+def _slot(config: ServeConfig, ref, variant: str):
+    from services.model_server.routing import Slot
+
+    return Slot(ref, variant, config.drift_window, config.max_batch_rows, config.max_batch_wait_ms / 1000)
 
 
 def create_app(config: ServeConfig):
