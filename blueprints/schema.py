@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from blueprints.cron import CronError, parse_cron
 from blueprints.naming import RESERVED_NAMESPACES
 from blueprints.quantity import QuantityError, parse_quantity
 
@@ -38,6 +39,9 @@ __all__ = [
     "PolicySettings",
     "CostSettings",
     "ImageRef",
+    "TrainingSpec",
+    "BatchJob",
+    "TRAINING_TRIGGERS",
 ]
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -173,6 +177,64 @@ class Replicas(_Spec):
 Flavor = Literal["sklearn", "xgboost", "lightgbm", "pyfunc"]
 
 
+def _cron(schedule: str) -> str:
+    try:
+        parse_cron(schedule).max_interval_seconds  # also rejects schedules that never fire
+    except CronError as exc:
+        raise ValueError(str(exc)) from None
+    return schedule
+
+
+CronSchedule = Annotated[str, AfterValidator(_cron)]
+_ENTRY_POINT = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
+TRAINING_TRIGGERS = ("drift", "schedule")
+TrainingTrigger = Literal["drift", "schedule"]
+
+
+class TrainingSpec(_Spec):
+    """Continuous training for a model: what to run, and what starts a run (docs/batch.md, ADR 0013).
+
+    A run is a Job in the cluster and a subprocess in standalone, launched by the training trigger
+    one run per model at a time. It registers a new version; the promotion gate decides whether it
+    becomes the challenger (never the champion: that stays a person's call through the gate).
+    """
+
+    entry_point: str | None = Field(default=None, description="a Python `package.module:function`")
+    project: str | None = Field(default=None, description="an MLflow Project: a directory or git URI")
+    project_entry: str = "main"
+    triggers: list[TrainingTrigger] = Field(default_factory=lambda: ["drift"], min_length=1)
+    schedule: CronSchedule | None = None
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="250m", memory="512Mi"),
+        limits=ResourceList(cpu="1", memory="1Gi"),
+    )
+    timeout_minutes: int = Field(default=60, ge=1, le=24 * 60, description="a run still going is stopped")
+
+    @field_validator("entry_point")
+    @classmethod
+    def _module_function(cls, value: str | None) -> str | None:
+        if value is not None and not _ENTRY_POINT.match(value):
+            raise ValueError(
+                f"{value!r} is not a Python entry point: write `package.module:function` "
+                '(e.g. "services.training.iris:train")'
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source_and_a_schedule_when_scheduled(self) -> TrainingSpec:
+        if (self.entry_point is None) == (self.project is None):
+            raise ValueError(
+                "give exactly one of entryPoint (a Python module:function) or project (an MLflow Project)"
+            )
+        if len(set(self.triggers)) != len(self.triggers):
+            raise ValueError(f"triggers {self.triggers} names a trigger twice: list each once")
+        if "schedule" in self.triggers and self.schedule is None:
+            raise ValueError('the "schedule" trigger needs a schedule: add schedule (e.g. "0 4 * * 0")')
+        if self.schedule is not None and "schedule" not in self.triggers:
+            raise ValueError('schedule is set but triggers lacks "schedule": add it to triggers or remove schedule')
+        return self
+
+
 class Model(_Spec):
     """A model a tenant serves: the registered model, the alias to serve and how to run it."""
 
@@ -188,11 +250,67 @@ class Model(_Spec):
     challenger_alias: DnsName = "challenger"
     shadow: bool = False
     shadow_alias: DnsName = "shadow"
+    training: TrainingSpec | None = None
 
     @model_validator(mode="after")
     def _aliases_distinct(self) -> Model:
         if self.canary_weight and self.alias == self.challenger_alias:
             raise ValueError(f"alias and challengerAlias are both {self.alias!r}: the challenger needs its own alias")
+        return self
+
+    @model_validator(mode="after")
+    def _retrained_versions_need_a_canary(self) -> Model:
+        if self.training is not None and not self.canary_weight:
+            raise ValueError(
+                "training: a retrained version becomes the challenger at canaryWeight, which is 0: "
+                "set canaryWeight (e.g. 10) so the challenger gets a share of traffic"
+            )
+        return self
+
+
+def _data_path(value: str) -> str:
+    parts = value.split("/")
+    if not value or value.startswith("/") or ".." in parts or "" in parts:
+        raise ValueError(
+            f"{value!r} must be a relative path inside the batch job's data volume, without '..' "
+            '(e.g. "incoming/iris.csv")'
+        )
+    if not value.endswith((".csv", ".parquet")):
+        raise ValueError(f"{value!r}: use a .csv or .parquet file")
+    return value
+
+
+DataPath = Annotated[str, AfterValidator(_data_path)]
+
+
+class BatchJob(_Spec):
+    """A model scored in batch on a schedule: a CronJob in the cluster, the supervisor in standalone.
+
+    `input` and `output` are paths in the job's data volume (`/data` in the pod, `<root>/batch/<tenant>/`
+    in standalone). A run reads the input in chunks, writes the output atomically with the model's
+    name, version and run id on every row, writes rejected rows with their reason beside it, and fails
+    when more than `maxRejectRatio` of the rows are rejected (docs/batch.md).
+    """
+
+    name: Annotated[DnsName, Field(max_length=52, description="CronJob names are at most 52 characters")]
+    model: DnsName
+    alias: DnsName = "champion"
+    schedule: CronSchedule
+    input: DataPath
+    output: DataPath
+    max_reject_ratio: float = Field(default=0.01, ge=0, le=1, description="share of rows that may be rejected")
+    storage: StorageQuantity = "1Gi"
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="384Mi"),
+        limits=ResourceList(cpu="1", memory="768Mi"),
+    )
+    backoff_limit: int = Field(default=1, ge=0, le=10, description="retries of a failed run")
+    timeout_minutes: int = Field(default=60, ge=1, le=24 * 60, description="a run still going is stopped")
+
+    @model_validator(mode="after")
+    def _output_differs_from_input(self) -> BatchJob:
+        if self.input == self.output:
+            raise ValueError(f"input and output are both {self.input!r}: write the scores to another file")
         return self
 
 
@@ -206,6 +324,7 @@ class Tenant(_Spec):
     quotas: Quotas
     limits: ContainerLimits = ContainerLimits()
     models: list[Model] = Field(default_factory=list)
+    batch: list[BatchJob] = Field(default_factory=list, description="models scored in batch on a schedule")
 
     @field_validator("name")
     @classmethod
@@ -360,6 +479,14 @@ class Blueprint(_Spec):
                         "twice: model names are unique in a tenant"
                     )
                 models_seen.add(model.name)
+            jobs_seen = {f"{m.name}-training" for m in tenant.models if m.training}
+            for b_index, job in enumerate(tenant.batch):
+                if job.name in jobs_seen:
+                    raise ValueError(
+                        f"tenants[{index}].batch[{b_index}].name: {job.name!r} is already a CronJob name in "
+                        "this tenant (batch jobs, and <model>-training for trained models): pick another name"
+                    )
+                jobs_seen.add(job.name)
         return self
 
     @model_validator(mode="after")
@@ -379,6 +506,12 @@ class Blueprint(_Spec):
                     "tenant's workloads may use at max replicas (limits): raise the quota or lower replicas.max "
                     "or limits.memory"
                 )
+            storage = sum((parse_quantity(job.storage) for job in tenant.batch), Decimal(0))
+            if storage > parse_quantity(tenant.quotas.storage):
+                raise ValueError(
+                    f"{where}.storage: {tenant.quotas.storage!r} is less than the {_fmt(storage / 2**30)}Gi the "
+                    "tenant's batch jobs claim for their data volumes: raise the quota or lower batch[].storage"
+                )
             if pods > tenant.quotas.pods:
                 raise ValueError(
                     f"{where}.pods: {tenant.quotas.pods} is less than the {pods} pods the tenant's workloads may "
@@ -396,8 +529,9 @@ class Blueprint(_Spec):
 def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Decimal, int]:
     """CPU cores, memory bytes and pods a tenant's namespace may hold at peak, counted by limits.
 
-    Counts each model at max replicas plus one surge pod per Deployment (rolling updates), and a
-    dedicated registry (MLflow server, PostgreSQL, the backup job) when the tenant has one.
+    Counts each model at max replicas plus one surge pod per Deployment (rolling updates), one training
+    run per trained model, one run per batch job, and a dedicated registry (MLflow server, PostgreSQL,
+    the backup job) when the tenant has one.
     """
     cpu = Decimal(0)
     memory = Decimal(0)
@@ -407,6 +541,14 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
         cpu += count * model.resources.limits.cores()
         memory += count * model.resources.limits.bytes()
         pods += count
+        if model.training is not None:  # one training run per model at a time
+            cpu += model.training.resources.limits.cores()
+            memory += model.training.resources.limits.bytes()
+            pods += 1
+    for job in tenant.batch:  # concurrencyPolicy Forbid: one run per batch job at a time
+        cpu += job.resources.limits.cores()
+        memory += job.resources.limits.bytes()
+        pods += 1
     if tenant.registry == "dedicated":
         reg = platform.registry
         cpu += (reg.replicas + 1) * reg.server.limits.cores() + reg.database.limits.cores()

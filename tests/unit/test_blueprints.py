@@ -95,7 +95,7 @@ MALFORMED = {
     ),
     "quota-too-small": (
         _set("tenants.2.quotas.cpu", "500m"),
-        "blueprints/x.yaml: tenants[2].quotas.cpu: '500m' is less than the 0.75 CPU the tenant's "
+        "blueprints/x.yaml: tenants[2].quotas.cpu: '500m' is less than the 1.25 CPU the tenant's "
         "workloads may use at max replicas (limits): raise the quota or lower replicas.max or "
         "limits.cpu",
     ),
@@ -110,6 +110,57 @@ MALFORMED = {
     "api-version": (
         _set("apiVersion", "v2"),
         "blueprints/x.yaml: apiVersion: 'v2' is not allowed; input should be 'mlops-platform/v1'",
+    ),
+    # continuous training (tenants[0].models[0] is fraud-scorer, trained on the drift alert)
+    "training-entry-point": (
+        _set("tenants.0.models.0.training.entryPoint", "services/training/iris.py"),
+        "blueprints/x.yaml: tenants[0].models[0].training.entryPoint: 'services/training/iris.py' is not a "
+        "Python entry point: write `package.module:function`",
+    ),
+    "training-trigger": (
+        _set("tenants.0.models.0.training.triggers", ["drift", "retrain"]),
+        "blueprints/x.yaml: tenants[0].models[0].training.triggers[1]: 'retrain' is not allowed; input should "
+        "be 'drift' or 'schedule'",
+    ),
+    "training-schedule-missing": (
+        _set("tenants.0.models.0.training.triggers", ["drift", "schedule"]),
+        'blueprints/x.yaml: tenants[0].models[0].training: the "schedule" trigger needs a schedule: add schedule',
+    ),
+    "training-two-sources": (
+        _set("tenants.0.models.0.training.project", "./projects/fraud"),
+        "blueprints/x.yaml: tenants[0].models[0].training: give exactly one of entryPoint (a Python "
+        "module:function) or project (an MLflow Project)",
+    ),
+    "training-without-canary": (
+        _set("tenants.2.models.0.training", {"entryPoint": "services.training.iris:train"}),
+        "blueprints/x.yaml: tenants[2].models[0]: training: a retrained version becomes the challenger at "
+        "canaryWeight, which is 0: set canaryWeight",
+    ),
+    # batch scoring (tenants[2].batch[0] is demand-nightly)
+    "batch-cron": (
+        _set("tenants.2.batch.0.schedule", "nightly"),
+        "blueprints/x.yaml: tenants[2].batch[0].schedule: 'nightly' is not a 5-field cron schedule",
+    ),
+    "batch-cron-field": (
+        _set("tenants.2.batch.0.schedule", "0 25 * * *"),
+        "blueprints/x.yaml: tenants[2].batch[0].schedule: hour field: 25 is out of range; use 0-23",
+    ),
+    "batch-path": (
+        _set("tenants.2.batch.0.input", "../other-team/in.csv"),
+        "blueprints/x.yaml: tenants[2].batch[0].input: '../other-team/in.csv' must be a relative path inside "
+        "the batch job's data volume",
+    ),
+    "batch-format": (
+        _set("tenants.2.batch.0.output", "scored/demand.json"),
+        "blueprints/x.yaml: tenants[2].batch[0].output: 'scored/demand.json': use a .csv or .parquet file",
+    ),
+    "batch-reject-ratio": (
+        _set("tenants.2.batch.0.maxRejectRatio", 1.5),
+        "blueprints/x.yaml: tenants[2].batch[0].maxRejectRatio: 1.5: input should be less than or equal to 1",
+    ),
+    "batch-storage-over-quota": (
+        _set("tenants.2.batch.0.storage", "6Gi"),
+        "blueprints/x.yaml: tenants[2].quotas.storage: '5Gi' is less than the 6Gi the tenant's batch jobs claim",
     ),
 }
 
