@@ -179,7 +179,7 @@ Flavor = Literal["sklearn", "xgboost", "lightgbm", "pyfunc"]
 
 def _cron(schedule: str) -> str:
     try:
-        parse_cron(schedule).max_interval_seconds  # also rejects schedules that never fire
+        _ = parse_cron(schedule).max_interval_seconds  # also rejects schedules that never fire
     except CronError as exc:
         raise ValueError(str(exc)) from None
     return schedule
@@ -223,9 +223,7 @@ class TrainingSpec(_Spec):
     @model_validator(mode="after")
     def _one_source_and_a_schedule_when_scheduled(self) -> TrainingSpec:
         if (self.entry_point is None) == (self.project is None):
-            raise ValueError(
-                "give exactly one of entryPoint (a Python module:function) or project (an MLflow Project)"
-            )
+            raise ValueError("give exactly one of entryPoint (a Python module:function) or project (an MLflow Project)")
         if len(set(self.triggers)) != len(self.triggers):
             raise ValueError(f"triggers {self.triggers} names a trigger twice: list each once")
         if "schedule" in self.triggers and self.schedule is None:

@@ -10,6 +10,11 @@ Accepted bodies (the formats of `mlflow models serve`, so its clients work uncha
     {"instances": [[...], ...] | [{...}, ...]}
     {"inputs": [[...], ...] | [{...}, ...] | {"col": [values], ...}}
 and the Open Inference Protocol V2 body {"inputs": [{"name", "shape", "datatype", "data"}, ...]}.
+
+The rules a value must meet (a number of the column's type, finite, present when required, whole in
+integer columns) and their wording live here once: batch scoring (services/batch/) applies the same
+`value_problems`, `not_a_number` and `wrong_width` to every row of a file and rejects rows instead of
+requests.
 """
 
 from __future__ import annotations
@@ -18,12 +23,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
 
-__all__ = ["ClientError", "Signature", "decode_json", "decode_invocations", "decode_v2", "encode_predictions"]
+__all__ = [
+    "ClientError",
+    "Signature",
+    "ValueProblem",
+    "value_problems",
+    "not_a_number",
+    "wrong_width",
+    "decode_json",
+    "decode_invocations",
+    "decode_v2",
+    "encode_predictions",
+]
 
 
 class ClientError(Exception):
@@ -60,6 +76,22 @@ class Signature:
         return tuple(i for i, kind in enumerate(self.types) if kind in ("long", "integer"))
 
     @classmethod
+    def from_mlmodel(cls, mlmodel: dict[str, Any]) -> Signature | None:
+        """From an MLmodel file's `signature` (a JSON column spec as text); None when the model has none
+        or a tensor-based one. Reads the file format directly, so a caller need not import MLflow."""
+        import json
+
+        inputs = (mlmodel.get("signature") or {}).get("inputs")
+        columns = json.loads(inputs) if isinstance(inputs, str) else None
+        if not columns or any(c.get("type") == "tensor" or not c.get("name") for c in columns):
+            return None
+        return cls(
+            tuple(str(c["name"]) for c in columns),
+            tuple(str(c["type"]) for c in columns),
+            tuple(bool(c.get("required", True)) for c in columns),
+        )
+
+    @classmethod
     def from_mlflow(cls, signature) -> Signature | None:
         """From an MLflow ModelSignature; None when the model has none or a tensor-based one."""
         schema = getattr(signature, "inputs", None)
@@ -71,6 +103,74 @@ class Signature:
             tuple(getattr(c.type, "name", str(c.type)) for c in cols),
             tuple(bool(getattr(c, "required", True)) for c in cols),
         )
+
+
+@dataclass(frozen=True)
+class ValueProblem:
+    """A value that breaks the signature: its row (0-based in the batch), column and what is wrong."""
+
+    row: int
+    column: str
+    value: float
+    kind: Literal["infinite", "missing", "fraction"]
+
+    def reason(self) -> str:
+        """What is wrong, without the row (a batch rejects file gives the row a column of its own)."""
+        if self.kind == "infinite":
+            return f"{self.column!r} must be finite, got {self.value!r}"
+        if self.kind == "missing":
+            return f"{self.column!r} is required but has no value (NaN/null)"
+        return f"{self.column!r} must be an integer, got {self.value!r}"
+
+    def message(self, field: str) -> str:
+        """The model server's answer: names the request field and the row."""
+        if self.kind == "infinite":
+            return f"{field}: {self.column!r} must be finite, row {self.row} is {self.value!r}"
+        if self.kind == "missing":
+            return f"{field}: {self.column!r} is required but row {self.row} has no value (NaN/null)"
+        return f"{field}: {self.column!r} must be an integer, row {self.row} has {self.value!r}"
+
+
+def value_problems(batch: np.ndarray, signature: Signature | None) -> list[ValueProblem]:
+    """Every value of a float64 batch that breaks the signature, grouped by rule in the order they are
+    checked (infinity, then missing required values, then fractions in integer columns), rows ascending
+    within each. Empty in the common case, which costs one `isfinite` pass."""
+    integer_columns = signature.integer_columns if signature else ()
+    if not integer_columns and np.isfinite(batch).all():
+        return []
+
+    def name(col: int) -> str:
+        return signature.columns[col] if signature else str(col)
+
+    problems = [
+        ValueProblem(int(row), name(int(col)), float(batch[row, col]), "infinite")
+        for row, col in zip(*np.nonzero(np.isinf(batch)), strict=True)
+    ]
+    if signature is None:
+        return problems
+    nan_rows, nan_cols = np.nonzero(np.isnan(batch))
+    problems += [
+        ValueProblem(int(row), name(int(col)), math.nan, "missing")
+        for row, col in zip(nan_rows, nan_cols, strict=True)
+        if signature.required[col]
+    ]
+    for col in integer_columns:
+        values = batch[:, col]
+        problems += [
+            ValueProblem(int(row), name(col), float(values[row]), "fraction")
+            for row in np.nonzero(~np.isnan(values) & ~np.isinf(values) & (values != np.floor(values)))[0]
+        ]
+    return problems
+
+
+def not_a_number(column: str, kind: str, value: Any) -> str:
+    """A value that is not a number at all (a string, a list...) in a numeric column."""
+    return f"{column!r} must be a number ({kind}), got {value!r}"
+
+
+def wrong_width(count: int, signature: Signature) -> str:
+    """A row with more or fewer values than the signature has columns."""
+    return f"has {count} values, the model expects {len(signature.columns)} ({', '.join(signature.columns)})"
 
 
 def decode_json(body: bytes) -> Any:
@@ -93,20 +193,15 @@ def _matrix(rows: Any, field: str, signature: Signature | None) -> np.ndarray:
         for index, row in enumerate(rows):
             if not isinstance(row, list):
                 raise ClientError(400, f"{field}[{index}] must be a list of values", f"{field}[{index}]")
-            if width is not None and len(row) != width:
-                raise ClientError(
-                    422,
-                    f"{field}[{index}] has {len(row)} values, the model expects {width} "
-                    f"({', '.join(signature.columns)})",
-                    f"{field}[{index}]",
-                )
+            if signature is not None and len(row) != width:
+                raise ClientError(422, f"{field}[{index}] {wrong_width(len(row), signature)}", f"{field}[{index}]")
             for column, value in enumerate(row):
                 kind = signature.types[column] if signature and column < len(signature.types) else "double"
                 if value is None or (isinstance(value, bool) and kind == "boolean"):
                     continue
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     name = signature.columns[column] if signature else str(column)
-                    raise ClientError(422, f"{field}[{index}]: {name!r} must be a number ({kind}), got {value!r}", name)
+                    raise ClientError(422, f"{field}[{index}]: {not_a_number(name, kind, value)}", name)
         if width is None:
             raise ClientError(422, f"{field}: rows have different lengths", field)
         batch = np.asarray([[math.nan if v is None else v for v in row] for row in rows], dtype=np.float64)
@@ -153,28 +248,9 @@ def _records(records: Any, field: str, signature: Signature | None) -> np.ndarra
 
 
 def _validate_values(batch: np.ndarray, signature: Signature | None, field: str) -> np.ndarray:
-    integer_columns = signature.integer_columns if signature else ()
-    if not integer_columns and np.isfinite(batch).all():
-        return batch  # the common case, one pass: no infinity, no missing value, nothing to round
-    infinite = np.isinf(batch)
-    if infinite.any():
-        row, col = (int(i[0]) for i in np.nonzero(infinite))
-        name = signature.columns[col] if signature else str(col)
-        raise ClientError(422, f"{field}: {name!r} must be finite, row {row} is {batch[row, col]!r}", name)
-    if signature is None:
-        return batch
-    nan_rows, nan_cols = np.nonzero(np.isnan(batch))
-    for row, col in zip(nan_rows, nan_cols, strict=True):
-        if signature.required[col]:
-            name = signature.columns[col]
-            raise ClientError(422, f"{field}: {name!r} is required but row {int(row)} has no value (NaN/null)", name)
-    for col in integer_columns:
-        values = batch[:, col]
-        bad = np.nonzero(~np.isnan(values) & (values != np.floor(values)))[0]
-        if bad.size:
-            name = signature.columns[col]
-            row = int(bad[0])
-            raise ClientError(422, f"{field}: {name!r} must be an integer, row {row} has {values[row]!r}", name)
+    problems = value_problems(batch, signature)
+    if problems:
+        raise ClientError(422, problems[0].message(field), problems[0].column)
     return batch
 
 

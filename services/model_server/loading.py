@@ -1,10 +1,15 @@
 """From the registry to a model ready to predict.
 
 `resolve()` asks the registry which version an alias points at; `load()` downloads that version's
-artifacts and builds a `LoadedModel`: the native scikit-learn estimator when the model has the
-sklearn flavor (the fast path: numpy in, numpy out, no pandas, no schema enforcement layer), else
-MLflow's generic pyfunc (any flavor; a DataFrame built from the validated batch). The signature and
-the training reference distribution (reference.py) travel with it.
+artifacts and `load_from_dir()` builds a `LoadedModel` from them: the native scikit-learn estimator
+when the model has the sklearn flavor (the fast path: numpy in, numpy out, no pandas, no schema
+enforcement layer), else MLflow's generic pyfunc (any flavor; a DataFrame built from the validated
+batch). The signature and the training reference distribution (reference.py) travel with it.
+
+`load_from_dir` reads the MLmodel file and deserialises a scikit-learn model without importing MLflow
+(as MLflow's own sklearn loader does: skops, pickle or cloudpickle, as the MLmodel file says), so a
+short-lived process that fetched the files another way (batch scoring, services/batch/model.py) does
+not pay MLflow's import (about a second and 170 MB) for it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from services.model_server.fastpath import verified_fast_predict
 from services.model_server.reference import ARTIFACT_PATH, FeatureReference, from_json
 from services.model_server.uris import ModelRef
 
-__all__ = ["LoadedModel", "resolve", "load", "cache_dir"]
+__all__ = ["LoadedModel", "resolve", "load", "load_from_dir", "read_mlmodel", "cache_dir"]
 
 log = logging.getLogger("mlplat.model_server")
 
@@ -67,24 +72,35 @@ def resolve(ref: ModelRef, client=None) -> tuple[str, str | None]:
 
 def load(name: str, version: str, run_id: str | None) -> LoadedModel:
     import mlflow
-    from mlflow.models import Model
 
     target = cache_dir() / name / version
     target.mkdir(parents=True, exist_ok=True)
     path = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(target)))
-    meta = Model.load(str(path / "MLmodel"))
-    signature = Signature.from_mlflow(meta.signature)
-    reference = _load_reference(run_id)
-    classes = None
-    if "sklearn" in meta.flavors:
-        import mlflow.sklearn
+    return load_from_dir(path, name, version, run_id, _load_reference(run_id))
 
-        estimator = mlflow.sklearn.load_model(str(path))
+
+def read_mlmodel(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8")) or {}
+
+
+def load_from_dir(
+    path: Path, name: str, version: str, run_id: str | None, reference: dict[str, FeatureReference]
+) -> LoadedModel:
+    """A model version whose artifacts are in `path` (the folder holding its MLmodel file)."""
+    meta = read_mlmodel(path)
+    signature = Signature.from_mlmodel(meta)
+    classes = None
+    sklearn_conf = (meta.get("flavors") or {}).get("sklearn")
+    if sklearn_conf is not None:
+        estimator = _load_sklearn(path, sklearn_conf)
         predict, compiled = verified_fast_predict(estimator, _samples(path, signature, reference))
         flavor = "sklearn-linear" if compiled else "sklearn"
         if hasattr(estimator, "classes_") and len(estimator.classes_) <= 50:
             classes = tuple(str(c) for c in estimator.classes_)
     else:
+        import mlflow
         import pandas as pd
 
         pyfunc = mlflow.pyfunc.load_model(str(path))
@@ -105,6 +121,36 @@ def load(name: str, version: str, run_id: str | None) -> LoadedModel:
         classes=classes,
         reference=reference,
     )
+
+
+def _load_sklearn(path: Path, conf: dict):
+    """The estimator, deserialised the way `mlflow.sklearn.load_model` does it (MLflow's model format:
+    `pickled_model` names the file, `serialization_format` says how it was written)."""
+    if conf.get("code"):  # models that ship their own code need MLflow to put it on the import path
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(str(path))
+    if os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").strip().lower() in ("false", "0"):
+        raise ValueError(
+            f"{path}: MLFLOW_ALLOW_PICKLE_DESERIALIZATION forbids loading serialised models; "
+            "set it to true for models from a trusted registry"
+        )
+    file = path / conf.get("pickled_model", "model.pkl")
+    kind = conf.get("serialization_format", "pickle")  # MLflow's default for files that do not say
+    if kind == "skops":
+        import skops.io
+
+        return skops.io.load(file, trusted=conf.get("skops_trusted_types"))
+    with open(file, "rb") as handle:
+        if kind == "pickle":
+            import pickle
+
+            return pickle.load(handle)
+        if kind == "cloudpickle":
+            import cloudpickle
+
+            return cloudpickle.load(handle)
+    raise ValueError(f"{path}/MLmodel: unknown sklearn serialization_format {kind!r} (skops, pickle, cloudpickle)")
 
 
 def _load_reference(run_id: str | None) -> dict[str, FeatureReference]:

@@ -31,6 +31,7 @@ __all__ = [
     "to_json",
     "from_json",
     "psi",
+    "bin_counts",
     "DriftWindow",
     "log_reference",
 ]
@@ -88,6 +89,13 @@ def from_json(text: str) -> dict[str, FeatureReference]:
     return out
 
 
+def bin_counts(reference: FeatureReference, values: np.ndarray) -> np.ndarray:
+    """How many of `values` fall in each of the reference's bins (missing values are not counted)."""
+    if np.isnan(values).any():
+        values = values[~np.isnan(values)]
+    return np.bincount(np.searchsorted(reference.edges, values, side="right"), minlength=reference.proportions.size)
+
+
 def psi(expected: np.ndarray, actual_counts: np.ndarray) -> float:
     """Population stability index: sum((a - e) * ln(a / e)) over bins, with empty bins floored."""
     total = actual_counts.sum()
@@ -128,9 +136,7 @@ class DriftWindow:
         rows = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
         self._pending, self._pending_rows = [], 0
         for index, name, ref in self._features:
-            self._counts[name] += np.bincount(
-                np.searchsorted(ref.edges, rows[:, index], side="right"), minlength=ref.proportions.size
-            )
+            self._counts[name] += bin_counts(ref, rows[:, index])
         self._rows += rows.shape[0]
         if self._rows < self.size:
             return None

@@ -16,3 +16,22 @@ REGISTRY_UP = "mlplat_registry_up"
 MODEL_INFO = "mlplat_model_info"
 MODEL_LOADS = "mlplat_model_loads_total"
 SHADOW_DIFFERENCES = "mlplat_shadow_disagreements_total"
+
+# Batch scoring: pushed to the Pushgateway at the end of every run (services/batch/push.py), one group
+# per batch job. Gauges describe the last run; the last success time survives failed runs.
+BATCH_ROWS = "mlplat_batch_rows"  # {status="scored"|"rejected"}
+BATCH_DURATION = "mlplat_batch_duration_seconds"
+BATCH_LAST_RUN_SUCCEEDED = "mlplat_batch_last_run_succeeded"
+BATCH_LAST_SUCCESS = "mlplat_batch_last_success_timestamp_seconds"
+BATCH_LAST_FAILURE = "mlplat_batch_last_failure_timestamp_seconds"
+BATCH_REJECT_RATIO = "mlplat_batch_reject_ratio"
+BATCH_MAX_REJECT_RATIO = "mlplat_batch_max_reject_ratio"
+BATCH_SCHEDULE_INTERVAL = "mlplat_batch_schedule_interval_seconds"  # the longest gap between scheduled runs
+BATCH_FEATURE_DRIFT = "mlplat_batch_feature_drift_psi"  # {feature}
+
+# Continuous training: exported by the training trigger (services/training/service.py).
+TRAINING_TRIGGERS = "mlplat_training_triggers_total"  # {trigger="drift"|"schedule", decision="started"|"skipped"}
+TRAINING_RUNS = "mlplat_training_runs_total"  # {outcome="succeeded"|"failed"}
+TRAINING_LAST_RUN_SUCCEEDED = "mlplat_training_last_run_succeeded"
+TRAINING_IN_PROGRESS = "mlplat_training_runs_in_progress"
+TRAINING_PROMOTIONS = "mlplat_training_promotions_total"  # {decision="pass"|"fail"}: the gate on new versions

@@ -55,4 +55,4 @@ def test_max_interval_is_the_widest_gap_between_runs(schedule, hours):
 )
 def test_a_bad_schedule_names_the_field_and_the_fix(schedule, message):
     with pytest.raises(CronError, match=message):
-        parse_cron(schedule).max_interval_seconds
+        _ = parse_cron(schedule).max_interval_seconds
