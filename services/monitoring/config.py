@@ -38,8 +38,10 @@ def prometheus_config(
     rules_dir: str,
     static_targets: dict[str, list[dict[str, Any]]] | None = None,
     kube_state_metrics: str | None = None,
+    pushgateway: str | None = None,
 ) -> dict[str, Any]:
-    """prometheus.yml. `static_targets` maps a job to [{"targets": [...], "labels": {...}}]."""
+    """prometheus.yml. `static_targets` maps a job to [{"targets": [...], "labels": {...}}]; `pushgateway`
+    is the host:port of the Pushgateway batch jobs push to, scraped in both modes."""
     config: dict[str, Any] = {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
         "rule_files": [f"{rules_dir.rstrip('/')}/{RULES_FILE}"],
@@ -90,6 +92,12 @@ def prometheus_config(
     else:
         for job, groups in sorted((static_targets or {}).items()):
             config["scrape_configs"].append({"job_name": job, "static_configs": groups})
+    if pushgateway:
+        # Pushed metrics carry the job, tenant and model labels of whoever pushed them: keep those
+        # (honor_labels), as the Pushgateway's documentation asks, instead of the gateway's own.
+        config["scrape_configs"].append(
+            {"job_name": "pushgateway", "honor_labels": True, "static_configs": [{"targets": [pushgateway]}]}
+        )
     return config
 
 

@@ -1,4 +1,5 @@
-"""Grafana dashboards as data: a platform overview, per-tenant serving, model quality and drift.
+"""Grafana dashboards as data: a platform overview, per-tenant serving, model quality and drift, and
+batch scoring with continuous training.
 
 Panels are built from a small `Panel` description so every query sits in one readable list per
 dashboard. `tenant` and `model` are dashboard variables (label values from Prometheus), so one
@@ -99,12 +100,67 @@ QUALITY = (
     ),
 )
 
-# Panels that must return data once the demo has sent traffic (checked in e2e).
+_JOB = "tenant, model, batch_job"
+
+# Batch jobs push their last run to the Pushgateway (services/batch/push.py); the training trigger
+# exports its runs (services/training/service.py). One panel per alert of services/monitoring/rules.py.
+BATCH_AND_TRAINING = (
+    Panel(
+        "Batch jobs whose last run failed (0 = failed)",
+        (f"min by ({_JOB}) ({m.BATCH_LAST_RUN_SUCCEEDED})",),
+        legend="{{batch_job}}",
+    ),
+    Panel(
+        "Hours since the last successful batch run, and the late threshold (2x schedule)",
+        (
+            f"(time() - max by ({_JOB}) ({m.BATCH_LAST_SUCCESS})) / 3600",
+            f"2 * max by ({_JOB}) ({m.BATCH_SCHEDULE_INTERVAL}) / 3600",
+        ),
+        "h",
+        legend="{{batch_job}}",
+    ),
+    Panel(
+        "Batch reject ratio and the job's limit",
+        (f"max by ({_JOB}) ({m.BATCH_REJECT_RATIO})", f"max by ({_JOB}) ({m.BATCH_MAX_REJECT_RATIO})"),
+        "percentunit",
+        legend="{{batch_job}}",
+    ),
+    Panel("Batch rows per run", (f"sum by (batch_job, status) ({m.BATCH_ROWS})",), legend="{{batch_job}} {{status}}"),
+    Panel("Batch run duration", (f"max by ({_JOB}) ({m.BATCH_DURATION})",), "s", legend="{{batch_job}}"),
+    Panel(
+        "Batch feature drift (PSI) per feature",
+        (f"max by (batch_job, feature) ({m.BATCH_FEATURE_DRIFT})",),
+        legend="{{batch_job}} {{feature}}",
+    ),
+    Panel(
+        "Training runs by outcome",
+        (f"sum by (tenant, model, outcome) ({m.TRAINING_RUNS})",),
+        legend="{{model}} {{outcome}}",
+    ),
+    Panel(
+        "Last training run succeeded (0 = failed)",
+        (f"min by (tenant, model) ({m.TRAINING_LAST_RUN_SUCCEEDED})",),
+        legend="{{tenant}}/{{model}}",
+    ),
+    Panel(
+        "Training triggers: runs started and triggers skipped (a run was in progress)",
+        (f"sum by (model, trigger, decision) ({m.TRAINING_TRIGGERS})",),
+        legend="{{model}} {{trigger}} {{decision}}",
+    ),
+    Panel(
+        "Retrained versions through the gate",
+        (f"sum by (model, decision) ({m.TRAINING_PROMOTIONS})",),
+        legend="{{model}} {{decision}}",
+    ),
+)
+
+# Panels that must return data once the demo has sent traffic and retrained a model (checked in e2e).
 KEY_PANELS = (
     "Requests per second by tenant",
     "Requests per second by variant",
     "Latency percentiles",
     "Feature drift (PSI) per feature",
+    "Training runs by outcome",
 )
 
 
@@ -161,6 +217,12 @@ _BOARDS = {
     "platform-overview.json": ("mlops-overview", "MLOps platform: overview", OVERVIEW, False),
     "tenant-serving.json": ("mlops-serving", "MLOps platform: serving per tenant", SERVING, True),
     "model-quality.json": ("mlops-quality", "MLOps platform: model quality and drift", QUALITY, True),
+    "batch-and-training.json": (
+        "mlops-batch-training",
+        "MLOps platform: batch scoring and continuous training",
+        BATCH_AND_TRAINING,
+        False,
+    ),
 }
 
 

@@ -28,6 +28,10 @@ __all__ = [
     "ALERT_DRIFT",
     "ALERT_NO_PREDICTIONS",
     "ALERT_QUOTA",
+    "ALERT_BATCH_FAILED",
+    "ALERT_BATCH_LATE",
+    "ALERT_BATCH_REJECTS",
+    "ALERT_TRAINING_FAILED",
     "ALL_ALERTS",
     "BURN_WINDOWS",
 ]
@@ -40,6 +44,10 @@ ALERT_LATENCY_BURN_SLOW = "ModelLatencyBudgetBurnSlow"
 ALERT_DRIFT = "ModelFeatureDrift"
 ALERT_NO_PREDICTIONS = "ModelNoPredictions"
 ALERT_QUOTA = "TenantQuotaNearlyExhausted"
+ALERT_BATCH_FAILED = "BatchJobFailed"
+ALERT_BATCH_LATE = "BatchJobLate"
+ALERT_BATCH_REJECTS = "BatchRejectRatioHigh"
+ALERT_TRAINING_FAILED = "TrainingRunFailed"
 ALL_ALERTS = (
     ALERT_SERVICE_DOWN,
     ALERT_REGISTRY_DOWN,
@@ -49,6 +57,10 @@ ALL_ALERTS = (
     ALERT_DRIFT,
     ALERT_NO_PREDICTIONS,
     ALERT_QUOTA,
+    ALERT_BATCH_FAILED,
+    ALERT_BATCH_LATE,
+    ALERT_BATCH_REJECTS,
+    ALERT_TRAINING_FAILED,
 )
 
 # (long window, short window, burn-rate factor, severity, alert)
@@ -57,6 +69,7 @@ BURN_WINDOWS = (
     ("6h", "30m", 6.0, "warning", ALERT_LATENCY_BURN_SLOW),
 )
 _BY = "tenant, model"
+_BATCH = "tenant, model, batch_job"  # a batch job's Pushgateway group (services/batch/push.py)
 
 
 def _slow_ratio(window: str, threshold: float) -> str:
@@ -182,7 +195,59 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             },
         },
     ]
-    return rules
+    return rules + batch_and_training_rules()
+
+
+def batch_and_training_rules() -> list[dict[str, Any]]:
+    """Batch jobs push what their last run did (the Pushgateway keeps it); the training trigger exports
+    what its runs did. Each alert reads a gauge of the last run, so it fires as soon as a run goes wrong
+    and stops with the next good one."""
+    return [
+        {
+            "alert": ALERT_BATCH_FAILED,
+            "expr": f"max by ({_BATCH}) ({m.BATCH_LAST_RUN_SUCCEEDED}) == 0",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Batch job {{ $labels.batch_job }} ({{ $labels.tenant }}/{{ $labels.model }}) failed its "
+                "last run and published no output",
+                "description": "Its log says why; a run over its reject ratio wrote the reasons to the rejects file.",
+            },
+        },
+        {
+            "alert": ALERT_BATCH_LATE,
+            "expr": (
+                f"time() - max by ({_BATCH}) ({m.BATCH_LAST_SUCCESS})"
+                f" > 2 * max by ({_BATCH}) ({m.BATCH_SCHEDULE_INTERVAL})"
+            ),
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Batch job {{ $labels.batch_job }} ({{ $labels.tenant }}/{{ $labels.model }}) has not "
+                "succeeded for {{ $value | humanizeDuration }}, over twice its schedule",
+                "description": "Its runs fail, or are not started at all (a suspended CronJob, a stopped supervisor).",
+            },
+        },
+        {
+            "alert": ALERT_BATCH_REJECTS,
+            "expr": (
+                f"max by ({_BATCH}) ({m.BATCH_REJECT_RATIO}) > 0.5 * max by ({_BATCH}) ({m.BATCH_MAX_REJECT_RATIO})"
+            ),
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Batch job {{ $labels.batch_job }} ({{ $labels.tenant }}/{{ $labels.model }}) rejected "
+                "{{ $value | humanizePercentage }} of its rows, over half its limit",
+                "description": "The input no longer matches the model's signature as it did; at the limit runs fail.",
+            },
+        },
+        {
+            "alert": ALERT_TRAINING_FAILED,
+            "expr": f"max by ({_BY}) ({m.TRAINING_LAST_RUN_SUCCEEDED}) == 0",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "The last training run of {{ $labels.tenant }}/{{ $labels.model }} failed",
+                "description": "Nothing served changed; the trigger's audit entry names the run and its log.",
+            },
+        },
+    ]
 
 
 def alert_rules(settings: MonitoringSettings | None = None) -> dict[str, Any]:

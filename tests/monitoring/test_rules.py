@@ -88,17 +88,41 @@ def test_alertmanager_config_passes_amtool_style_shape():
     assert all(route["receiver"] in receivers for route in config["route"]["routes"])
 
 
-def test_dashboards_cover_overview_serving_and_quality_with_tenant_variables():
+def test_dashboards_cover_overview_serving_quality_batch_and_training_with_tenant_variables():
     from services.monitoring import grafana_dashboards
     from services.monitoring.dashboards import KEY_PANELS, panel_queries
 
     boards = grafana_dashboards()
-    assert set(boards) == {"platform-overview.json", "tenant-serving.json", "model-quality.json"}
+    assert set(boards) == {
+        "platform-overview.json",
+        "tenant-serving.json",
+        "model-quality.json",
+        "batch-and-training.json",
+    }
     serving = boards["tenant-serving.json"]
     assert [v["name"] for v in serving["templating"]["list"]] == ["tenant", "model"]
     titles = {title for _, title, _ in panel_queries()}
     assert set(KEY_PANELS) <= titles
     assert all("$" not in expr for _, _, expr in panel_queries())  # variables substituted for e2e
+
+
+def test_every_batch_and_training_alert_has_a_panel_on_the_metric_it_reads():
+    from services.monitoring import grafana_dashboards
+    from services.monitoring.rules import (
+        ALERT_BATCH_FAILED,
+        ALERT_BATCH_LATE,
+        ALERT_BATCH_REJECTS,
+        ALERT_TRAINING_FAILED,
+        batch_and_training_rules,
+    )
+
+    board = grafana_dashboards()["batch-and-training.json"]
+    queries = " ".join(t["expr"] for panel in board["panels"] for t in panel["targets"])
+    alerts = {rule["alert"]: rule["expr"] for rule in batch_and_training_rules()}
+    assert set(alerts) == {ALERT_BATCH_FAILED, ALERT_BATCH_LATE, ALERT_BATCH_REJECTS, ALERT_TRAINING_FAILED}
+    for alert, expr in alerts.items():
+        metrics = {word for word in expr.replace("(", " ").replace(")", " ").split() if word.startswith("mlplat_")}
+        assert metrics and all(metric in queries for metric in metrics), alert
 
 
 def test_every_dashboard_query_is_valid_promql(promtool, tmp_path):
