@@ -78,7 +78,9 @@ def _promote(args: argparse.Namespace) -> int:
     except RuleFileError as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:
-        if type(exc).__name__ == "MlflowException":
+        from mlflow.exceptions import MlflowException
+
+        if isinstance(exc, MlflowException):  # RestException too: e.g. no such model version
             raise CliError(f"registry: {exc}") from None
         raise
     print(decision.table())

@@ -29,6 +29,7 @@ class Facts:
     approvals: tuple[str, ...] = ()
     champion_version: str | None = None
     champion_metrics: dict[str, float] = field(default_factory=dict)
+    alias: str | None = None  # the alias the version is evaluated for (rules may apply to some only)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,12 @@ def passed(verdicts: list[Verdict]) -> bool:
 
 
 def evaluate(rules: RuleSet, facts: Facts) -> list[Verdict]:
-    return [_check(rules, rule, facts) for rule in rules.rules]
+    return [
+        _check(rules, rule, facts)
+        if rule.applies_to(facts.alias)
+        else Verdict(rule.id, True, f"not required for @{facts.alias} (applies to @{', @'.join(rule.aliases)})")
+        for rule in rules.rules
+    ]
 
 
 def _check(rules: RuleSet, rule: Rule, facts: Facts) -> Verdict:

@@ -81,6 +81,7 @@ def gather_facts(mlflow_client, model: str, version: str, alias: str) -> Facts:
         ),
         champion_version=champion_version,
         champion_metrics=champion_metrics,
+        alias=alias,
     )
 
 

@@ -36,6 +36,13 @@ class Rule:
     id: str
     kind: str
     params: dict[str, Any]
+    # The aliases the rule applies to; empty means every alias. `approvals` applies to `champion`
+    # only in the shipped rules: a challenger takes a bounded share of traffic and is measured
+    # against the champion, so continuous training may put one there without a person (ADR 0013).
+    aliases: tuple[str, ...] = ()
+
+    def applies_to(self, alias: str | None) -> bool:
+        return not self.aliases or alias is None or alias in self.aliases
 
 
 @dataclass(frozen=True)
@@ -80,13 +87,18 @@ def _rule(source: str, index: int, raw: Any, seen: set[str]) -> Rule:
     if kind not in KINDS:
         raise RuleFileError(f"{where}: unknown kind {kind!r}; use one of {', '.join(sorted(KINDS))}")
     required, optional = KINDS[kind]
-    params = {k: v for k, v in raw.items() if k not in ("id", "kind")}
+    params = {k: v for k, v in raw.items() if k not in ("id", "kind", "aliases")}
     unknown = set(params) - required - optional
     if unknown:
         raise RuleFileError(
             f"{where}: unknown key {sorted(unknown)[0]!r}; allowed for kind {kind}: "
-            f"{', '.join(sorted(required | optional)) or 'none'}"
+            f"{', '.join(sorted(required | optional)) or 'none'} (and `aliases`, for any kind)"
         )
+    aliases = raw.get("aliases", [])
+    if "aliases" in raw and (
+        not isinstance(aliases, list) or not aliases or not all(isinstance(a, str) for a in aliases)
+    ):
+        raise RuleFileError(f"{where}: aliases must be a non-empty list of alias names (e.g. [champion])")
     missing = required - set(params)
     if missing:
         raise RuleFileError(f"{where}: missing {sorted(missing)[0]!r} (required for kind {kind})")
@@ -110,4 +122,4 @@ def _rule(source: str, index: int, raw: Any, seen: set[str]) -> Rule:
         isinstance(params["required"], bool) or not isinstance(params["required"], int) or params["required"] < 0
     ):
         raise RuleFileError(f"{where}: required must be a whole number of approvals (0 or more)")
-    return Rule(rule_id, kind, params)
+    return Rule(rule_id, kind, params, tuple(aliases))

@@ -130,3 +130,20 @@ def test_a_tampered_audit_line_is_detected(tmp_path, tamper, message):
     with pytest.raises(AuditError, match=message):
         log.verify()
     assert json.loads(lines[1])["decision"] == "fail"
+
+
+def test_a_rule_scoped_to_champion_does_not_hold_back_a_challenger():
+    unapproved = replace(GOOD, approvals=())
+    assert not verdict(replace(unapproved, alias="champion"), "approvals").passed
+    challenger = verdict(replace(unapproved, alias="challenger"), "approvals")
+    assert challenger.passed and challenger.evidence == "not required for @challenger (applies to @champion)"
+    assert passed(evaluate(RULES, replace(unapproved, alias="challenger")))
+    # every other rule still applies to a challenger
+    assert not verdict(replace(GOOD, alias="challenger", metrics={"accuracy": 0.5}), "accuracy-threshold").passed
+
+
+def test_rule_aliases_must_be_a_list_of_names(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("version: 1\nrules: [{id: a, kind: description, aliases: champion}]\n")
+    with pytest.raises(RuleFileError, match="rule 'a': aliases must be a non-empty list of alias names"):
+        load_rules(path)
