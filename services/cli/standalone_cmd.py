@@ -84,6 +84,7 @@ def run_standalone(args: argparse.Namespace) -> int:
             flush=True,
         )
         while not stopping:
+            supervisor.tick()  # the blueprint's batch schedules
             dead = supervisor.failed()
             if dead:
                 print(
@@ -135,7 +136,12 @@ def _status(args: argparse.Namespace) -> int:
             row["served"] = _served(component)
         rows.append(row)
     if args.json:
-        print(json.dumps({"components": rows, "skipped": state.get("skipped", {})}, indent=2))
+        print(
+            json.dumps(
+                {"components": rows, "skipped": state.get("skipped", {}), "schedules": state.get("schedules", [])},
+                indent=2,
+            )
+        )
     else:
         width = max(len(r["name"]) for r in rows)
         for row in rows:
@@ -145,4 +151,7 @@ def _status(args: argparse.Namespace) -> int:
                 print(f"{'':<{width}}    {served['model']}: {variants or 'not loaded yet'}")
         for name, why in state.get("skipped", {}).items():
             print(f"{name:<{width}}  skipped  {why}")
+        for job in state.get("schedules", []):
+            when = f"schedule {job['schedule']!r}, next run {job['next_run_utc']} UTC"
+            print(f"batch {job['name']}: {when}, log {job['log']}")
     return 0 if all(r["healthy"] for r in rows) else 1

@@ -3,7 +3,11 @@
 The same generated monitoring config as the cluster (services.monitoring), with targets rewritten
 to localhost. Ports come from `blueprints.naming.Ports`, shifted by an offset so two platforms
 (or a test next to a developer's own) can run side by side. Tools that are not installed
-(Prometheus, Alertmanager) are skipped and reported, never faked.
+(Prometheus, Alertmanager, the Pushgateway) are skipped and reported, never faked.
+
+Beside the long-running processes, the plan lists the blueprint's batch jobs as schedules the
+supervisor runs (services/standalone/scheduler.py), with the CronJob's own command line, and starts
+the training trigger when a model declares training: Alertmanager routes the drift alert to it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from pathlib import Path
 from blueprints.naming import Ports
 from blueprints.schema import Blueprint
 from services.model_server.command import serve_args
+from services.standalone.scheduler import ScheduledJob
 
-__all__ = ["ProcessSpec", "Plan", "plan", "find_binary", "BINARY_NAMES"]
+__all__ = ["ProcessSpec", "Plan", "plan", "find_binary", "BINARY_NAMES", "batch_data_dir"]
 
 # Debian names some Prometheus tools with a prefix.
 BINARY_NAMES: dict[str, tuple[str, ...]] = {
@@ -63,9 +68,15 @@ class Plan:
     processes: list[ProcessSpec]
     skipped: dict[str, str]  # component -> why it is not started
     files: dict[Path, str]  # config files to write before starting
+    schedules: list[ScheduledJob] = field(default_factory=list)  # batch jobs, run by the supervisor
 
     def by_name(self, name: str) -> ProcessSpec:
         return next(p for p in self.processes if p.name == name)
+
+
+def batch_data_dir(root: Path, tenant: str) -> Path:
+    """Where a tenant's batch jobs read and write in standalone (the cluster: each job's data volume)."""
+    return root / "batch" / tenant
 
 
 def plan(
@@ -85,8 +96,11 @@ def plan(
     """
     import yaml
 
+    from services.batch.command import batch_args
     from services.monitoring import alert_rules, alertmanager_config, prometheus_config
     from services.monitoring.config import RULES_FILE
+    from services.monitoring.rules import ALERT_DRIFT
+    from services.training.targets import targets_to_json, training_targets
 
     root = root.resolve()
     mlflow_port = Ports.MLFLOW + port_offset
@@ -169,11 +183,84 @@ def plan(
 
     files: dict[Path, str] = {}
     skipped: dict[str, str] = {}
+
+    # Continuous training: the trigger, when a model declares training (Alertmanager calls it).
+    targets = training_targets(blueprint)
+    webhooks: dict[str, str] = {}
+    if targets:
+        trigger_port = Ports.TRAINING_TRIGGER + port_offset
+        targets_file = root / "training" / "targets.json"
+        files[targets_file] = targets_to_json(targets)
+        processes.append(
+            ProcessSpec(
+                name="training-trigger",
+                command=[
+                    python,
+                    "-m",
+                    "services.cli",
+                    "trigger",
+                    "serve",
+                    "--targets",
+                    str(targets_file),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(trigger_port),
+                    "--tracking-uri",
+                    tracking_uri,
+                    "--audit-log",
+                    str(root / "audit" / "promotions.jsonl"),
+                    "--log-dir",
+                    str(root / "logs"),
+                ],
+                port=trigger_port,
+                health_path="/healthz",
+                env={"MLFLOW_TRACKING_URI": tracking_uri},
+            )
+        )
+        webhooks[ALERT_DRIFT] = f"http://127.0.0.1:{trigger_port}/alerts"
+        scrape["training-trigger"] = [{"targets": [f"127.0.0.1:{trigger_port}"]}]
+    else:
+        skipped["training-trigger"] = "no model of this blueprint declares training"
+
+    # Batch scoring: a Pushgateway for the runs' metrics, and the jobs' schedules for the supervisor.
+    pushgateway = find_binary("pushgateway", which)
+    gateway_address = f"127.0.0.1:{Ports.PUSHGATEWAY + port_offset}"
+    if pushgateway:
+        processes.append(
+            ProcessSpec(
+                name="pushgateway",
+                command=[
+                    pushgateway,
+                    f"--web.listen-address={gateway_address}",
+                    # the last success time of each job must survive a restart, or every job looks late
+                    f"--persistence.file={root / 'pushgateway.metrics'}",
+                ],
+                port=Ports.PUSHGATEWAY + port_offset,
+                health_path="/-/ready",
+            )
+        )
+    else:
+        skipped["pushgateway"] = "binary not on PATH (Debian: apt-get install prometheus-pushgateway)"
+    schedules = []
+    for tenant in blueprint.tenants:
+        for job in tenant.batch:
+            env = {"MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "model-cache")}
+            if pushgateway:
+                env["MLPLAT_PUSHGATEWAY"] = f"http://{gateway_address}"
+            command = [
+                python,
+                "-m",
+                "services.cli",
+                *batch_args(job, tenant.name, str(batch_data_dir(root, tenant.name))),
+            ]
+            schedules.append(ScheduledJob(job.name, job.schedule, command, env, job.timeout_minutes * 60))
+
     alertmanager = find_binary("alertmanager", which)
     am_port = Ports.ALERTMANAGER + port_offset
     if alertmanager:
         am_dir = root / "alertmanager"
-        files[am_dir / "alertmanager.yml"] = yaml.safe_dump(alertmanager_config(), sort_keys=False)
+        files[am_dir / "alertmanager.yml"] = yaml.safe_dump(alertmanager_config(webhooks), sort_keys=False)
         processes.append(
             ProcessSpec(
                 name="alertmanager",
@@ -200,6 +287,7 @@ def plan(
             alertmanagers=[f"127.0.0.1:{am_port}"] if alertmanager else [],
             rules_dir=str(prom_dir),
             static_targets=scrape,
+            pushgateway=gateway_address if pushgateway else None,
         )
         config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{prom_port}"]}]
         files[prom_dir / "prometheus.yml"] = yaml.safe_dump(config, sort_keys=False)
@@ -220,4 +308,4 @@ def plan(
         )
     else:
         skipped["prometheus"] = "binary not on PATH (Debian: apt-get install prometheus)"
-    return Plan(root=root, processes=processes, skipped=skipped, files=files)
+    return Plan(root=root, processes=processes, skipped=skipped, files=files, schedules=schedules)

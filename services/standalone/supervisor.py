@@ -6,7 +6,9 @@ Guarantees, each tested:
   the supervisor stops, in reverse start order; on Linux children also die with the supervisor
   (PR_SET_PDEATHSIG), so even `kill -9` of the supervisor leaves no orphan;
 - each component logs to `<root>/logs/<name>.log`;
-- the running platform is described in `<root>/standalone.json` for `mlplat status` and removed on exit.
+- the running platform is described in `<root>/standalone.json` for `mlplat status` and removed on exit;
+- the plan's batch schedules run from `tick()`, as the cluster's CronJobs would (scheduler.py), and
+  their runs are stopped with everything else.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.standalone.plan import Plan, ProcessSpec
+from services.standalone.scheduler import Scheduler
 
 __all__ = ["Supervisor", "StartupError", "busy_ports", "STATE_FILE"]
 
@@ -73,6 +76,7 @@ class Supervisor:
     log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
     grace_seconds: float = 10.0
     _running: list[tuple[ProcessSpec, subprocess.Popen]] = field(default_factory=list)
+    scheduler: Scheduler | None = None
 
     @property
     def log_dir(self) -> Path:
@@ -88,7 +92,13 @@ class Supervisor:
             path.write_text(text, encoding="utf-8")
         for spec in self.plan.processes:
             self._start_one(spec)
+        self.scheduler = Scheduler(self.plan.schedules, self.log_dir, cwd=self.plan.root, log=self.log)
         self._write_state()
+
+    def tick(self) -> None:
+        """Start the batch jobs that are due (call it every few seconds while running)."""
+        if self.scheduler is not None:
+            self.scheduler.tick()
 
     def _start_one(self, spec: ProcessSpec) -> None:
         started = time.monotonic()
@@ -124,6 +134,8 @@ class Supervisor:
 
     def stop(self) -> None:
         """SIGTERM every child's process group in reverse order, then SIGKILL what is left."""
+        if self.scheduler is not None:
+            self.scheduler.stop(self.grace_seconds)
         for spec, process in reversed(self._running):
             if process.poll() is None:
                 self.log(f"stopping {spec.name}")
@@ -163,6 +175,16 @@ class Supervisor:
                 for spec, process in self._running
             ],
             "skipped": self.plan.skipped,
+            "schedules": [
+                {
+                    "name": job.name,
+                    "schedule": job.schedule,
+                    "next_run_utc": self.scheduler.next_run[job.name].isoformat() if self.scheduler else None,
+                    "command": job.command,
+                    "log": str(self.log_dir / f"{job.name}.log"),
+                }
+                for job in self.plan.schedules
+            ],
         }
         (self.plan.root / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
 

@@ -145,8 +145,86 @@ def test_standalone_runs_one_server_per_tenant_with_the_same_flags_as_the_cluste
     result = plan(blueprint, tmp_path, which=lambda name: None)
     servers = [p for p in result.processes if p.tenant]
     assert [s.tenant for s in servers] == ["fraud", "recsys", "forecasting"]
-    assert set(result.skipped) == {"prometheus", "alertmanager"}  # honest: not on this PATH
+    assert set(result.skipped) == {"prometheus", "alertmanager", "pushgateway"}  # honest: not on this PATH
     recsys = next(s for s in servers if s.tenant == "recsys")
     routes = build_routes(config_from_args(build_parser().parse_args(recsys.command[3:])))
     assert set(routes) == {"ranker", "embedder"}
     assert routes["ranker"].weight == 0.2 and routes["embedder"].challenger is None
+
+
+def test_the_foundation_plan_schedules_its_batch_job_with_the_cronjobs_command(tmp_path):
+    from blueprints import load
+    from services.batch.command import batch_args
+    from services.standalone.plan import batch_data_dir, plan
+
+    blueprint = load("foundation")
+    result = plan(blueprint, tmp_path, which=lambda name: f"/usr/bin/{name}")
+    (job,) = result.schedules
+    tenant = blueprint.tenants[0]
+    assert job.schedule == "0 3 * * *" and job.timeout_seconds == 3600
+    assert job.command[3:] == batch_args(tenant.batch[0], tenant.name, str(batch_data_dir(tmp_path, tenant.name)))
+    assert job.env["MLPLAT_PUSHGATEWAY"] == "http://127.0.0.1:9091"
+
+
+def test_alertmanager_routes_the_drift_alert_to_the_training_trigger(tmp_path):
+    import yaml
+
+    from blueprints import load
+    from services.standalone.plan import plan
+
+    result = plan(load("foundation"), tmp_path, which=lambda name: f"/usr/bin/{name}")
+    trigger = result.by_name("training-trigger")
+    config = yaml.safe_load(result.files[tmp_path / "alertmanager" / "alertmanager.yml"])
+    route = next(r for r in config["route"]["routes"] if r["matchers"] == ['alertname="ModelFeatureDrift"'])
+    receiver = next(r for r in config["receivers"] if r["name"] == route["receiver"])
+    assert receiver["webhook_configs"][0]["url"] == f"{trigger.url}/alerts"
+    prometheus = yaml.safe_load(result.files[tmp_path / "prometheus" / "prometheus.yml"])
+    jobs = {j["job_name"]: j for j in prometheus["scrape_configs"]}
+    assert jobs["pushgateway"]["honor_labels"] is True
+    assert jobs["training-trigger"]["static_configs"][0]["targets"] == [f"127.0.0.1:{trigger.port}"]
+
+
+def test_the_scheduler_runs_due_jobs_once_and_never_two_runs_of_a_job_at_once(tmp_path):
+    from datetime import UTC, datetime
+
+    from services.standalone.scheduler import ScheduledJob, Scheduler
+
+    marker = tmp_path / "runs.txt"
+    slow = [sys.executable, "-c", f"import time; open({str(marker)!r}, 'a').write('run\\n'); time.sleep(30)"]
+    start = datetime(2026, 11, 25, 2, 58, tzinfo=UTC).timestamp()
+    lines: list[str] = []
+    scheduler = Scheduler(
+        [ScheduledJob("every-minute", "* * * * *", slow)], tmp_path / "logs", log=lines.append, clock=lambda: start
+    )
+    try:
+        assert scheduler.tick(now=start + 30) == []  # not due until 02:59
+        assert scheduler.tick(now=start + 60) == ["every-minute"]
+        assert scheduler.tick(now=start + 61) == []  # not due again within the minute
+        assert scheduler.tick(now=start + 120) == []  # due, but the first run is still going: Forbid
+        assert any("skipped (concurrencyPolicy Forbid)" in line for line in lines)
+        deadline = time.monotonic() + 10
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.read_text() == "run\n" and scheduler.running() == ["every-minute"]
+    finally:
+        scheduler.stop(grace=5)
+    assert scheduler.running() == []
+
+
+def test_the_scheduler_stops_a_run_past_its_deadline(tmp_path):
+    from services.standalone.scheduler import ScheduledJob, Scheduler
+
+    sleeper = ScheduledJob(
+        "slow", "0 0 1 1 *", [sys.executable, "-c", "import time; time.sleep(60)"], timeout_seconds=5
+    )
+    lines: list[str] = []
+    scheduler = Scheduler([sleeper], tmp_path / "logs", log=lines.append)
+    scheduler.run_now("slow")
+    started = time.time()
+    scheduler.tick(now=started + 6)
+    deadline = time.monotonic() + 10
+    while scheduler.running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert scheduler.running() == [] and any("over its 5s deadline" in line for line in lines)
+    scheduler.tick(now=started + 7)
+    assert any("slow: failed" in line for line in lines)
