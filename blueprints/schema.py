@@ -517,6 +517,18 @@ class Blueprint(_Spec):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _training_uses_the_shared_registry(self) -> Blueprint:
+        for index, tenant in enumerate(self.tenants):
+            for m_index, model in enumerate(tenant.models):
+                if model.training is not None and tenant.registry == "dedicated":
+                    raise ValueError(
+                        f"tenants[{index}].models[{m_index}].training: the training trigger works with the shared "
+                        f"registry, and tenant {tenant.name!r} has a dedicated one: remove training, or use "
+                        "registry: shared"
+                    )
+        return self
+
     def tenant(self, name: str) -> Tenant:
         for tenant in self.tenants:
             if tenant.name == name:

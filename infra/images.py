@@ -11,6 +11,7 @@ GRAFANA = "docker.io/grafana/grafana:12.0.2"
 METRICS_SERVER = "registry.k8s.io/metrics-server/metrics-server:v0.8.0"
 GATEWAY = "docker.io/nginxinc/nginx-unprivileged:1.28.0-alpine"
 KUBE_STATE_METRICS = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.15.0"
+PUSHGATEWAY = "quay.io/prometheus/pushgateway:v1.11.3"
 
 # Numeric user ids the images above run as; pods pin them so `runAsNonRoot` can be verified.
 POSTGRES_UID = 70  # the alpine image's postgres user

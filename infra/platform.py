@@ -2,9 +2,11 @@
 
 It composes, in dependency order: the platform namespace, the shared model registry, monitoring,
 the gateway, cluster add-ons, and for each tenant its isolated namespace, a dedicated registry
-when the tenant asks for one, and one ModelService per model. Every decision about WHAT to build
-comes from the blueprint; this module only decides HOW the pieces connect (which registry a
-tenant's models talk to, which pods a tenant's NetworkPolicies admit).
+when the tenant asks for one, one ModelService per model, one BatchScoring per batch job and one
+ModelTraining (a Job template) per trained model; then the training trigger when any model is
+trained. Every decision about WHAT to build comes from the blueprint; this module only decides HOW
+the pieces connect (which registry a tenant's models talk to, which pods a tenant's NetworkPolicies
+admit, where Alertmanager sends the drift alert, where batch jobs push their metrics).
 """
 
 from __future__ import annotations
@@ -16,13 +18,23 @@ import pulumi_kubernetes as k8s
 
 from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, standard_labels, tenant_namespace
 from blueprints.schema import Blueprint
+from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs, server_selector
 from infra.components.model_service import ModelService, ModelServiceArgs
-from infra.components.monitoring import Monitoring, MonitoringArgs, prometheus_selector
+from infra.components.model_training import ModelTraining, ModelTrainingArgs
+from infra.components.monitoring import (
+    Monitoring,
+    MonitoringArgs,
+    prometheus_selector,
+    pushgateway_selector,
+    pushgateway_url,
+)
 from infra.components.tenant import Tenant, TenantArgs
+from infra.components.training_trigger import TrainingTrigger, TrainingTriggerArgs, alerts_url
 from infra.k8s import metadata
+from services.monitoring.rules import ALERT_DRIFT
 
 __all__ = ["Platform", "PlatformArgs"]
 
@@ -68,14 +80,22 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=in_system,
         )
+        trained = any(model.training for spec in blueprint.tenants for model in spec.models)
         Monitoring(
-            f"{name}-monitoring", MonitoringArgs(settings=platform.monitoring), opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-monitoring",
+            MonitoringArgs(
+                settings=platform.monitoring,
+                # the drift alert starts a training run: Alertmanager posts it to the trigger
+                alert_webhooks={ALERT_DRIFT: alerts_url(SYSTEM_NAMESPACE)} if trained else {},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         Gateway(f"{name}-gateway", GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1), opts=in_system)
         if args.install_metrics_server:
             MetricsServer(f"{name}-metrics-server", MetricsServerArgs(), opts=pulumi.ResourceOptions(parent=self))
 
         self.tenant_namespaces = []
+        tenants: list[Tenant] = []
         for spec in blueprint.tenants:
             ns = tenant_namespace(spec.name)
             dedicated = spec.registry == "dedicated"
@@ -87,6 +107,7 @@ class Platform(pulumi.ComponentResource):
                     registry_selector=server_selector(spec.name if dedicated else "shared"),
                     gateway_selector=gateway_selector(),
                     prometheus_selector=prometheus_selector(),
+                    pushgateway_selector=pushgateway_selector(),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -114,7 +135,35 @@ class Platform(pulumi.ComponentResource):
                     ),
                     opts=in_tenant,
                 )
+                if model.training is not None:
+                    ModelTraining(
+                        f"{name}-{spec.name}-{model.name}-training",
+                        ModelTrainingArgs(
+                            tenant=spec.name, namespace=ns, model=model, image=platform.image, tracking_uri=tracking_uri
+                        ),
+                        opts=in_tenant,
+                    )
+            for job in spec.batch:
+                BatchScoring(
+                    f"{name}-{spec.name}-batch-{job.name}",
+                    BatchScoringArgs(
+                        tenant=spec.name,
+                        namespace=ns,
+                        job=job,
+                        image=platform.image,
+                        tracking_uri=tracking_uri,
+                        pushgateway_url=pushgateway_url(),
+                    ),
+                    opts=in_tenant,
+                )
+            tenants.append(tenant)
             self.tenant_namespaces.append(ns)
+        if trained:
+            TrainingTrigger(
+                f"{name}-training-trigger",
+                TrainingTriggerArgs(blueprint=blueprint, image=platform.image, tracking_uri=registry.tracking_uri),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants]),
+            )
 
         self.tracking_uri = registry.tracking_uri
         self.register_outputs({"tracking_uri": registry.tracking_uri, "tenant_namespaces": self.tenant_namespaces})

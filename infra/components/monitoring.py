@@ -1,15 +1,20 @@
-"""Monitoring: Prometheus, Alertmanager and Grafana in their own namespace.
+"""Monitoring: Prometheus, Alertmanager, Grafana and a Pushgateway in their own namespace.
 
 Plain Deployments with generated config (no Prometheus Operator: see the ADR). Prometheus finds
 scrape targets through the Kubernetes API (pods annotated `prometheus.io/scrape`), so it gets a
 ClusterRole to list and watch pods, and nothing more. The config, the rules and the dashboards
 come from `services.monitoring`, the same code standalone uses.
+
+Batch jobs end before any scrape could see them, so they push their metrics to a Pushgateway, which
+Prometheus scrapes with `honor_labels` (the pushed job, tenant and model labels are kept). Alerts
+the platform acts on (the drift alert, for continuous training) are routed to webhooks given in
+`alert_webhooks`.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -36,7 +41,7 @@ from services.monitoring import (
 )
 from services.monitoring.config import RULES_FILE
 
-__all__ = ["Monitoring", "MonitoringArgs", "prometheus_selector"]
+__all__ = ["Monitoring", "MonitoringArgs", "prometheus_selector", "pushgateway_selector", "pushgateway_url"]
 
 INSTANCE = "platform"
 KSM_PORT = 8080
@@ -46,10 +51,20 @@ def prometheus_selector() -> dict[str, str]:
     return selector_labels("prometheus", INSTANCE)
 
 
+def pushgateway_selector() -> dict[str, str]:
+    return selector_labels("pushgateway", INSTANCE)
+
+
+def pushgateway_url(namespace: str = MONITORING_NAMESPACE) -> str:
+    """Where batch jobs push their metrics."""
+    return f"http://pushgateway.{namespace}.svc:{Ports.PUSHGATEWAY}"
+
+
 @dataclass(frozen=True)
 class MonitoringArgs:
     settings: MonitoringSettings
     namespace: str = MONITORING_NAMESPACE
+    alert_webhooks: dict[str, str] = field(default_factory=dict)  # alert name -> URL Alertmanager posts to
 
 
 def _yaml(data: dict) -> str:
@@ -111,6 +126,7 @@ class Monitoring(pulumi.ComponentResource):
                         alertmanagers=[alertmanager_url],
                         rules_dir="/etc/prometheus/rules",
                         kube_state_metrics=f"kube-state-metrics.{ns}.svc:{KSM_PORT}",
+                        pushgateway=f"pushgateway.{ns}.svc:{Ports.PUSHGATEWAY}",
                     )
                 ),
             },
@@ -169,7 +185,7 @@ class Monitoring(pulumi.ComponentResource):
         k8s.core.v1.ConfigMap(
             f"{name}-alertmanager-config",
             metadata=metadata("alertmanager-config", ns, am_labels),
-            data={"alertmanager.yml": _yaml(alertmanager_config())},
+            data={"alertmanager.yml": _yaml(alertmanager_config(args.alert_webhooks))},
             opts=child,
         )
         self._deployment(
@@ -194,6 +210,40 @@ class Monitoring(pulumi.ComponentResource):
             volumes=[{"name": "config", "configMap": {"name": "alertmanager-config"}}, scratch_volume("data", "256Mi")],
             port=Ports.ALERTMANAGER,
             opts=child,
+        )
+
+        # --- Pushgateway: where batch jobs leave their metrics ------------------------------------
+        pg_labels = labels("pushgateway")
+        k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-pushgateway-data",
+            metadata=metadata("pushgateway-data", ns, pg_labels),
+            spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "256Mi"}}},
+            opts=child,
+        )
+        self._deployment(
+            f"{name}-pushgateway",
+            ns,
+            "pushgateway",
+            pg_labels,
+            images.PROMETHEUS_UID,
+            container={
+                "name": "pushgateway",
+                "image": images.PUSHGATEWAY,
+                # persisted: each job's last success time must survive a restart, or every job looks late
+                "args": ["--persistence.file=/data/metrics", f"--web.listen-address=:{Ports.PUSHGATEWAY}"],
+                "ports": [{"name": "http", "containerPort": Ports.PUSHGATEWAY}],
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "32Mi"},
+                    "limits": {"cpu": "100m", "memory": "128Mi"},
+                },
+                "readinessProbe": http_probe("/-/ready", "http"),
+                "livenessProbe": http_probe("/-/healthy", "http", failure=6),
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            },
+            volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "pushgateway-data"}}],
+            port=Ports.PUSHGATEWAY,
+            opts=child,
+            scrape=False,  # scraped by its own job, with honor_labels (services/monitoring/config.py)
         )
 
         # --- kube-state-metrics: object state (quota usage) for the quota alert ------------------

@@ -4,8 +4,9 @@ A tenant is a namespace with hard limits around it:
 - a ResourceQuota (cpu and memory cap both requests and limits; no LoadBalancer or NodePort
   Services at all) and a LimitRange that fills in resources for containers that name none;
 - default-deny NetworkPolicies for ingress and egress, then explicit allows for exactly the paths
-  the platform needs: DNS, the model registry, scraping from the monitoring namespace, and
-  requests from the platform gateway to the model servers;
+  the platform needs: DNS, the model registry, scraping from the monitoring namespace, requests
+  from the platform gateway to the model servers, and (for tenants with batch jobs) the batch pods'
+  pushes to the Pushgateway;
 - Pod Security Admission at `restricted`, so even a hand-written pod must run unprivileged;
 - two ServiceAccounts with `automountServiceAccountToken: false`: `serving` runs the model
   servers and has no API rights at all; `team` is the team's automation identity, bound with the
@@ -84,6 +85,8 @@ class TenantArgs:
     registry_selector: dict[str, str] = field(default_factory=dict)
     gateway_selector: dict[str, str] = field(default_factory=dict)
     prometheus_selector: dict[str, str] = field(default_factory=dict)
+    # The Pushgateway batch jobs push their metrics to; only tenants with batch jobs may reach it.
+    pushgateway_selector: dict[str, str] = field(default_factory=dict)
 
 
 class Tenant(pulumi.ComponentResource):
@@ -245,6 +248,18 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
             ],
         },
     }
+    if args.spec.batch and args.pushgateway_selector:
+        # Batch jobs end before a scrape could reach them: they push, and only they may.
+        policies["allow-batch-to-pushgateway"] = {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/component": "batch-scoring"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [in_namespace(MONITORING_NAMESPACE, args.pushgateway_selector)],
+                    "ports": [{"protocol": "TCP", "port": Ports.PUSHGATEWAY}],
+                }
+            ],
+        }
     if args.registry_namespace == tenant_namespace(tenant):
         # A dedicated registry lives in this namespace: let the tenant's pods reach it, and the
         # MLflow server reach its own database.

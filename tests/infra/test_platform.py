@@ -56,6 +56,13 @@ def test_components_are_composed_as_the_design_says(blueprint_name):
     assert types["mlops-platform:platform:ModelService"] >= 1
 
 
+def test_batch_jobs_and_trained_models_get_their_components():
+    types = Counter(t for t, _ in rendered("foundation").others)
+    assert types["mlops-platform:platform:BatchScoring"] == 1
+    assert types["mlops-platform:platform:ModelTraining"] == 1
+    assert types["mlops-platform:platform:TrainingTrigger"] == 1
+
+
 def test_enterprise_has_a_second_registry_for_its_regulated_tenant():
     types = Counter(t for t, _ in rendered("enterprise").others)
     assert types["mlops-platform:platform:ModelRegistry"] == 2

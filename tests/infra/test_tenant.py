@@ -74,6 +74,38 @@ def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gate
             assert peers and all("ipBlock" not in p for p in peers), name
 
 
+def test_a_tenant_with_batch_jobs_lets_only_its_batch_pods_push_to_the_pushgateway():
+    policies = {
+        m["metadata"]["name"]: m["spec"]
+        for m in _tenant_objects("multi-tenant", "forecasting")
+        if m["kind"] == "NetworkPolicy"
+    }
+    push = policies["allow-batch-to-pushgateway"]
+    assert push["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "batch-scoring"}}
+    assert push["policyTypes"] == ["Egress"] and "ingress" not in push
+    (rule,) = push["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9091}]
+    assert rule["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}},
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/name": "pushgateway", "app.kubernetes.io/instance": "platform"}
+            },
+        }
+    ]
+    # and the pods it admits are exactly the batch job's
+    cronjob = next(m for m in _tenant_objects("multi-tenant", "forecasting") if m["kind"] == "CronJob")
+    assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == (
+        "batch-scoring"
+    )
+
+
+def test_a_pushgateway_pod_exists_for_the_policy_to_reach():
+    deployment = find(rendered("multi-tenant").manifests, "Deployment", "pushgateway", MONITORING_NAMESPACE)
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert (labels["app.kubernetes.io/name"], labels["app.kubernetes.io/instance"]) == ("pushgateway", "platform")
+
+
 def test_dedicated_registry_tenant_talks_to_its_own_registry_only():
     policies = {
         m["metadata"]["name"]: m["spec"]

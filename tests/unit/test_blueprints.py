@@ -158,6 +158,13 @@ MALFORMED = {
         _set("tenants.2.batch.0.maxRejectRatio", 1.5),
         "blueprints/x.yaml: tenants[2].batch[0].maxRejectRatio: 1.5: input should be less than or equal to 1",
     ),
+    "training-with-a-dedicated-registry": (
+        lambda data: data["tenants"][0].update(
+            registry="dedicated", quotas={**data["tenants"][0]["quotas"], "cpu": "12", "memory": "16Gi"}
+        ),
+        "blueprints/x.yaml: tenants[0].models[0].training: the training trigger works with the shared registry, "
+        "and tenant 'fraud' has a dedicated one",
+    ),
     "batch-storage-over-quota": (
         _set("tenants.2.batch.0.storage", "6Gi"),
         "blueprints/x.yaml: tenants[2].quotas.storage: '5Gi' is less than the 6Gi the tenant's batch jobs claim",
