@@ -4,13 +4,17 @@ For every tenant and each of its models: train a small scikit-learn model on iri
 scikit-learn), log metrics, signature, input example and the reference feature distribution,
 register it; approve it and let the gate promote it to champion; register a second version and
 promote it to the challenger alias (the blueprint's canary weight sends it a share of traffic); send
-traffic and check the answers; then send drifted traffic and wait until Prometheus fires the drift
-alert. Each step prints what it does.
+traffic and check the answers; run each batch job once on a file with a few bad rows; then send
+drifted traffic and wait until Prometheus fires the drift alert. Last, the loop closes by itself:
+Alertmanager calls the training trigger, a training run registers a new version, the gate passes it,
+and the model server serves it as the challenger. Each step prints what it does.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -40,12 +44,17 @@ def platform_urls(root: Path) -> dict[str, dict]:
     return {c["name"]: c for c in json.loads(state.read_text())["components"]}
 
 
+def platform_schedules(root: Path) -> list[dict]:
+    return json.loads((root / "standalone.json").read_text()).get("schedules", [])
+
+
 @dataclass
 class Demo:
     blueprint: Blueprint
     root: Path
     say: Callable[[str], None] = lambda line: print(line, flush=True)
     drift_timeout: float = 240.0
+    retrain_timeout: float = 300.0
 
     def run(self) -> dict:
         import mlflow
@@ -59,7 +68,7 @@ class Demo:
         mlflow.set_tracking_uri(components["mlflow"]["url"])
         client = registry.client(components["mlflow"]["url"])
         rules, audit = load_rules(), AuditLog(self.root / "audit" / "promotions.jsonl")
-        summary: dict = {"promoted": [], "answers": 0, "drift_alert": None}
+        summary: dict = {"promoted": [], "answers": 0, "drift_alert": None, "batch": [], "retrain": None}
         x, y = _iris()
         step = 0
         for tenant in self.blueprint.tenants:
@@ -89,6 +98,8 @@ class Demo:
             for model in tenant.models:
                 summary["answers"] += self._traffic(server["url"], model.name, x, y)
         self.say(f"    {summary['answers']} answers checked against the training labels")
+        for schedule in platform_schedules(self.root):
+            summary["batch"].append(self._batch(schedule, x))
         prometheus = components.get("prometheus")
         if prometheus is None:
             self.say("[drift] Prometheus is not installed: skipping the drift alert (apt-get install prometheus)")
@@ -100,12 +111,116 @@ class Demo:
             "(every feature scaled x3) and waiting for the alert"
         )
         summary["drift_alert"] = self._drift(server, target[1].name, prometheus["url"], x)
+        fired = time.monotonic()
         self.say(
             f"    alert {summary['drift_alert']['labels']['alertname']} is FIRING for "
             f"{summary['drift_alert']['labels'].get('model')} "
             f"(feature {summary['drift_alert']['labels'].get('feature')})"
         )
+        summary["retrain"] = self._retrain(target[0].name, target[1], components, server, x, fired)
         return summary
+
+    def _batch(self, schedule: dict, x: np.ndarray) -> dict:
+        """Run a batch job once, as its schedule would, on an input with a few bad rows in it."""
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+
+        command = schedule["command"]
+        source = Path(command[command.index("--input") + 1])
+        output = Path(command[command.index("--output") + 1])
+        self.say(f"[batch] {schedule['name']} (schedule {schedule['schedule']!r}): scoring {source.name} once now")
+        columns = {name: [f"{v:g}" for v in x[:, i]] + [None, "abc"] for i, name in enumerate(FEATURES)}
+        table = pa.table(columns)  # 150 iris rows, then one with missing values and one that is not numbers
+        source.parent.mkdir(parents=True, exist_ok=True)
+        if source.suffix == ".parquet":
+            pq.write_table(table, source)
+        else:
+            pa_csv.write_csv(table, source, pa_csv.WriteOptions(quoting_style="none"))
+        run = subprocess.run(
+            command, env={**os.environ, **schedule.get("env", {})}, capture_output=True, text=True, check=False
+        )
+        if run.returncode != 0:
+            raise DemoError(f"batch job {schedule['name']} failed:\n{run.stderr[-2000:]}")
+        rejects = output.with_name(f"{output.stem}.rejects.csv").read_text().splitlines()[1:]
+        scored = pq.read_metadata(output).num_rows if output.suffix == ".parquet" else None
+        self.say(f"    {scored} rows scored into {output}; {len(rejects)} rejected with their reasons:")
+        for line in rejects:
+            self.say(f"      {line}")
+        return {"job": schedule["name"], "scored": scored, "rejected": len(rejects), "output": str(output)}
+
+    def _retrain(self, tenant: str, model, components: dict, server: str, x: np.ndarray, fired: float) -> dict | None:
+        """The loop closes: the alert reaches the training trigger, a run registers a version, the gate
+        makes it the challenger, and the model server serves it a share of traffic."""
+        from services.promotion_gate.audit import AuditLog
+
+        if model.training is None or "drift" not in model.training.triggers or "training-trigger" not in components:
+            self.say(f"[retrain] skipped: {tenant}/{model.name} is not retrained on drift in this blueprint")
+            return None
+        self.say(
+            f"[retrain] Alertmanager routes the alert to the training trigger; waiting for the run, the gate and "
+            f"the model server (up to {self.retrain_timeout:.0f}s)"
+        )
+        audit = AuditLog(self.root / "audit" / "promotions.jsonl")
+        deadline = time.monotonic() + self.retrain_timeout
+
+        def entry(event: str, **match) -> dict | None:
+            wanted = {"event": event, "model": model.name, **match}
+            return next((e for e in audit.entries() if all(e.get(k) == v for k, v in wanted.items())), None)
+
+        started = self._wait(lambda: entry("training-trigger", decision="started", trigger="drift"), deadline)
+        self.say(
+            f"    +{time.monotonic() - fired:.0f}s trigger: alert {started['fingerprint']} started training run "
+            f"{started['run_id']}"
+        )
+        finished = self._wait(lambda: entry("training-run", run_id=started["run_id"]), deadline)
+        if finished["outcome"] != "succeeded" or finished["gate"] != "pass":
+            raise DemoError(f"the retraining did not produce a challenger: {finished}; see {finished.get('where')}")
+        version = finished["version"]
+        self.say(
+            f"    +{time.monotonic() - fired:.0f}s run finished in {finished['seconds']:.0f}s: version {version}, "
+            f"gate PASS -> @{model.challenger_alias}"
+        )
+
+        def serving() -> bool:
+            with urllib.request.urlopen(f"{server}/v2/models/{model.name}", timeout=5) as response:
+                variants = json.load(response)["parameters"]["variants"]
+            return variants.get("challenger", {}).get("version") == version
+
+        self._wait(serving, deadline)
+        seconds = time.monotonic() - fired
+        share = self._challenger_share(server, model.name, x)
+        self.say(
+            f"    +{seconds:.0f}s the model server serves version {version} as the challenger: "
+            f"{share:.1%} of 400 requests (canary weight {model.canary_weight}%)"
+        )
+        return {
+            "run_id": started["run_id"],
+            "fingerprint": started["fingerprint"],
+            "version": version,
+            "seconds_to_serving": round(seconds, 1),
+            "challenger_share": share,
+        }
+
+    def _challenger_share(self, server: str, model: str, x: np.ndarray, requests: int = 400) -> float:
+        challenger = 0
+        body = json.dumps({"dataframe_split": {"columns": FEATURES, "data": [x[0].tolist()]}}).encode()
+        for _ in range(requests):
+            request = urllib.request.Request(
+                f"{server}/models/{model}/invocations", data=body, headers={"content-type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                challenger += response.headers.get("x-model-variant") == "challenger"
+        return challenger / requests
+
+    @staticmethod
+    def _wait(check: Callable[[], object], deadline: float):
+        while time.monotonic() < deadline:
+            result = check()
+            if result:
+                return result
+            time.sleep(1)
+        raise DemoError("the retraining loop did not complete in time; see .mlplat/logs/training-trigger.log")
 
     def _register(self, name: str, owner: str, x: np.ndarray, y: np.ndarray, c: float) -> str:
         import mlflow

@@ -10,10 +10,15 @@ from services.cli.standalone_cmd import DEFAULT_ROOT, selected_blueprint
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="train, register, gate, promote, serve, drift: the whole lifecycle")
+    parser = subparsers.add_parser(
+        "demo", help="train, register, gate, serve, batch, drift, retrain: the whole lifecycle"
+    )
     parser.add_argument("--blueprint", help="must match the running platform [the dev stack's blueprint]")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the running platform's folder [.mlplat]")
     parser.add_argument("--drift-timeout", type=float, default=240.0, help="seconds to wait for the alert [240]")
+    parser.add_argument(
+        "--retrain-timeout", type=float, default=300.0, help="seconds from the alert to the new challenger [300]"
+    )
     parser.set_defaults(handler=_demo)
 
 
@@ -22,8 +27,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     _, blueprint = selected_blueprint(args.blueprint)
     try:
-        Demo(blueprint, args.root, drift_timeout=args.drift_timeout).run()
+        Demo(blueprint, args.root, drift_timeout=args.drift_timeout, retrain_timeout=args.retrain_timeout).run()
     except DemoError as exc:
         raise CliError(str(exc), code=1) from None
-    print("\nDone: every model is served by its champion, challengers take their share, and the drift alert fired.")
+    print(
+        "\nDone: every model is served by its champion, challengers take their share, the drift alert fired, "
+        "and the model it fired for was retrained, gated and is serving its new challenger."
+    )
     return 0

@@ -31,7 +31,7 @@ from pathlib import Path
 from services.standalone.plan import Plan, ProcessSpec
 from services.standalone.scheduler import Scheduler
 
-__all__ = ["Supervisor", "StartupError", "busy_ports", "STATE_FILE"]
+__all__ = ["Supervisor", "StartupError", "busy_ports", "die_with_parent", "STATE_FILE"]
 
 STATE_FILE = "standalone.json"
 _PR_SET_PDEATHSIG = 1
@@ -57,7 +57,8 @@ def busy_ports(plan: Plan) -> list[str]:
     return problems
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """`preexec_fn` for a child that must not outlive its parent, even a SIGKILLed one (Linux)."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -112,7 +113,7 @@ class Supervisor:
                 env={**os.environ, **spec.env},
                 cwd=self.plan.root,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         self._running.append((spec, process))
         self.log(f"starting {spec.name} on {spec.url} ...")
@@ -181,6 +182,7 @@ class Supervisor:
                     "schedule": job.schedule,
                     "next_run_utc": self.scheduler.next_run[job.name].isoformat() if self.scheduler else None,
                     "command": job.command,
+                    "env": job.env,
                     "log": str(self.log_dir / f"{job.name}.log"),
                 }
                 for job in self.plan.schedules

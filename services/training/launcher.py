@@ -28,6 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
+from services.standalone.supervisor import die_with_parent
 from services.training.command import RUN_ID_ENV, TRIGGER_ENV
 from services.training.targets import TrainingTarget
 
@@ -94,6 +95,7 @@ class SubprocessLauncher:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **self.env, RUN_ID_ENV: run_id, TRIGGER_ENV: trigger},
                 start_new_session=True,  # stoppable as a group, whatever the training code starts
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,  # no orphan if the trigger dies
             )
         return _Process(process, log)
 

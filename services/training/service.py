@@ -140,8 +140,12 @@ class TriggerService:
         self._lock = threading.Lock()
         self._next: dict[tuple[str, str], datetime] = {}
         now = datetime.fromtimestamp(clock(), UTC).replace(tzinfo=None)
-        for target in targets:
+        for target in targets:  # every series exists from the start (at 0), so dashboards show "none yet"
             self.metrics.in_progress.labels(target.tenant, target.model).set(0)
+            for outcome in ("succeeded", "failed"):
+                self.metrics.runs.labels(target.tenant, target.model, outcome)
+            for decision in ("pass", "fail"):
+                self.metrics.promotions.labels(target.tenant, target.model, decision)
             if "schedule" in target.triggers and target.schedule:
                 self._next[target.key] = parse_cron(target.schedule).next_after(now)
 

@@ -1,6 +1,6 @@
 """End to end on the standalone platform: up -> train -> register -> gate -> promote -> serve ->
-traffic -> metrics -> drift alert -> dashboards -> down, with real MLflow, model servers, gate,
-Prometheus and Alertmanager processes."""
+traffic -> batch -> metrics -> drift alert -> retrain -> gate -> challenger -> dashboards -> down, with
+real MLflow, model servers, gate, training trigger, Prometheus, Alertmanager and Pushgateway processes."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from blueprints import load
 from services.demo import Demo
 from services.monitoring.dashboards import KEY_PANELS, panel_queries
 from services.promotion_gate.audit import AuditLog
-from services.standalone.plan import find_binary, plan
+from services.standalone.plan import plan
 from services.standalone.supervisor import busy_ports
 from tests.services.mlflow_fixtures import wait_http
+from tests.tools import require
 
 ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINT = "multi-tenant"
@@ -54,10 +55,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def platform(tmp_path):
-    if find_binary("prometheus") is None or find_binary("alertmanager") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install prometheus and prometheus-alertmanager (.ci/run)")
-        pytest.skip("Prometheus/Alertmanager not installed: apt-get install prometheus prometheus-alertmanager")
+    for tool in ("prometheus", "alertmanager", "pushgateway"):
+        require(tool)  # the loop needs every one of them: a missing one fails with how to install it
     root = tmp_path / "platform"
     offset = _free_offset(tmp_path)
     log = (tmp_path / "standalone.log").open("ab")
@@ -97,18 +96,35 @@ def platform(tmp_path):
 def test_the_whole_lifecycle_on_the_standalone_platform(platform):
     root, components, supervisor = platform
     blueprint = load(BLUEPRINT)
-    summary = Demo(blueprint, root, say=lambda line: None, drift_timeout=300).run()
+    lines: list[str] = []
+    summary = Demo(blueprint, root, say=lines.append, drift_timeout=300, retrain_timeout=300).run()
+    print("\n".join(lines))  # shown by pytest -s, and on failure
 
     # predictions were checked against the iris labels by the demo
     assert summary["answers"] == 60 * sum(len(t.models) for t in blueprint.tenants)
     # the gate recorded a passing decision for every champion and challenger, in an intact chain
     audit = AuditLog(root / "audit" / "promotions.jsonl")
-    promotions = [e for e in audit.entries() if e.get("event", "promotion") == "promotion"]
+    promotions = [e for e in audit.entries() if e.get("event", "promotion") == "promotion" and e["actor"] == "demo"]
     expected = sum(1 + bool(m.canary_weight) for t in blueprint.tenants for m in t.models)
     assert len(promotions) == expected and all(e["decision"] == "pass" for e in promotions)
     assert audit.verify() == len(audit.entries())
+    # the batch job scored its file once, rejecting the two bad rows with their reasons
+    assert [(b["job"], b["scored"], b["rejected"]) for b in summary["batch"]] == [("demand-nightly", 150, 2)]
     # the drift alert reached the firing state
     assert summary["drift_alert"]["state"] == "firing"
+
+    # the loop closed by itself: the alert's notification started one run, whose version the gate
+    # passed for the challenger alias, and the model server serves it its share of traffic
+    retrain = summary["retrain"]
+    started = [e for e in audit.entries() if e.get("event") == "training-trigger" and e["decision"] == "started"]
+    assert [(e["model"], e["trigger"], e["run_id"]) for e in started] == [("fraud-scorer", "drift", retrain["run_id"])]
+    assert started[0]["fingerprint"] == retrain["fingerprint"] and started[0]["alertname"] == "ModelFeatureDrift"
+    gate = [e for e in audit.entries() if e.get("actor") == "training-trigger" and "rules_version" in e]
+    assert [(e["model"], e["version"], e["alias"], e["decision"]) for e in gate] == [
+        ("fraud-scorer", retrain["version"], "challenger", "pass")
+    ]
+    assert 0.05 <= retrain["challenger_share"] <= 0.15  # canary weight 10 %, over 400 requests
+    print(f"drift alert firing -> challenger serving: {retrain['seconds_to_serving']}s")
     # Prometheus scraped every model server
     prometheus = components["prometheus"]["url"]
     up = _query(prometheus, 'up{job="model-server"}')["data"]["result"]
@@ -157,7 +173,33 @@ def test_the_whole_lifecycle_on_the_standalone_platform(platform):
     )
     served = {s["model"]: s["variants"] for c in json.loads(status.stdout)["components"] for s in c.get("served", [])}
     assert set(served) == {m.name for t in blueprint.tenants for m in t.models}
-    assert served["fraud-scorer"]["champion"] == "1" and served["fraud-scorer"]["challenger"] == "2"
+    # the champion is untouched: a retrained version only ever becomes the challenger
+    assert served["fraud-scorer"]["champion"] == "1" and served["fraud-scorer"]["challenger"] == retrain["version"]
+
+    # the batch run's metrics went through the Pushgateway into Prometheus
+    rows = _query(prometheus, 'mlplat_batch_rows{batch_job="demand-nightly"}')["data"]["result"]
+    assert {r["metric"]["status"]: r["value"][1] for r in rows} == {"scored": "150", "rejected": "2"}
+
+    # ten alerts in a row, straight to the trigger's receiver: one run, nine triggers skipped
+    trigger = components["training-trigger"]["url"]
+    answers = [_post(f"{trigger}/alerts", _notification(f"e2e-{index}")) for index in range(10)]
+    assert [len(a["started"]) for a in answers] == [1] + [0] * 9
+    assert [len(a["skipped"]) for a in answers] == [0] + [1] * 9
+    storm_run = answers[0]["started"][0]["run_id"]
+    assert {a["skipped"][0]["run_id"] for a in answers[1:]} == {storm_run}
+    deadline = time.monotonic() + 180
+    while not [e for e in audit.entries() if e.get("event") == "training-run" and e["run_id"] == storm_run]:
+        assert time.monotonic() < deadline, "the storm's training run did not finish"
+        time.sleep(1)
+    # never two runs of a model at once: every run started after the previous one finished
+    events = [e for e in audit.entries() if e.get("event") in ("training-trigger", "training-run")]
+    going = 0
+    for event in events:
+        if event.get("decision") == "started":
+            going += 1
+        elif event["event"] == "training-run":
+            going -= 1
+        assert going <= 1, events
 
     # tear down: SIGTERM, and nothing is left running
     pids = [c["pid"] for c in components.values()]
@@ -168,6 +210,19 @@ def test_the_whole_lifecycle_on_the_standalone_platform(platform):
         time.sleep(0.2)
     assert [p for p in pids if _alive(p)] == []
     assert not (root / "standalone.json").exists()
+
+
+def _post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def _notification(fingerprint: str) -> dict:
+    """An Alertmanager webhook notification (format 4) for fraud-scorer's drift alert."""
+    labels = {"alertname": "ModelFeatureDrift", "tenant": "fraud", "model": "fraud-scorer", "feature": "amount"}
+    alert = {"status": "firing", "labels": labels, "annotations": {}, "startsAt": "", "fingerprint": fingerprint}
+    return {"version": "4", "status": "firing", "receiver": "webhook-modelfeaturedrift", "alerts": [alert]}
 
 
 def test_registry_data_survives_a_restart(tmp_path):
