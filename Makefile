@@ -16,7 +16,7 @@ help:
 	@echo "make test         the fast test suite: no cluster, no Docker, no Pulumi CLI"
 	@echo "make test-cluster smoke test against a running kind deployment"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
-	@echo "make bench        serving benchmarks against named peers"
+	@echo "make bench        serving and batch benchmarks against named peers"
 	@echo "make lint         ruff"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -43,9 +43,11 @@ test-cluster: venv
 render: venv
 	$(BIN)/mlplat render --all --out build/manifests
 
-# Serving benchmark against mlflow models serve and MLServer (needs wrk: apt-get install wrk).
+# Serving benchmark against mlflow models serve and MLServer (needs wrk: apt-get install wrk), then
+# batch scoring against mlflow models predict (1 and 10 million rows, generated in a temporary folder).
 bench: venv
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/batch.py
 
 standalone: venv
 	$(BIN)/mlplat standalone

@@ -1,11 +1,13 @@
 """Score a file with a loaded model: read a chunk, validate it, predict, write; then decide.
 
 The loop holds a few chunks at a time (about a megabyte of input each), so memory does not grow with
-the file. A reader thread parses the next chunk while the main thread scores the current one: pyarrow
-parses, and numpy and the Parquet writer compute, with Python's lock released, so on two cores the
-two overlap. The model is the model server's `LoadedModel` (services/model_server/loading.py): for
-scikit-learn the native estimator, or a compiled linear predict, on a float64 matrix; no pandas and
-no pyfunc on the hot path.
+the file. A reader thread parses and validates the next chunks while the main thread predicts and
+writes the current one: pyarrow parses and casts, and numpy and the Parquet writer compute, with
+Python's lock released, so on two cores the two halves (each about half the work) overlap.
+
+The model is the model server's `LoadedModel` (services/model_server/loading.py): for scikit-learn
+the native estimator, or a compiled linear predict, on a float64 matrix; no pandas and no pyfunc on
+the hot path.
 
 Drift: the valid rows are counted into the bins of the model's training reference distribution, and
 the run reports PSI per feature for the batch. Every row of the first `DRIFT_EXACT_ROWS` is counted,
@@ -31,8 +33,8 @@ from typing import TextIO
 import numpy as np
 
 from services.batch.output import RejectsWriter, ScoresWriter, default_rejects_path
-from services.batch.reader import read_chunks
-from services.batch.rows import Reject, validate_chunk
+from services.batch.reader import Chunk, read_chunks
+from services.batch.rows import Reject, ValidRows, validate_chunk
 from services.model_server.loading import LoadedModel
 from services.model_server.reference import bin_counts, psi
 
@@ -132,13 +134,12 @@ def score_file(
     rejects = RejectsWriter(rejects_path)
     last_batch = None
     try:
-        for chunk in _read_ahead(read_chunks(source, signature, options.keep)):
+        for chunk, valid in _read_ahead(_validated(read_chunks(source, signature, options.keep), signature)):
             rejects.write([Reject(row, "", reason) for row, reason in chunk.malformed])
             result.rows_rejected += len(chunk.malformed)
             last_batch = chunk.batch
-            if not chunk.batch.num_rows:
+            if valid is None:
                 continue
-            valid = validate_chunk(chunk.batch, chunk.rows, signature)
             rejects.write(valid.rejects)
             result.rows_rejected += len(valid.rejects)
             if len(valid.rows):
@@ -184,6 +185,11 @@ class _DriftCounts:
 
     def psi(self) -> dict[str, float]:
         return {name: psi(ref.proportions, self._counts[name]) for _, name, ref in self._features}
+
+
+def _validated(chunks: Iterator[Chunk], signature) -> Iterator[tuple[Chunk, ValidRows | None]]:
+    for chunk in chunks:
+        yield chunk, validate_chunk(chunk.batch, chunk.rows, signature) if chunk.batch.num_rows else None
 
 
 def _read_ahead(chunks: Iterator, depth: int = 2) -> Iterator:
