@@ -186,7 +186,11 @@ class TriggerService:
             if active:
                 entry.update(decision="skipped", run_id=active, reason="a training run of this model is in progress")
             else:
-                run_id = self.registry.start_run(target, trigger, fingerprint)
+                try:
+                    run_id = self.registry.start_run(target, trigger, fingerprint)
+                except Exception as exc:  # the registry is down: recorded, and the caller answers 503
+                    self._record({**entry, "decision": "error", "run_id": None, "reason": f"no MLflow run: {exc}"})
+                    raise
                 try:
                     handle = self.launcher.launch(target, run_id, trigger)
                 except LaunchError as exc:

@@ -39,7 +39,14 @@ def monitoring(tmp_path):
     """A Pushgateway and a Prometheus that scrapes it every second and evaluates the platform's rules."""
     gateway_port, prometheus_port = free_port(), free_port()
     gateway = _start(
-        [require("pushgateway"), f"--web.listen-address=127.0.0.1:{gateway_port}"], tmp_path / "pushgateway.log"
+        [
+            require("pushgateway"),
+            f"--web.listen-address=127.0.0.1:{gateway_port}",
+            # Debian's build persists to /var/lib/prometheus/pushgateway.data unless told otherwise: a test's
+            # gateway must start empty, not with what an earlier run pushed
+            f"--persistence.file={tmp_path / 'pushgateway.data'}",
+        ],
+        tmp_path / "pushgateway.log",
     )
     config = prometheus_config(
         "static", alertmanagers=[], rules_dir=str(tmp_path), pushgateway=f"127.0.0.1:{gateway_port}"
@@ -114,7 +121,8 @@ def test_a_batch_runs_metrics_reach_prometheus_through_the_pushgateway(mlflow_se
     assert _query(prometheus, "mlplat_batch_schedule_interval_seconds")[0]["value"][1] == "86400"
     features = {r["metric"]["feature"] for r in _query(prometheus, "mlplat_batch_feature_drift_psi")}
     assert features == set(IRIS_COLUMNS)
-    success = float(_query(prometheus, "mlplat_batch_last_success_timestamp_seconds")[0]["value"][1])
+    (success_series,) = _query(prometheus, "mlplat_batch_last_success_timestamp_seconds")
+    success = float(success_series["value"][1])
     assert abs(success - time.time()) < 120
 
     # a run over its reject ratio fails: the failure is pushed, the last success time stays, alerts fire

@@ -367,3 +367,21 @@ def test_the_cluster_launcher_creates_a_job_from_the_template_with_the_run_in_it
     jobs["iris-training-x1"]["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
     handle._last_check = 0  # skip the 5-second courtesy interval between API reads
     assert handle.poll() is True and launcher.active(IRIS) is None
+
+
+def test_a_trigger_the_registry_cannot_take_is_recorded_and_answered_with_503(tmp_path):
+    import asyncio
+
+    class DownRegistry(FakeRegistry):
+        def start_run(self, target, trigger, fingerprint):
+            raise ConnectionError("MLflow is not reachable")
+
+    service = TriggerService(TARGETS, FakeLauncher(), DownRegistry(), AuditLog(tmp_path / "audit.jsonl"))
+    app = TriggerApp(service, interval=3600)
+    try:
+        response = asyncio.run(_post(app, "/alerts", _payload(_drift("fp-down"))))
+    finally:
+        app.close()
+    assert response.status_code == 503 and "MLflow is not reachable" in response.json()["error"]
+    (entry,) = AuditLog(tmp_path / "audit.jsonl").entries()
+    assert (entry["fingerprint"], entry["decision"]) == ("fp-down", "error")
