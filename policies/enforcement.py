@@ -34,8 +34,8 @@ def pulumi_config(settings: PolicySettings) -> dict[str, Any]:
     """The `--policy-pack-config` document for the deploy pack: every rule's level, spelled out.
 
     Every rule is listed (rather than an `all` default plus overrides) so the file reads as the
-    complete answer to "what does this stack enforce", and a rule added to the pack later cannot
-    silently inherit a level nobody chose for it.
+    complete answer to "what does this stack enforce". The allowed registries travel as the
+    `allowed-registries` policy's own config property, declared in its config schema.
     """
     config: dict[str, Any] = {rule: {"enforcementLevel": level} for rule, level in levels(settings).items()}
     config["allowed-registries"][ALLOWED_REGISTRIES_KEY] = list(settings.allowed_registries)

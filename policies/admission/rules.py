@@ -83,7 +83,7 @@ def _sc(field_: str) -> str:
 
 
 def _pod_rule(rule_id: str, offenders: str, what: str, fix: str, parameters: tuple[str, ...] = ()) -> AdmissionRule:
-    """A rule over the pod template's containers: `offenders` lists the names of those at fault."""
+    """A rule over a pod template: `offenders` names what is at fault (containers, volumes or fields)."""
     if "'" in what + fix:
         raise ValueError(f"{rule_id}: the message goes inside a CEL string literal, so it cannot hold a quote")
     return AdmissionRule(
