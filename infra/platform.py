@@ -1,8 +1,8 @@
 """Platform: the whole blueprint as one ComponentResource.
 
 It composes, in dependency order: the platform namespace, the shared model registry, monitoring,
-the gateway, cluster add-ons, and for each tenant its isolated namespace, a dedicated registry
-when the tenant asks for one, and one ModelService per model. Every decision about WHAT to build
+the gateway, cluster add-ons, the admission policies, and for each tenant its isolated namespace,
+a dedicated registry when the tenant asks for one, and one ModelService per model. Every decision about WHAT to build
 comes from the blueprint; this module only decides HOW the pieces connect (which registry a
 tenant's models talk to, which pods a tenant's NetworkPolicies admit).
 """
@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, standard_labels, tenant_namespace
 from blueprints.schema import Blueprint
+from infra.components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs, server_selector
@@ -74,6 +75,11 @@ class Platform(pulumi.ComponentResource):
         Gateway(f"{name}-gateway", GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1), opts=in_system)
         if args.install_metrics_server:
             MetricsServer(f"{name}-metrics-server", MetricsServerArgs(), opts=pulumi.ResourceOptions(parent=self))
+        AdmissionPolicies(
+            f"{name}-admission",
+            AdmissionPoliciesArgs(settings=platform.policy),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
         self.tenant_namespaces = []
         for spec in blueprint.tenants:

@@ -302,6 +302,8 @@ class ModelRegistry(pulumi.ComponentResource):
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
                 "jobTemplate": {
+                    # The Jobs the CronJob creates carry these labels (the required-labels rule).
+                    "metadata": {"labels": labels},
                     "spec": {
                         "backoffLimit": 2,
                         "activeDeadlineSeconds": 600,
@@ -333,7 +335,7 @@ class ModelRegistry(pulumi.ComponentResource):
                                 ],
                             },
                         },
-                    }
+                    },
                 },
             },
             opts=child,
