@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import runpy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from services.local_secrets import read_or_create
 
 if TYPE_CHECKING:
+    from policies.deploy.plugin import PolicyGate
     from services.engine.toolchain import PulumiInstall
 
 __all__ = [
@@ -158,12 +159,18 @@ def _project_settings():
     return auto.ProjectSettings(name=PROJECT, runtime="python", main=str(PROGRAM.parent))
 
 
-def up(settings: DeploySettings, on_output: Output = print, policy_packs: Sequence[Path] = ()):
-    return stack(settings).up(on_output=on_output, policy_packs=[str(p) for p in policy_packs] or None)
+def _gate_args(gate: PolicyGate | None) -> dict:
+    return {} if gate is None else {"policy_packs": [str(gate.pack)], "policy_pack_configs": [str(gate.config)]}
 
 
-def preview(settings: DeploySettings, on_output: Output = print, policy_packs: Sequence[Path] = ()):
-    return stack(settings).preview(on_output=on_output, policy_packs=[str(p) for p in policy_packs] or None)
+def up(settings: DeploySettings, on_output: Output = print, gate: PolicyGate | None = None):
+    """`pulumi up`; with `gate`, the deploy-time policy pack runs on every resource and a mandatory
+    violation stops the update before it changes anything."""
+    return stack(settings).up(on_output=on_output, **_gate_args(gate))
+
+
+def preview(settings: DeploySettings, on_output: Output = print, gate: PolicyGate | None = None):
+    return stack(settings).preview(on_output=on_output, **_gate_args(gate))
 
 
 def destroy(settings: DeploySettings, on_output: Output = print):

@@ -105,10 +105,11 @@ def _print(line: str) -> None:
 
 def sim_up(args: argparse.Namespace) -> int:
     from infra import automation
+    from policies.deploy.plugin import gate as policy_gate
     from services.cli.standalone_cmd import selected_blueprint
     from services.engine import sim, workloads
 
-    name, _ = selected_blueprint(args.blueprint, args.stack)
+    name, blueprint = selected_blueprint(args.blueprint, args.stack)
     node = _node_size(args)
     _check_fit(name, node)
     bin_dir = _toolchain_bin()
@@ -120,9 +121,10 @@ def sim_up(args: argparse.Namespace) -> int:
         raise CliError(f"{exc}\n-> `mlplat down --target sim` removes what started", code=1) from None
     settings = _settings(args.stack, name, bin_dir, layout)
     (layout.root / "pulumi").mkdir(parents=True, exist_ok=True)
-    print(f"pulumi up: stack {args.stack}, blueprint {name}, context {sim.CONTEXT}", flush=True)
+    gate = policy_gate(blueprint.platform.policy, layout.root / "policy")
+    print(f"pulumi up: stack {args.stack}, blueprint {name}, context {sim.CONTEXT}, policy pack on", flush=True)
     try:
-        automation.up(settings, on_output=_print)
+        automation.up(settings, on_output=_print, gate=gate)
         short = workloads.not_ready(str(bin_dir / "kubectl"), layout.kubeconfig, sim.CONTEXT)
     except Exception as exc:
         if type(exc).__module__.startswith("pulumi.automation") or isinstance(exc, workloads.KubectlError):

@@ -106,6 +106,7 @@ def kind_up(args: argparse.Namespace) -> int:
     """
     from infra import automation
     from infra.render import render_blueprint
+    from policies.deploy.plugin import gate as policy_gate
     from services.deploy.capacity import requests_of
     from services.deploy.kind import URLS, CommandFailed
 
@@ -117,8 +118,9 @@ def kind_up(args: argparse.Namespace) -> int:
         deploy.ensure_cluster()
         deploy.build_and_load_image()
         settings = automation.deploy_settings(args.stack, kube_context=deploy.context, blueprint=args.blueprint or None)
-        print(f"pulumi up: stack {args.stack}, blueprint {name}, context {deploy.context}", flush=True)
-        automation.up(settings, on_output=lambda line: print(line, end="" if line.endswith("\n") else "\n"))
+        gate = policy_gate(blueprint.platform.policy, args.root / "policy")
+        print(f"pulumi up: stack {args.stack}, blueprint {name}, context {deploy.context}, policy pack on", flush=True)
+        automation.up(settings, on_output=lambda line: print(line, end="" if line.endswith("\n") else "\n"), gate=gate)
         deploy.wait_ready(deploy.namespaces())
     except CommandFailed as exc:
         raise CliError(str(exc), code=1) from None

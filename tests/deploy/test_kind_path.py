@@ -174,7 +174,7 @@ def test_wait_covers_platform_and_every_tenant_namespace():
     assert _deploy(FakeRunner()).namespaces() == ["mlops-system", "mlops-monitoring", "data-science"]
 
 
-def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order(monkeypatch, capsys):
+def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order(monkeypatch, capsys, tmp_path):
     import argparse
 
     from infra import automation
@@ -186,11 +186,14 @@ def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order
     monkeypatch.setattr(KindDeploy, "ensure_cluster", lambda self: calls.append(("cluster",)) or False)
     monkeypatch.setattr(KindDeploy, "build_and_load_image", lambda self: calls.append(("image",)))
     monkeypatch.setattr(KindDeploy, "wait_ready", lambda self, ns: calls.append(("wait", tuple(ns))))
-    monkeypatch.setattr(automation, "up", lambda settings, on_output: calls.append(("pulumi up", settings.config)))
-    args = argparse.Namespace(blueprint="foundation", stack="dev", target="kind")
+    monkeypatch.setattr(
+        automation, "up", lambda settings, on_output, gate: calls.append(("pulumi up", settings.config, gate))
+    )
+    args = argparse.Namespace(blueprint="foundation", stack="dev", target="kind", root=tmp_path)
     assert up_cmd.kind_up(args) == 0
     assert [c[0] for c in calls] == ["memory", "cpus", "cluster", "image", "pulumi up", "wait"]
     assert calls[0] == ("memory", True) and calls[1] == ("cpus", True)
     assert calls[4][1] == {"mlops-platform:kubeContext": "kind-mlops", "mlops-platform:blueprint": "foundation"}
+    assert calls[4][2].pack.is_file() and calls[4][2].config.is_file()  # the deploy-time pack gates the update
     assert calls[5][1] == ("mlops-system", "mlops-monitoring", "data-science")
     assert "http://localhost:30500" in capsys.readouterr().out

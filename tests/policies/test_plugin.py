@@ -1,13 +1,16 @@
-"""The executable analyzer: the policy pack's __main__.py, run the way the language host would run it."""
+"""The pack as the CLI gets it: an executable analyzer that runs __main__.py as the language host would,
+and the blueprint's enforcement levels as its config."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from services.engine.analyzer import analyzer_executable
+from policies.deploy.plugin import analyzer_executable, gate
 
 
 def test_the_script_runs_the_packs_main_with_the_engine_address_in_its_own_folder(tmp_path):
@@ -24,3 +27,14 @@ def test_the_script_runs_the_packs_main_with_the_engine_address_in_its_own_folde
 def test_a_folder_without_main_is_not_a_policy_pack(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a Python policy pack"):
         analyzer_executable(tmp_path, tmp_path / "out")
+
+
+def test_the_gate_carries_the_blueprints_levels_and_registries(tmp_path):
+    from blueprints.schema import PolicySettings
+
+    settings = PolicySettings(enforcement={"image-pinned": "advisory"}, allowed_registries=["quay.io"])
+    found = gate(settings, tmp_path / "gate")
+    config = json.loads(found.config.read_text())
+    assert config["image-pinned"]["enforcementLevel"] == "advisory"
+    assert config["allowed-registries"]["allowedRegistries"] == ["quay.io"]
+    assert found.pack.name == "pulumi-analyzer-policy" and os.access(found.pack, os.X_OK)
