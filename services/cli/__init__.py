@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "services.cli.serve_cmd",
     "services.cli.promote_cmd",
     "services.cli.demo_cmd",
+    "services.cli.registry_cmd",
 )
 
 

@@ -1,0 +1,103 @@
+"""`mlplat registry restore`: registry disaster recovery.
+
+`restore` runs services/registry/restore.sh: in the cluster as a Job made from the
+`mlflow-db-restore` template the ModelRegistry component deploys (the default), or locally against
+any PostgreSQL given by `--database-url`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from blueprints.naming import SYSTEM_NAMESPACE
+from services.cli import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("registry", help="registry disaster recovery: restore a backup")
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    restore = actions.add_parser(
+        "restore",
+        help="replace the registry database with a backup (verified first; the current one is kept)",
+        description="Replace the registry database with a backup written by the backup CronJob. The backup "
+        "is verified (checksum, pg_restore --list) before anything is touched, restored into a fresh database "
+        "and swapped in; a database that has tables is replaced only with --force and kept under another name.",
+    )
+    where = restore.add_mutually_exclusive_group(required=True)
+    where.add_argument("--from", dest="backup", metavar="BACKUP", help='a backup name (mlflow-<time>.dump) or "latest"')
+    where.add_argument("--list", action="store_true", help="list the backups instead of restoring")
+    restore.add_argument("--force", action="store_true", help="replace a database that is not empty")
+    restore.add_argument("--context", help="kubeconfig context [the dev stack's kubeContext]")
+    restore.add_argument(
+        "--namespace",
+        default=SYSTEM_NAMESPACE,
+        help=f"the registry's namespace (a dedicated one: the tenant's) [{SYSTEM_NAMESPACE}]",
+    )
+    restore.add_argument(
+        "--database-url",
+        help="restore locally into this PostgreSQL instead of the cluster: postgresql://USER:PASSWORD@HOST:PORT/DB "
+        "(with --from a file path, or a name in --backup-dir)",
+    )
+    restore.add_argument(
+        "--backup-dir", type=Path, help="with --database-url: where the backups are [the --from file's folder]"
+    )
+    restore.set_defaults(handler=_restore)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    if args.database_url:
+        return _restore_local(args)
+    if args.backup_dir:
+        raise CliError("--backup-dir applies to a local restore: give --database-url too, or drop --backup-dir")
+    from services.registry.cluster import ClusterRestore, ClusterRestoreError, check_backup_name
+
+    backup = "list" if args.list else args.backup
+    try:
+        check_backup_name(backup)
+    except ValueError as exc:
+        raise CliError(f"--from {backup}: {exc}") from None
+    context = args.context or _stack_context()
+    try:
+        result = ClusterRestore(context=context, namespace=args.namespace).restore(backup, force=args.force)
+    except ClusterRestoreError as exc:
+        raise CliError(str(exc), code=exc.code) from None
+    print(result)
+    return 0
+
+
+def _stack_context() -> str:
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "Pulumi.dev.yaml"
+    config = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config", {}) if path.is_file() else {}
+    context = config.get("mlops-platform:kubeContext")
+    if not context:
+        raise CliError("no kube context: pass --context (e.g. --context kind-mlops)")
+    return str(context)
+
+
+def _restore_local(args: argparse.Namespace) -> int:
+    from services.registry.backups import Database, RestoreError, restore_backup
+    from services.registry.postgres import CLIENT_TOOLS, PostgresNotInstalled, find_bin_dir
+
+    if args.context:
+        raise CliError("--context applies to the cluster: drop it, or drop --database-url to restore in the cluster")
+    try:
+        database = Database.from_url(args.database_url)
+    except ValueError as exc:
+        raise CliError(f"--database-url: {exc}") from None
+    backup = "list" if args.list else args.backup
+    if args.backup_dir is None and ("/" not in backup or backup in ("latest", "list")):
+        raise CliError(f"--from {backup}: give the backup's path, or the folder that holds it with --backup-dir")
+    try:
+        tools = find_bin_dir(CLIENT_TOOLS)
+    except PostgresNotInstalled as exc:
+        raise CliError(str(exc)) from None
+    try:
+        done = restore_backup(database, backup, backup_dir=args.backup_dir, force=args.force, tools=tools)
+    except RestoreError as exc:
+        raise CliError(str(exc), code=exc.code) from None
+    print(done.output, end="")
+    return 0
