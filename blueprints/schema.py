@@ -226,6 +226,21 @@ class BackupSettings(_Spec):
     rpo_minutes: int | None = Field(default=None, ge=5, le=1440)
     retention: int = Field(default=7, ge=1, le=1000, description="backups kept")
     storage: StorageQuantity = "2Gi"
+    storage_class: str | None = Field(
+        default=None,
+        description="StorageClass of the backup volume (None: the cluster's default); name one on other disks "
+        "than the database's so one failure cannot take both",
+    )
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
+            raise ValueError(
+                f"{value!r} is not a StorageClass name: use lowercase letters, digits, '-' and '.' "
+                '(e.g. "backup-hdd"), or leave it out for the cluster\'s default class'
+            )
+        return value
 
     @field_validator("schedule")
     @classmethod
@@ -397,7 +412,8 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
     """CPU cores, memory bytes and pods a tenant's namespace may hold at peak, counted by limits.
 
     Counts each model at max replicas plus one surge pod per Deployment (rolling updates), and a
-    dedicated registry (MLflow server, PostgreSQL, the backup job) when the tenant has one.
+    dedicated registry (MLflow server, PostgreSQL, the backup and restore jobs) when the tenant has one:
+    a restore must never be refused by the quota in the middle of an incident.
     """
     cpu = Decimal(0)
     memory = Decimal(0)
@@ -411,10 +427,10 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
         reg = platform.registry
         cpu += (reg.replicas + 1) * reg.server.limits.cores() + reg.database.limits.cores()
         memory += (reg.replicas + 1) * reg.server.limits.bytes() + reg.database.limits.bytes()
-        # the backup job runs with the database's limits
-        cpu += reg.database.limits.cores()
-        memory += reg.database.limits.bytes()
-        pods += reg.replicas + 1 + 1 + 1
+        # the backup job and a restore job (they may overlap) run with the database's limits
+        cpu += 2 * reg.database.limits.cores()
+        memory += 2 * reg.database.limits.bytes()
+        pods += reg.replicas + 1 + 1 + 2
     return cpu, memory, pods
 
 

@@ -6,9 +6,13 @@
 - The MLflow server runs from the platform image with proxied artifact storage
   (`--serve-artifacts`): clients talk only HTTP to MLflow and never need storage credentials;
   artifacts land on a PVC (see the ADR on PVC vs object store).
-- A backup CronJob runs `services/registry/backup.sh` (pg_dump, custom format) onto a separate
-  backup PVC with retention. Its schedule comes from the blueprint: nightly, or derived from the
-  RPO (`rpoMinutes: 15` -> every 15 minutes).
+- A backup CronJob runs `services/registry/backup.sh` (pg_dump, custom format, verified and
+  checksummed) onto a separate backup PVC, on its own StorageClass when the blueprint names one,
+  with retention. Its schedule comes from the blueprint: nightly, or derived from the RPO
+  (`rpoMinutes: 15` -> every 15 minutes). See ADR 0012 and docs/registry-dr.md.
+- The restore Job's template is a CronJob that never runs on its own (`suspend: true`):
+  `mlplat registry restore --from <backup>` creates a Job from it that runs
+  `services/registry/restore.sh` (verify, restore into a fresh database, swap).
 - With `ha`, MLflow runs several replicas behind a PDB with anti-affinity. The server is
   stateless (state is in PostgreSQL and the artifact volume), so replicas are safe.
 """
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -36,12 +39,24 @@ from infra.k8s import (
     scrape_annotations,
     scratch_volume,
 )
+from services.registry import BACKUP_SCRIPT, RESTORE_SCRIPT
 
-__all__ = ["ModelRegistry", "ModelRegistryArgs", "BACKUP_SCRIPT", "SERVER_NAME", "server_selector"]
+__all__ = [
+    "ModelRegistry",
+    "ModelRegistryArgs",
+    "SERVER_NAME",
+    "BACKUP_CRONJOB",
+    "RESTORE_TEMPLATE",
+    "SCRIPTS_CONFIGMAP",
+    "server_selector",
+]
 
-BACKUP_SCRIPT = Path(__file__).resolve().parents[2] / "services" / "registry" / "backup.sh"
 SERVER_NAME = "mlflow"
 DATABASE_NAME = "mlflow-db"
+BACKUP_CRONJOB = "mlflow-db-backup"
+RESTORE_TEMPLATE = "mlflow-db-restore"  # services/registry/cluster.py creates restore Jobs from it
+SCRIPTS_CONFIGMAP = "mlflow-db-scripts"
+BACKUP_VOLUME = "mlflow-backups"
 
 
 def server_selector(instance: str) -> dict[str, str]:
@@ -168,7 +183,9 @@ class ModelRegistry(pulumi.ComponentResource):
             },
             opts=child,
         )
-        db_uri = f"postgresql://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@{DATABASE_NAME}:{Ports.POSTGRES}/$(POSTGRES_DB)"
+        # The driver is named: SQLAlchemy 2.1 made psycopg (3) the default for postgresql://, and the
+        # platform image installs psycopg2 (pyproject.toml's services extra).
+        db_uri = f"postgresql+psycopg2://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@{DATABASE_NAME}:{Ports.POSTGRES}/$(POSTGRES_DB)"
         allowed_hosts = ",".join(
             [
                 f"{SERVER_NAME}",
@@ -254,48 +271,76 @@ class ModelRegistry(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self._backups(name, args, labels(DATABASE_NAME, "registry-backup"), db_env)
+        self._backups(name, args, labels(DATABASE_NAME, "registry-backup"), labels(DATABASE_NAME, "registry-restore"))
         self.tracking_uri = service.metadata.apply(
             lambda m: f"http://{SERVER_NAME}.{ns}.svc.cluster.local:{Ports.MLFLOW}"
         )
         self.register_outputs({"tracking_uri": self.tracking_uri})
 
-    def _backups(self, name: str, args: ModelRegistryArgs, labels: dict[str, str], db_env: list[dict]) -> None:
+    def _backups(self, name: str, args: ModelRegistryArgs, labels: dict[str, str], restore_labels: dict[str, str]):
+        """The backup volume, the scripts, the backup CronJob and the restore template."""
         ns, backup = args.namespace, args.settings.backup
         child = pulumi.ResourceOptions(parent=self)
+        claim: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(backup.storage)}}}
+        if backup.storage_class:
+            claim["storageClassName"] = backup.storage_class
         k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-backups",
-            metadata=metadata("mlflow-backups", ns, labels),
-            spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(backup.storage)}}},
-            opts=child,
+            f"{name}-backups", metadata=metadata(BACKUP_VOLUME, ns, labels), spec=claim, opts=child
         )
         k8s.core.v1.ConfigMap(
-            f"{name}-backup-script",
-            metadata=metadata("mlflow-backup-script", ns, labels),
-            data={"backup.sh": BACKUP_SCRIPT.read_text(encoding="utf-8")},
+            f"{name}-db-scripts",
+            metadata=metadata(SCRIPTS_CONFIGMAP, ns, labels),
+            data={path.name: path.read_text(encoding="utf-8") for path in (BACKUP_SCRIPT, RESTORE_SCRIPT)},
             opts=child,
         )
-        env = [
-            {
-                "name": "PGUSER",
-                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_USER"}},
-            },
-            {
-                "name": "PGPASSWORD",
-                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_PASSWORD"}},
-            },
-            {
-                "name": "PGDATABASE",
-                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_DB"}},
-            },
+        credentials = [
+            {"name": env, "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": key}}}
+            for env, key in (
+                ("PGUSER", "POSTGRES_USER"),
+                ("PGPASSWORD", "POSTGRES_PASSWORD"),
+                ("PGDATABASE", "POSTGRES_DB"),
+            )
+        ]
+        connection = [
+            *credentials,
             {"name": "PGHOST", "value": DATABASE_NAME},
             {"name": "PGPORT", "value": str(Ports.POSTGRES)},
-            {"name": "BACKUP_DIR", "value": "/backups"},
-            {"name": "BACKUP_RETAIN", "value": str(backup.retention)},
         ]
+
+        def pod(script: str, env: list[dict], pod_labels: dict[str, str], restart: str, read_only: bool) -> dict:
+            """A pod running one of the scripts in the postgres image, with the backup volume mounted."""
+            return {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "restartPolicy": restart,
+                    "automountServiceAccountToken": False,
+                    "securityContext": restricted_pod_security(images.POSTGRES_UID),
+                    "containers": [
+                        {
+                            "name": script.removesuffix(".sh"),
+                            "image": images.POSTGRES,
+                            "command": ["/bin/sh", f"/scripts/{script}"],
+                            "env": [*connection, {"name": "BACKUP_DIR", "value": "/backups"}, *env],
+                            "resources": resources(args.settings.database),
+                            "securityContext": restricted_container_security(),
+                            "volumeMounts": [
+                                {"name": "backups", "mountPath": "/backups", "readOnly": read_only},
+                                {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+                                {"name": "tmp", "mountPath": "/tmp"},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "backups", "persistentVolumeClaim": {"claimName": BACKUP_VOLUME}},
+                        {"name": "scripts", "configMap": {"name": SCRIPTS_CONFIGMAP}},
+                        scratch_volume("tmp", "64Mi"),
+                    ],
+                },
+            }
+
         k8s.batch.v1.CronJob(
             f"{name}-backup",
-            metadata=metadata("mlflow-db-backup", ns, labels),
+            metadata=metadata(BACKUP_CRONJOB, ns, labels),
             spec={
                 "schedule": backup.effective_schedule,
                 "concurrencyPolicy": "Forbid",
@@ -305,34 +350,44 @@ class ModelRegistry(pulumi.ComponentResource):
                     "spec": {
                         "backoffLimit": 2,
                         "activeDeadlineSeconds": 600,
-                        "template": {
-                            "metadata": {"labels": labels},
-                            "spec": {
-                                "restartPolicy": "OnFailure",
-                                "automountServiceAccountToken": False,
-                                "securityContext": restricted_pod_security(images.POSTGRES_UID),
-                                "containers": [
-                                    {
-                                        "name": "pg-dump",
-                                        "image": images.POSTGRES,
-                                        "command": ["/bin/sh", "/scripts/backup.sh"],
-                                        "env": env,
-                                        "resources": resources(args.settings.database),
-                                        "securityContext": restricted_container_security(),
-                                        "volumeMounts": [
-                                            {"name": "backups", "mountPath": "/backups"},
-                                            {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
-                                            {"name": "tmp", "mountPath": "/tmp"},
-                                        ],
-                                    }
-                                ],
-                                "volumes": [
-                                    {"name": "backups", "persistentVolumeClaim": {"claimName": "mlflow-backups"}},
-                                    {"name": "scripts", "configMap": {"name": "mlflow-backup-script"}},
-                                    scratch_volume("tmp", "64Mi"),
-                                ],
-                            },
-                        },
+                        "template": pod(
+                            "backup.sh",
+                            [{"name": "BACKUP_RETAIN", "value": str(backup.retention)}],
+                            labels,
+                            restart="OnFailure",
+                            read_only=False,
+                        ),
+                    }
+                },
+            },
+            opts=child,
+        )
+        # The restore Job's template. `suspend` keeps it from ever running on a schedule; the
+        # schedule field is required by the API and names a date that makes the intent plain.
+        k8s.batch.v1.CronJob(
+            f"{name}-restore",
+            metadata=metadata(
+                RESTORE_TEMPLATE,
+                ns,
+                restore_labels,
+                {"platform.mlops/usage": "template for `mlplat registry restore --from <backup>`; never scheduled"},
+            ),
+            spec={
+                "schedule": "0 0 1 1 *",
+                "suspend": True,
+                "concurrencyPolicy": "Forbid",
+                "jobTemplate": {
+                    "spec": {
+                        "backoffLimit": 0,  # a restore that failed is read, not retried blindly
+                        "activeDeadlineSeconds": 1800,
+                        "ttlSecondsAfterFinished": 7 * 24 * 3600,  # its log is the restore's record
+                        "template": pod(
+                            "restore.sh",
+                            [{"name": "BACKUP_FILE", "value": "latest"}, {"name": "RESTORE_FORCE", "value": "0"}],
+                            restore_labels,
+                            restart="Never",
+                            read_only=True,
+                        ),
                     }
                 },
             },

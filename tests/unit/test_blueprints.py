@@ -107,6 +107,11 @@ MALFORMED = {
         _set("platform.registry.backup.schedule", "daily"),
         "blueprints/x.yaml: platform.registry.backup.schedule: 'daily' is not a 5-field cron schedule",
     ),
+    "storage-class": (
+        _set("platform.registry.backup.storageClass", "Fast SSD"),
+        "blueprints/x.yaml: platform.registry.backup.storageClass: 'Fast SSD' is not a StorageClass name: "
+        "use lowercase letters, digits, '-' and '.'",
+    ),
     "api-version": (
         _set("apiVersion", "v2"),
         "blueprints/x.yaml: apiVersion: 'v2' is not allowed; input should be 'mlops-platform/v1'",
