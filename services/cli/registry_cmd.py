@@ -1,8 +1,9 @@
-"""`mlplat registry restore`: registry disaster recovery.
+"""`mlplat registry restore` and `mlplat registry drill`: registry disaster recovery.
 
 `restore` runs services/registry/restore.sh: in the cluster as a Job made from the
 `mlflow-db-restore` template the ModelRegistry component deploys (the default), or locally against
-any PostgreSQL given by `--database-url`.
+any PostgreSQL given by `--database-url`. `drill` runs the whole DR drill on this machine
+(services/registry/drill.py). The step-by-step guide is docs/registry-dr.md.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from services.cli import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    group = subparsers.add_parser("registry", help="registry disaster recovery: restore a backup")
+    group = subparsers.add_parser("registry", help="registry disaster recovery: restore a backup, run the DR drill")
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     restore = actions.add_parser(
@@ -44,6 +45,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--backup-dir", type=Path, help="with --database-url: where the backups are [the --from file's folder]"
     )
     restore.set_defaults(handler=_restore)
+
+    drill = actions.add_parser(
+        "drill",
+        help="the DR drill: real PostgreSQL + MLflow, backup, destroy, restore, verify; measures RTO and RPO",
+    )
+    drill.add_argument("--models", type=int, default=3, help="registered models to create (1-10) [3]")
+    drill.add_argument("--versions", type=int, default=2, help="versions per model (1-10) [2]")
+    drill.add_argument("--keep", type=Path, metavar="DIR", help="keep backups, logs and the audit log in DIR")
+    drill.add_argument("--json", action="store_true", help="print the report as JSON (progress goes to stderr)")
+    drill.set_defaults(handler=_drill)
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -101,3 +112,24 @@ def _restore_local(args: argparse.Namespace) -> int:
         raise CliError(str(exc), code=exc.code) from None
     print(done.output, end="")
     return 0
+
+
+def _drill(args: argparse.Namespace) -> int:
+    import sys
+
+    from services.registry.drill import Drill, DrillError
+    from services.registry.postgres import PostgresNotInstalled
+
+    say = (
+        (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else (lambda line: print(line, flush=True))
+    )
+    try:
+        drill = Drill(models=args.models, versions=args.versions, root=args.keep, say=say)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        report = drill.run()
+    except (DrillError, PostgresNotInstalled) as exc:
+        raise CliError(str(exc), code=1) from None
+    print(report.to_json() if args.json else "\n" + report.text())
+    return 0 if report.passed else 1
