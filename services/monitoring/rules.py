@@ -22,6 +22,7 @@ __all__ = [
     "alert_rules",
     "ALERT_SERVICE_DOWN",
     "ALERT_REGISTRY_DOWN",
+    "ALERT_REGISTRY_UNREACHABLE",
     "ALERT_ERROR_RATIO",
     "ALERT_LATENCY_BURN_FAST",
     "ALERT_LATENCY_BURN_SLOW",
@@ -34,6 +35,7 @@ __all__ = [
 
 ALERT_SERVICE_DOWN = "ModelServerDown"
 ALERT_REGISTRY_DOWN = "RegistryDown"
+ALERT_REGISTRY_UNREACHABLE = "ModelServerRegistryUnreachable"
 ALERT_ERROR_RATIO = "ModelErrorRatioAboveSLO"
 ALERT_LATENCY_BURN_FAST = "ModelLatencyBudgetBurnFast"
 ALERT_LATENCY_BURN_SLOW = "ModelLatencyBudgetBurnSlow"
@@ -43,6 +45,7 @@ ALERT_QUOTA = "TenantQuotaNearlyExhausted"
 ALL_ALERTS = (
     ALERT_SERVICE_DOWN,
     ALERT_REGISTRY_DOWN,
+    ALERT_REGISTRY_UNREACHABLE,
     ALERT_ERROR_RATIO,
     ALERT_LATENCY_BURN_FAST,
     ALERT_LATENCY_BURN_SLOW,
@@ -113,6 +116,21 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             "annotations": {
                 "summary": "Model registry {{ $labels.instance }} is down",
                 "description": "Model servers keep serving loaded versions, but no alias can move.",
+            },
+        },
+        {
+            # The servers' own view: also catches a registry that is up but unreachable from a
+            # tenant (NetworkPolicy, DNS), which RegistryDown (scraping the registry) cannot see.
+            "alert": ALERT_REGISTRY_UNREACHABLE,
+            "expr": f"min by (tenant, instance) ({m.REGISTRY_UP}) == 0",
+            "for": "5m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Model server {{ $labels.instance }} of tenant {{ $labels.tenant }} "
+                "cannot reach its registry (degraded)",
+                "description": "It keeps serving the versions it has loaded, but promotions and rollbacks "
+                "are not followed. If RegistryDown is not firing, check the path: the tenant's "
+                "allow-registry NetworkPolicy and DNS.",
             },
         },
         {
