@@ -215,11 +215,17 @@ class Tenant(_Spec):
         return name
 
 
-class BackupSettings(_Spec):
-    """pg_dump backups of the registry database to their own volume.
+# pg_dump runs at most this often: below it, WAL archiving carries the RPO (ADR 0012).
+DUMP_MIN_RPO_MINUTES = 15
 
-    With `rpoMinutes` set, the schedule is derived from it (a 15-minute RPO runs every 15 minutes);
-    otherwise `schedule` (default nightly) is used.
+
+class BackupSettings(_Spec):
+    """Backups of the registry database, on a volume of their own.
+
+    With `rpoMinutes` set, the pg_dump schedule is derived from it (a 15-minute RPO dumps every 15
+    minutes); otherwise `schedule` (default nightly) is used. An RPO under 15 minutes turns on WAL
+    archiving as well: every finished WAL segment is archived, at least every `rpoMinutes`, and a
+    base backup for point-in-time recovery is taken on `schedule`.
     """
 
     schedule: str = "0 2 * * *"
@@ -250,12 +256,18 @@ class BackupSettings(_Spec):
         return schedule
 
     @property
+    def wal_archiving(self) -> bool:
+        return self.rpo_minutes is not None and self.rpo_minutes < DUMP_MIN_RPO_MINUTES
+
+    @property
     def effective_schedule(self) -> str:
+        """The pg_dump CronJob's schedule."""
         if self.rpo_minutes is None:
             return self.schedule
-        if self.rpo_minutes < 60:
-            return f"*/{self.rpo_minutes} * * * *"
-        return f"0 */{max(1, self.rpo_minutes // 60)} * * *"
+        minutes = max(self.rpo_minutes, DUMP_MIN_RPO_MINUTES)
+        if minutes < 60:
+            return f"*/{minutes} * * * *"
+        return f"0 */{max(1, minutes // 60)} * * *"
 
 
 class RegistrySettings(_Spec):
@@ -427,10 +439,11 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
         reg = platform.registry
         cpu += (reg.replicas + 1) * reg.server.limits.cores() + reg.database.limits.cores()
         memory += (reg.replicas + 1) * reg.server.limits.bytes() + reg.database.limits.bytes()
-        # the backup job and a restore job (they may overlap) run with the database's limits
-        cpu += 2 * reg.database.limits.cores()
-        memory += 2 * reg.database.limits.bytes()
-        pods += reg.replicas + 1 + 1 + 2
+        # the backup jobs and a restore job (they may overlap) run with the database's limits
+        jobs = 3 if reg.backup.wal_archiving else 2
+        cpu += jobs * reg.database.limits.cores()
+        memory += jobs * reg.database.limits.bytes()
+        pods += reg.replicas + 1 + 1 + jobs
     return cpu, memory, pods
 
 

@@ -2,8 +2,10 @@
 
 `restore` runs services/registry/restore.sh: in the cluster as a Job made from the
 `mlflow-db-restore` template the ModelRegistry component deploys (the default), or locally against
-any PostgreSQL given by `--database-url`. `drill` runs the whole DR drill on this machine
-(services/registry/drill.py). The step-by-step guide is docs/registry-dr.md.
+any PostgreSQL given by `--database-url`. With `--point-in-time` (registries with WAL archiving) it
+runs services/registry/pitr-restore.sh from the `mlflow-db-pitr-restore` template instead. `drill`
+runs the whole DR drill on this machine (services/registry/drill.py). The step-by-step guide is
+docs/registry-dr.md.
 """
 
 from __future__ import annotations
@@ -26,10 +28,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "is verified (checksum, pg_restore --list) before anything is touched, restored into a fresh database "
         "and swapped in; a database that has tables is replaced only with --force and kept under another name.",
     )
-    where = restore.add_mutually_exclusive_group(required=True)
-    where.add_argument("--from", dest="backup", metavar="BACKUP", help='a backup name (mlflow-<time>.dump) or "latest"')
+    where = restore.add_mutually_exclusive_group()
+    where.add_argument(
+        "--from",
+        dest="backup",
+        metavar="BACKUP",
+        help='a backup name (mlflow-<time>.dump) or "latest"; with --point-in-time a base backup (base-<time>)',
+    )
     where.add_argument("--list", action="store_true", help="list the backups instead of restoring")
     restore.add_argument("--force", action="store_true", help="replace a database that is not empty")
+    restore.add_argument(
+        "--point-in-time",
+        action="store_true",
+        help="restore a base backup and replay the archived WAL (registries with rpoMinutes under 15)",
+    )
+    restore.add_argument(
+        "--target-time",
+        metavar="TIME",
+        help="with --point-in-time: stop the replay here (ISO 8601, e.g. 2026-01-02T03:04:05Z)",
+    )
     restore.add_argument("--context", help="kubeconfig context [the dev stack's kubeContext]")
     restore.add_argument(
         "--namespace",
@@ -58,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _restore(args: argparse.Namespace) -> int:
+    if args.target_time and not args.point_in_time:
+        raise CliError("--target-time applies to --point-in-time: add it, or drop --target-time")
+    if args.point_in_time:
+        return _restore_point_in_time(args)
+    if not (args.backup or args.list):
+        raise CliError('give --from BACKUP (a backup name, or "latest"), or --list to see the backups')
     if args.database_url:
         return _restore_local(args)
     if args.backup_dir:
@@ -72,6 +95,32 @@ def _restore(args: argparse.Namespace) -> int:
     context = args.context or _stack_context()
     try:
         result = ClusterRestore(context=context, namespace=args.namespace).restore(backup, force=args.force)
+    except ClusterRestoreError as exc:
+        raise CliError(str(exc), code=exc.code) from None
+    print(result)
+    return 0
+
+
+def _restore_point_in_time(args: argparse.Namespace) -> int:
+    from services.registry.cluster import ClusterRestore, ClusterRestoreError, check_base_backup_name, recovery_target
+
+    if args.database_url or args.backup_dir or args.list:
+        raise CliError(
+            "--point-in-time restores the cluster's database volume: drop --database-url, --backup-dir and --list "
+            "(on your own server run services/registry/pitr-restore.sh, see docs/registry-dr.md)"
+        )
+    base = args.backup or "latest"
+    try:
+        check_base_backup_name(base)
+        if args.target_time:
+            recovery_target(args.target_time)
+    except ValueError as exc:
+        raise CliError(f"--point-in-time: {exc}") from None
+    context = args.context or _stack_context()
+    try:
+        result = ClusterRestore(context=context, namespace=args.namespace).point_in_time(
+            base, target_time=args.target_time, force=args.force
+        )
     except ClusterRestoreError as exc:
         raise CliError(str(exc), code=exc.code) from None
     print(result)

@@ -5,13 +5,27 @@ backup CronJob and restore Job and by everything below) -> `backups.py` (Python 
 two scripts) -> `postgres.py` (a throwaway PostgreSQL for the drill and the tests) ->
 `snapshot.py` (the registry as data, compared field by field) -> `drill.py` (the DR drill) ->
 `cluster.py` (`mlplat registry restore` on a cluster: a Job from the restore template).
+For an RPO under 15 minutes: `archive-wal.sh`, `base-backup.sh` and `pitr-restore.sh`, with
+`wal.py` holding the server settings that turn archiving on and the Python callers.
 """
 
 from pathlib import Path
 
-__all__ = ["BACKUP_SCRIPT", "RESTORE_SCRIPT"]
+__all__ = [
+    "BACKUP_SCRIPT",
+    "RESTORE_SCRIPT",
+    "ARCHIVE_WAL_SCRIPT",
+    "BASE_BACKUP_SCRIPT",
+    "PITR_RESTORE_SCRIPT",
+    "SCRIPTS",
+]
 
 # The single source of the backup and restore commands: the ModelRegistry component mounts these
 # files from a ConfigMap, and the drill and the tests run the very same files.
-BACKUP_SCRIPT = Path(__file__).resolve().with_name("backup.sh")
-RESTORE_SCRIPT = Path(__file__).resolve().with_name("restore.sh")
+_HERE = Path(__file__).resolve().parent
+BACKUP_SCRIPT = _HERE / "backup.sh"
+RESTORE_SCRIPT = _HERE / "restore.sh"
+ARCHIVE_WAL_SCRIPT = _HERE / "archive-wal.sh"
+BASE_BACKUP_SCRIPT = _HERE / "base-backup.sh"
+PITR_RESTORE_SCRIPT = _HERE / "pitr-restore.sh"
+SCRIPTS = (BACKUP_SCRIPT, RESTORE_SCRIPT, ARCHIVE_WAL_SCRIPT, BASE_BACKUP_SCRIPT, PITR_RESTORE_SCRIPT)

@@ -113,7 +113,7 @@ class LocalPostgres:
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_hex(16))
     run_as: str | None = field(default_factory=_unprivileged_user)
-    settings: dict[str, str] = field(default_factory=dict)  # extra `-c name=value` server settings
+    settings: dict[str, str] = field(default_factory=dict)  # written to postgresql.conf by init()
     running: bool = False
 
     @property
@@ -175,10 +175,14 @@ class LocalPostgres:
             )
         finally:
             pwfile.unlink(missing_ok=True)
+        if self.settings:  # in the file, not on pg_ctl's command line: values may hold spaces and quotes
+            quoted = {name: value.replace("'", "''") for name, value in self.settings.items()}
+            lines = [f"{name} = '{value}'" for name, value in quoted.items()]
+            with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+                conf.write("\n# set by services/registry/postgres.py\n" + "\n".join(lines) + "\n")
 
     def start(self) -> None:
         options = [f"-p {self.port}", f"-k {self.root / 'socket'}", "-c listen_addresses=127.0.0.1"]
-        options += [f"-c {name}={value}" for name, value in self.settings.items()]
         self._server(
             "pg_ctl", "start", "--wait", "--timeout=60", f"--pgdata={self.data_dir}", f"--log={self.log_file}",
             "-o", " ".join(options),

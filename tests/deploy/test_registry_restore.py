@@ -12,7 +12,7 @@ import pytest
 
 from services.cli import main
 from services.registry.cluster import ClusterRestore, ClusterRestoreError
-from tests.infra.conftest import find, rendered
+from tests.infra.conftest import find, rendered, rendered_with_wal_archiving
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -100,3 +100,73 @@ def test_the_cli_refuses_anything_but_a_backup_name_before_touching_the_cluster(
     assert main(["registry", "restore", "--from", bad, "--context", "kind-nowhere"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"mlplat: --from {bad}: {bad!r} is not a backup name") and "Traceback" not in err
+
+
+class FakePitrKubectl(FakeKubectl):
+    """Also answers the scale, wait-for-delete and recovery checks of a point-in-time restore."""
+
+    def __init__(self, template, job_conditions, recovery=("t", "t", "f"), **kwargs):
+        super().__init__(template, job_conditions, **kwargs)
+        self.recovery = list(recovery)
+
+    def __call__(self, command):
+        verb = list(command)[5:]
+        if verb[:2] == ["get", "deployment/mlflow"]:
+            self.commands.append(list(command))
+            return 0, "2"
+        if verb[:1] == ["exec"]:
+            self.commands.append(list(command))
+            return 0, self.recovery.pop(0)
+        return super().__call__(command)
+
+
+def pitr_template() -> dict:
+    return find(rendered_with_wal_archiving().manifests, "CronJob", "mlflow-db-pitr-restore", "mlops-system")
+
+
+def _scales(kubectl) -> list[str]:
+    return [f"{c[6]} {c[7]}" for c in kubectl.commands if c[5] == "scale"]
+
+
+def test_a_point_in_time_restore_stops_mlflow_and_the_database_then_brings_them_back_after_the_replay():
+    kubectl = FakePitrKubectl(pitr_template(), ["Complete"])
+    restore(kubectl).point_in_time("base-20260101T020000Z", target_time="2026-01-01T10:00:00Z")
+    assert _scales(kubectl) == [
+        "deployment/mlflow --replicas=0",
+        "statefulset/mlflow-db --replicas=0",
+        "statefulset/mlflow-db --replicas=1",
+        "deployment/mlflow --replicas=2",  # back to what it was, only once the database accepts writes
+    ]
+    env = {e["name"]: e.get("value") for e in kubectl.created["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["BASE_BACKUP"] == "base-20260101T020000Z"
+    assert env["RECOVERY_TARGET_TIME"] == "2026-01-01 10:00:00+00:00"
+    assert kubectl.recovery == []  # it waited until pg_is_in_recovery() said f
+
+
+def test_a_failed_point_in_time_restore_brings_the_untouched_database_and_mlflow_back():
+    kubectl = FakePitrKubectl(pitr_template(), ["Failed"], exit_code="2", logs="pitr-restore: ... is corrupt")
+    with pytest.raises(ClusterRestoreError) as failed:
+        restore(kubectl).point_in_time("latest")
+    assert failed.value.code == 2
+    assert _scales(kubectl)[-2:] == ["statefulset/mlflow-db --replicas=1", "deployment/mlflow --replicas=2"]
+
+
+def test_point_in_time_without_wal_archiving_says_what_to_change():
+    with pytest.raises(
+        ClusterRestoreError, match=r"needs WAL archiving: set platform.registry.backup.rpoMinutes below 15"
+    ):
+        restore(FakePitrKubectl(None, [])).point_in_time("latest")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--point-in-time", "--target-time", "yesterday"], "'yesterday' is not an ISO 8601 time"),
+        (["--point-in-time", "--target-time", "2026-01-01T10:00:00"], "has no UTC offset"),
+        (["--point-in-time", "--from", "mlflow-20260101T000000Z.dump"], "is not a base backup name"),
+        (["--from", "latest", "--target-time", "2026-01-01T10:00:00Z"], "--target-time applies to --point-in-time"),
+    ],
+)
+def test_the_cli_checks_point_in_time_arguments_before_touching_the_cluster(argv, message, capsys):
+    assert main(["registry", "restore", *argv, "--context", "kind-nowhere"]) == 2
+    assert message in capsys.readouterr().err

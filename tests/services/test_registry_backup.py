@@ -206,10 +206,15 @@ def test_cli_restore_errors_are_one_line_without_a_traceback(postgres, backup, c
 
 
 def test_cli_restore_without_from_or_list_is_a_usage_error(capsys):
+    assert main(["registry", "restore", "--database-url", "postgresql://u@h/db"]) == 2
+    assert (
+        capsys.readouterr().err
+        == 'mlplat: give --from BACKUP (a backup name, or "latest"), or --list to see the backups\n'
+    )
     with pytest.raises(SystemExit) as exited:
-        main(["registry", "restore", "--database-url", "postgresql://u@h/db"])
+        main(["registry", "restore", "--from", "latest", "--list"])
     assert exited.value.code == 2
-    assert "one of the arguments --from --list is required" in capsys.readouterr().err
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_without_postgresql_installed_the_message_says_how_to_install_it(tmp_path):

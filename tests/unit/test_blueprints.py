@@ -211,3 +211,21 @@ def test_cli_validate_exits_1_and_prints_the_field_path(tmp_path, capsys):
     path.write_text(yaml.safe_dump(bad))
     assert main(["blueprint", "validate", str(path)]) == 1
     assert "tenants[1].quotas.cpu: 'lots' is not a Kubernetes quantity" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("rpo", "dump_schedule", "wal"),
+    [
+        (None, "0 2 * * *", False),  # no RPO: the nightly schedule
+        (15, "*/15 * * * *", False),  # dumps alone meet 15 minutes
+        (30, "*/30 * * * *", False),
+        (120, "0 */2 * * *", False),
+        (5, "*/15 * * * *", True),  # tighter: WAL archiving carries the RPO, dumps stay at 15 minutes
+    ],
+)
+def test_the_backup_schedule_and_wal_archiving_follow_the_rpo(rpo, dump_schedule, wal):
+    from blueprints.schema import BackupSettings
+
+    backup = BackupSettings(rpo_minutes=rpo)
+    assert backup.effective_schedule == dump_schedule
+    assert backup.wal_archiving is wal
