@@ -44,7 +44,7 @@ from infra.k8s import (
     scrape_annotations,
     scratch_volume,
 )
-from services.registry import SCRIPTS
+from services.registry import DATABASE, PITR_TEMPLATE, RESTORE_TEMPLATE, SCRIPTS, SERVER
 from services.registry.wal import WAL_SUBDIR, archive_settings
 
 __all__ = [
@@ -59,12 +59,10 @@ __all__ = [
     "server_selector",
 ]
 
-SERVER_NAME = "mlflow"
-DATABASE_NAME = "mlflow-db"
+SERVER_NAME = SERVER
+DATABASE_NAME = DATABASE
 BACKUP_CRONJOB = "mlflow-db-backup"
-RESTORE_TEMPLATE = "mlflow-db-restore"  # services/registry/cluster.py creates restore Jobs from it
 BASE_BACKUP_CRONJOB = "mlflow-db-base-backup"
-PITR_TEMPLATE = "mlflow-db-pitr-restore"
 SCRIPTS_CONFIGMAP = "mlflow-db-scripts"
 HBA_CONFIGMAP = "mlflow-db-hba"
 BACKUP_VOLUME = "mlflow-backups"

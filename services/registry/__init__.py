@@ -18,7 +18,17 @@ __all__ = [
     "BASE_BACKUP_SCRIPT",
     "PITR_RESTORE_SCRIPT",
     "SCRIPTS",
+    "SERVER",
+    "DATABASE",
+    "RESTORE_TEMPLATE",
+    "PITR_TEMPLATE",
 ]
+
+# Object names the ModelRegistry component creates and `mlplat registry restore` acts on.
+SERVER = "mlflow"  # the MLflow Deployment
+DATABASE = "mlflow-db"  # the PostgreSQL StatefulSet (one pod: mlflow-db-0)
+RESTORE_TEMPLATE = "mlflow-db-restore"  # suspended CronJob: the restore Job's template
+PITR_TEMPLATE = "mlflow-db-pitr-restore"  # the same for a point-in-time restore (WAL archiving only)
 
 # The single source of the backup and restore commands: the ModelRegistry component mounts these
 # files from a ConfigMap, and the drill and the tests run the very same files.

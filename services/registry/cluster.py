@@ -33,13 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from services.deploy.kind import Runner, subprocess_runner
+from services.registry import DATABASE, PITR_TEMPLATE, RESTORE_TEMPLATE, SERVER
 from services.registry.backups import BACKUP_NAME, RestoreError
 
 __all__ = [
-    "RESTORE_TEMPLATE",
-    "PITR_TEMPLATE",
-    "SERVER_DEPLOYMENT",
-    "DATABASE",
     "ClusterRestore",
     "ClusterRestoreError",
     "check_backup_name",
@@ -48,10 +45,6 @@ __all__ = [
     "job_from_template",
 ]
 
-RESTORE_TEMPLATE = "mlflow-db-restore"
-PITR_TEMPLATE = "mlflow-db-pitr-restore"
-SERVER_DEPLOYMENT = "mlflow"
-DATABASE = "mlflow-db"  # the StatefulSet; its one pod is mlflow-db-0
 _BASE_NAME = re.compile(r"^base-\d{8}T\d{6}Z$")
 
 
@@ -171,14 +164,14 @@ class ClusterRestore:
         settings = {"BACKUP_FILE": backup, "RESTORE_FORCE": "1" if force else "0"}
         logs = self._run_job(template, settings, name, "listing backups" if backup == "list" else f"restoring {backup}")
         if backup != "list":
-            self.log(f"restarting deployment/{SERVER_DEPLOYMENT} on the restored database ...")
+            self.log(f"restarting deployment/{SERVER} on the restored database ...")
             self._must(
-                f"restart it yourself: `kubectl -n {self.namespace} rollout restart deployment/{SERVER_DEPLOYMENT}`",
-                *("rollout", "restart", f"deployment/{SERVER_DEPLOYMENT}"),
+                f"restart it yourself: `kubectl -n {self.namespace} rollout restart deployment/{SERVER}`",
+                *("rollout", "restart", f"deployment/{SERVER}"),
             )
             self._must(
                 f"inspect the pods: `kubectl -n {self.namespace} get pods -l app.kubernetes.io/name=mlflow`",
-                *("rollout", "status", f"deployment/{SERVER_DEPLOYMENT}", "--timeout=300s"),
+                *("rollout", "status", f"deployment/{SERVER}", "--timeout=300s"),
             )
         return logs
 
@@ -192,10 +185,10 @@ class ClusterRestore:
             "blueprint and deploy; without it, restore a dump with --from",
         )
         replicas = self._must(
-            "is the platform deployed?", "get", f"deployment/{SERVER_DEPLOYMENT}", "-o", "jsonpath={.spec.replicas}"
+            "is the platform deployed?", "get", f"deployment/{SERVER}", "-o", "jsonpath={.spec.replicas}"
         ).strip()
-        self.log(f"scaling deployment/{SERVER_DEPLOYMENT} and statefulset/{DATABASE} to 0 ...")
-        self._scale("deployment", SERVER_DEPLOYMENT, "0")
+        self.log(f"scaling deployment/{SERVER} and statefulset/{DATABASE} to 0 ...")
+        self._scale("deployment", SERVER, "0")
         self._scale("statefulset", DATABASE, "0")
         self._must(
             f"the database pod did not stop: `kubectl -n {self.namespace} describe pod {DATABASE}-0`",
@@ -208,15 +201,15 @@ class ClusterRestore:
         except ClusterRestoreError:
             # The data folder is untouched: bring the database and MLflow back as they were.
             self._scale("statefulset", DATABASE, "1")
-            self._scale("deployment", SERVER_DEPLOYMENT, replicas or "1")
+            self._scale("deployment", SERVER, replicas or "1")
             raise
         self._scale("statefulset", DATABASE, "1")
         self.log(f"statefulset/{DATABASE} started: replaying the archived WAL ...")
         self._wait_promoted()
-        self._scale("deployment", SERVER_DEPLOYMENT, replicas or "1")
+        self._scale("deployment", SERVER, replicas or "1")
         self._must(
             f"inspect the pods: `kubectl -n {self.namespace} get pods`",
-            *("rollout", "status", f"deployment/{SERVER_DEPLOYMENT}", "--timeout=300s"),
+            *("rollout", "status", f"deployment/{SERVER}", "--timeout=300s"),
         )
         return logs
 

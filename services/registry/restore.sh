@@ -6,7 +6,8 @@
 # Environment: PGHOST, PGPORT, PGUSER, PGPASSWORD (libpq; the user must be allowed to create
 #   databases), PGDATABASE (the database to replace), BACKUP_DIR (where backups live),
 #   BACKUP_FILE ("latest", a backup's name in BACKUP_DIR, or a path; "list" only lists them),
-#   RESTORE_FORCE (1 replaces a database that already has tables).
+#   RESTORE_FORCE (1 replaces a database that already has tables), RESTORE_WAIT_SECONDS (how long
+#   to wait for the server to accept connections, default 60).
 # Exit codes: 0 restored; 2 the backup is missing, incomplete, corrupt or not a dump; 3 the
 #   database is not empty and RESTORE_FORCE is not 1; 1 the restore itself failed.
 # In every failing case the current database is left exactly as it was:
@@ -66,10 +67,17 @@ listing=$(pg_restore --list "$file" 2>&1) || fail 2 "$file is not a pg_dump cust
 echo "verified $file: checksum matches, $(echo "$listing" | grep -c '^[0-9]') archive entries"
 
 # -- 2. is there something to replace? ---------------------------------------------------------
-exists=$(psql_admin -At -v db="$target_db" <<'SQL'
+# After losing its volume the database pod may still be starting: give it a minute.
+waited=0
+until pg_isready -q; do
+  [ "$waited" -lt "${RESTORE_WAIT_SECONDS:-60}" ] || fail 1 "PostgreSQL at ${PGHOST:-localhost}:${PGPORT:-5432} does not accept connections (waited ${waited}s): is the database running? The database was not touched."
+  sleep 2
+  waited=$((waited + 2))
+done
+exists=$(psql_admin -At -v db="$target_db" 2>&1 <<'SQL'
 SELECT count(*) FROM pg_database WHERE datname = :'db';
 SQL
-)
+) || fail 1 "cannot query PostgreSQL at ${PGHOST:-localhost}:${PGPORT:-5432} as ${PGUSER:-?} ($exists). The database was not touched."
 tables=0
 if [ "$exists" = 1 ]; then
   tables=$(psql -X -At --dbname="$target_db" -c "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")

@@ -19,7 +19,7 @@ import pytest
 
 from services.cli import main
 from services.registry.backups import BACKUP_NAME, Database, RestoreError, restore_backup, take_backup
-from services.registry.postgres import PostgresNotInstalled, find_bin_dir, throwaway_postgres
+from services.registry.postgres import PostgresNotInstalled, find_bin_dir, free_port, throwaway_postgres
 from services.registry.snapshot import capture, compare
 
 
@@ -165,6 +165,15 @@ def test_a_failing_pg_restore_leaves_the_database_untouched(postgres, registry, 
     sql(database, f"DROP DATABASE {scratch}", tools, "postgres")
     sql(database, "DROP TABLESPACE elsewhere", tools, "postgres")
     _assert_refused_untouched(postgres, registry, tools, dump.path, RestoreError.FAILED, "pg_restore of")
+
+
+def test_a_database_that_does_not_answer_is_reported_with_its_address(postgres, backup, tools, monkeypatch):
+    monkeypatch.setenv("RESTORE_WAIT_SECONDS", "0")
+    nowhere = dataclasses.replace(postgres.database(), port=free_port())
+    with pytest.raises(RestoreError) as failed:
+        restore_backup(nowhere, backup.path, tools=tools)
+    assert failed.value.code == RestoreError.FAILED
+    assert f"PostgreSQL at 127.0.0.1:{nowhere.port} does not accept connections" in str(failed.value)
 
 
 def test_restore_with_force_replaces_the_database_and_keeps_the_previous_one(postgres, registry, backup, tools):
