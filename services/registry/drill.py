@@ -195,6 +195,11 @@ class Drill:
 
     def run(self) -> DrillReport:
         if self.root is not None:
+            if (self.root / "standalone.json").exists():
+                raise DrillError(
+                    f"{self.root} belongs to a running standalone platform: keep the drill's files elsewhere "
+                    "(e.g. --keep /tmp/drill)"
+                )
             self.root.mkdir(parents=True, exist_ok=True)
             return self._run(self.root)
         with tempfile.TemporaryDirectory(prefix="mlplat-drill-") as folder:

@@ -105,3 +105,17 @@ def test_the_drill_refuses_an_unbounded_size():
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "mlplat: --models 500: use 1 to 10 (the drill is bounded so it stays quick)"
+
+
+def test_the_drill_never_keeps_its_files_in_a_running_platforms_folder(tmp_path):
+    (tmp_path / "standalone.json").write_text("{}")
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "registry", "drill", "--keep", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "belongs to a running standalone platform" in done.stderr
+    assert (tmp_path / "standalone.json").read_text() == "{}"
