@@ -390,6 +390,16 @@ class Blueprint(_Spec):
         return self
 
     @model_validator(mode="after")
+    def _ha_registry_has_a_spare(self) -> Blueprint:
+        registry = self.platform.registry
+        if self.platform.ha and registry.replicas < 2:
+            raise ValueError(
+                f"platform.registry.replicas: {registry.replicas} with platform.ha: true leaves the registry "
+                "without a spare (a drained node takes it down): set replicas to 2 or more, or ha: false"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _models_fit_quotas(self) -> Blueprint:
         for index, tenant in enumerate(self.tenants):
             cpu, memory, pods = tenant_peak_limits(tenant, self.platform)

@@ -112,6 +112,10 @@ MALFORMED = {
         "blueprints/x.yaml: platform.registry.backup.storageClass: 'Fast SSD' is not a StorageClass name: "
         "use lowercase letters, digits, '-' and '.'",
     ),
+    "ha-single-registry": (
+        _set("platform.ha", True),
+        "blueprints/x.yaml: platform.registry.replicas: 1 with platform.ha: true leaves the registry without a spare",
+    ),
     "api-version": (
         _set("apiVersion", "v2"),
         "blueprints/x.yaml: apiVersion: 'v2' is not allowed; input should be 'mlops-platform/v1'",
