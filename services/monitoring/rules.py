@@ -29,6 +29,8 @@ __all__ = [
     "ALERT_DRIFT",
     "ALERT_NO_PREDICTIONS",
     "ALERT_QUOTA",
+    "ALERT_BACKUP_MISSED",
+    "BACKUP_CRONJOBS",
     "ALL_ALERTS",
     "BURN_WINDOWS",
 ]
@@ -42,6 +44,9 @@ ALERT_LATENCY_BURN_SLOW = "ModelLatencyBudgetBurnSlow"
 ALERT_DRIFT = "ModelFeatureDrift"
 ALERT_NO_PREDICTIONS = "ModelNoPredictions"
 ALERT_QUOTA = "TenantQuotaNearlyExhausted"
+ALERT_BACKUP_MISSED = "RegistryBackupMissed"
+# The registry's backup CronJobs (infra/components/model_registry.py), in every registry's namespace.
+BACKUP_CRONJOBS = ("mlflow-db-backup", "mlflow-db-base-backup")
 ALL_ALERTS = (
     ALERT_SERVICE_DOWN,
     ALERT_REGISTRY_DOWN,
@@ -52,6 +57,7 @@ ALL_ALERTS = (
     ALERT_DRIFT,
     ALERT_NO_PREDICTIONS,
     ALERT_QUOTA,
+    ALERT_BACKUP_MISSED,
 )
 
 # (long window, short window, burn-rate factor, severity, alert)
@@ -60,6 +66,7 @@ BURN_WINDOWS = (
     ("6h", "30m", 6.0, "warning", ALERT_LATENCY_BURN_SLOW),
 )
 _BY = "tenant, model"
+_BACKUPS = f'cronjob=~"{"|".join(BACKUP_CRONJOBS)}"'
 
 
 def _slow_ratio(window: str, threshold: float) -> str:
@@ -197,6 +204,25 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             "annotations": {
                 "summary": "Tenant {{ $labels.namespace }} uses {{ $value | humanizePercentage }} "
                 "of its {{ $labels.resource }} quota"
+            },
+        },
+        {
+            # The RPO holds only while backups succeed. The schedule's interval is read from the
+            # CronJob itself (next run - last run), so one rule fits a nightly and a 15-minute backup:
+            # no success for an interval plus the job's 10-minute deadline means a run was missed.
+            "alert": ALERT_BACKUP_MISSED,
+            "expr": (
+                f"(time() - kube_cronjob_status_last_successful_time{{{_BACKUPS}}})"
+                f" > (kube_cronjob_next_schedule_time{{{_BACKUPS}}}"
+                f" - kube_cronjob_status_last_schedule_time{{{_BACKUPS}}}) + 600"
+            ),
+            "for": "5m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "Registry backup {{ $labels.namespace }}/{{ $labels.cronjob }} has not succeeded "
+                "for {{ $value | humanizeDuration }}",
+                "description": "A scheduled backup was missed: the registry's RPO no longer holds. "
+                "`kubectl -n {{ $labels.namespace }} get jobs` and the failed job's log say why.",
             },
         },
     ]
