@@ -44,7 +44,15 @@ from infra.k8s import (
     scrape_annotations,
     scratch_volume,
 )
-from services.registry import DATABASE, PITR_TEMPLATE, RESTORE_TEMPLATE, SCRIPTS, SERVER
+from services.registry import (
+    BACKUP_CRONJOB,
+    BASE_BACKUP_CRONJOB,
+    DATABASE,
+    PITR_TEMPLATE,
+    RESTORE_TEMPLATE,
+    SCRIPTS,
+    SERVER,
+)
 from services.registry.wal import WAL_SUBDIR, archive_settings
 
 __all__ = [
@@ -61,8 +69,6 @@ __all__ = [
 
 SERVER_NAME = SERVER
 DATABASE_NAME = DATABASE
-BACKUP_CRONJOB = "mlflow-db-backup"
-BASE_BACKUP_CRONJOB = "mlflow-db-base-backup"
 SCRIPTS_CONFIGMAP = "mlflow-db-scripts"
 HBA_CONFIGMAP = "mlflow-db-hba"
 BACKUP_VOLUME = "mlflow-backups"

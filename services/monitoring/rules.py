@@ -17,6 +17,7 @@ from typing import Any
 
 from blueprints.schema import MonitoringSettings
 from services.monitoring import metric_names as m
+from services.registry import BACKUP_CRONJOB, BASE_BACKUP_CRONJOB
 
 __all__ = [
     "alert_rules",
@@ -45,8 +46,8 @@ ALERT_DRIFT = "ModelFeatureDrift"
 ALERT_NO_PREDICTIONS = "ModelNoPredictions"
 ALERT_QUOTA = "TenantQuotaNearlyExhausted"
 ALERT_BACKUP_MISSED = "RegistryBackupMissed"
-# The registry's backup CronJobs (infra/components/model_registry.py), in every registry's namespace.
-BACKUP_CRONJOBS = ("mlflow-db-backup", "mlflow-db-base-backup")
+# The registry's backup CronJobs, in every registry's namespace.
+BACKUP_CRONJOBS = (BACKUP_CRONJOB, BASE_BACKUP_CRONJOB)
 ALL_ALERTS = (
     ALERT_SERVICE_DOWN,
     ALERT_REGISTRY_DOWN,

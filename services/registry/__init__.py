@@ -22,11 +22,15 @@ __all__ = [
     "DATABASE",
     "RESTORE_TEMPLATE",
     "PITR_TEMPLATE",
+    "BACKUP_CRONJOB",
+    "BASE_BACKUP_CRONJOB",
 ]
 
 # Object names the ModelRegistry component creates and `mlplat registry restore` acts on.
 SERVER = "mlflow"  # the MLflow Deployment
 DATABASE = "mlflow-db"  # the PostgreSQL StatefulSet (one pod: mlflow-db-0)
+BACKUP_CRONJOB = "mlflow-db-backup"  # backup.sh on the schedule (the backup alert watches it)
+BASE_BACKUP_CRONJOB = "mlflow-db-base-backup"  # base-backup.sh (WAL archiving only)
 RESTORE_TEMPLATE = "mlflow-db-restore"  # suspended CronJob: the restore Job's template
 PITR_TEMPLATE = "mlflow-db-pitr-restore"  # the same for a point-in-time restore (WAL archiving only)
 
