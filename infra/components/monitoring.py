@@ -200,7 +200,7 @@ class Monitoring(pulumi.ComponentResource):
             config=(alertmanager_yml,),
         )
 
-        # --- kube-state-metrics: object state (quota usage) for the quota alert ------------------
+        # --- kube-state-metrics: object state for the quota and backup alerts -------------------
         ksm_labels = labels("kube-state-metrics")
         k8s.core.v1.ServiceAccount(
             f"{name}-ksm-sa",
@@ -213,6 +213,7 @@ class Monitoring(pulumi.ComponentResource):
             metadata=metadata("mlops-kube-state-metrics", None, ksm_labels),
             rules=[
                 {"apiGroups": [""], "resources": ["resourcequotas", "namespaces"], "verbs": ["list", "watch"]},
+                {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["list", "watch"]},  # backup alert
             ],
             opts=child,
         )
@@ -237,7 +238,11 @@ class Monitoring(pulumi.ComponentResource):
                 "name": "kube-state-metrics",
                 "image": images.KUBE_STATE_METRICS,
                 # Only what the platform's rules use: small memory, small RBAC.
-                "args": [f"--port={KSM_PORT}", "--telemetry-port=8081", "--resources=resourcequotas,namespaces"],
+                "args": [
+                    f"--port={KSM_PORT}",
+                    "--telemetry-port=8081",
+                    "--resources=resourcequotas,namespaces,cronjobs",
+                ],
                 "ports": [
                     {"name": "http", "containerPort": KSM_PORT},
                     {"name": "telemetry", "containerPort": 8081},

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "services.cli.demo_cmd",
     "services.cli.toolchain_cmd",
     "services.cli.policy_cmd",
+    "services.cli.registry_cmd",
 )
 
 
