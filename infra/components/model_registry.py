@@ -370,7 +370,7 @@ class ModelRegistry(pulumi.ComponentResource):
                             restart="OnFailure",
                             read_only=False,
                         ),
-                    }
+                    },
                 },
             },
             opts=child,
@@ -547,7 +547,7 @@ def _template(
                     "activeDeadlineSeconds": 1800,
                     "ttlSecondsAfterFinished": 7 * 24 * 3600,  # its log is the restore's record
                     "template": pod,
-                }
+                },
             },
         },
         opts=pulumi.ResourceOptions(parent=parent),
