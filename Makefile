@@ -7,13 +7,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := infra,services,dev
 
-.PHONY: help venv up down standalone test test-cluster render bench lint clean
+.PHONY: help venv up down standalone test test-engine test-cluster toolchain render bench lint clean
 
 help:
 	@echo "make up           deploy the platform (kind when docker, kind and pulumi are present, else standalone)"
 	@echo "make standalone   run the platform as local processes (no Docker)"
 	@echo "make down         tear it down"
 	@echo "make test         the fast test suite: no cluster, no Docker, no Pulumi CLI"
+	@echo "make test-engine  the real pulumi up/preview/refresh/destroy on a container-less control plane"
+	@echo "make toolchain    build the pinned Pulumi CLI, Kubernetes provider and control plane from source (cached)"
 	@echo "make test-cluster smoke test against a running kind deployment"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
 	@echo "make bench        serving and batch benchmarks against named peers"
@@ -35,6 +37,14 @@ down: venv
 
 test: venv
 	$(BIN)/python -m pytest tests --ignore=tests/cluster
+
+# The second test layer: builds the pinned toolchain once (Go, from the module proxy, cached under
+# ~/.cache/mlops-platform/toolchain), then runs the real Pulumi engine against the sim control plane.
+test-engine: toolchain
+	MLPLAT_ENGINE_TESTS=1 $(BIN)/python -m pytest tests/engine -rs
+
+toolchain: venv
+	$(BIN)/mlplat toolchain
 
 # The smoke test against a running kind deployment (after `make up` on a machine with Docker).
 test-cluster: venv

@@ -11,6 +11,7 @@ Keys are camelCase in YAML, like Kubernetes objects; the Python attributes are s
 
 from __future__ import annotations
 
+import difflib
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -21,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from blueprints.cron import CronError, parse_cron
 from blueprints.naming import RESERVED_NAMESPACES
 from blueprints.quantity import QuantityError, parse_quantity
+from policies.catalog import RULE_IDS
 
 __all__ = [
     "Blueprint",
@@ -332,17 +334,38 @@ class Tenant(_Spec):
         return name
 
 
-class BackupSettings(_Spec):
-    """pg_dump backups of the registry database to their own volume.
+# pg_dump runs at most this often: below it, WAL archiving carries the RPO (ADR 0012).
+DUMP_MIN_RPO_MINUTES = 15
 
-    With `rpoMinutes` set, the schedule is derived from it (a 15-minute RPO runs every 15 minutes);
-    otherwise `schedule` (default nightly) is used.
+
+class BackupSettings(_Spec):
+    """Backups of the registry database, on a volume of their own.
+
+    With `rpoMinutes` set, the pg_dump schedule is derived from it (a 15-minute RPO dumps every 15
+    minutes); otherwise `schedule` (default nightly) is used. An RPO under 15 minutes turns on WAL
+    archiving as well: every finished WAL segment is archived, at least every `rpoMinutes`, and a
+    base backup for point-in-time recovery is taken on `schedule`.
     """
 
     schedule: str = "0 2 * * *"
     rpo_minutes: int | None = Field(default=None, ge=5, le=1440)
     retention: int = Field(default=7, ge=1, le=1000, description="backups kept")
     storage: StorageQuantity = "2Gi"
+    storage_class: str | None = Field(
+        default=None,
+        description="StorageClass of the backup volume (None: the cluster's default); name one on other disks "
+        "than the database's so one failure cannot take both",
+    )
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
+            raise ValueError(
+                f"{value!r} is not a StorageClass name: use lowercase letters, digits, '-' and '.' "
+                '(e.g. "backup-hdd"), or leave it out for the cluster\'s default class'
+            )
+        return value
 
     @field_validator("schedule")
     @classmethod
@@ -352,12 +375,18 @@ class BackupSettings(_Spec):
         return schedule
 
     @property
+    def wal_archiving(self) -> bool:
+        return self.rpo_minutes is not None and self.rpo_minutes < DUMP_MIN_RPO_MINUTES
+
+    @property
     def effective_schedule(self) -> str:
+        """The pg_dump CronJob's schedule."""
         if self.rpo_minutes is None:
             return self.schedule
-        if self.rpo_minutes < 60:
-            return f"*/{self.rpo_minutes} * * * *"
-        return f"0 */{max(1, self.rpo_minutes // 60)} * * *"
+        minutes = max(self.rpo_minutes, DUMP_MIN_RPO_MINUTES)
+        if minutes < 60:
+            return f"*/{minutes} * * * *"
+        return f"0 */{max(1, minutes // 60)} * * *"
 
 
 class RegistrySettings(_Spec):
@@ -414,14 +443,45 @@ class MonitoringSettings(_Spec):
 Enforcement = Literal["mandatory", "advisory", "disabled"]
 
 
+# A registry prefix as images spell it: a host (optionally with a port), optionally followed by a
+# repository path. `mlops-platform` matches the platform's own image, built and loaded into kind.
+_REGISTRY_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
+
+
 class PolicySettings(_Spec):
-    """How the policy gates enforce: a default level, per-rule overrides, the allowed registries."""
+    """How the policy gates enforce: a default level, per-rule overrides, the allowed registries.
+
+    Rule ids are those of `policies/catalog.py` (docs/policies.md lists them). An image is from an
+    allowed registry when its reference, as written, starts with an entry followed by `/`.
+    """
 
     default_enforcement: Enforcement = "mandatory"
     enforcement: dict[str, Enforcement] = Field(default_factory=dict)
     allowed_registries: list[str] = Field(
-        default_factory=lambda: ["docker.io", "quay.io", "registry.k8s.io", "ghcr.io", "mlops-platform"]
+        default_factory=lambda: ["docker.io", "quay.io", "registry.k8s.io", "ghcr.io", "mlops-platform"],
+        min_length=1,
     )
+
+    @field_validator("enforcement")
+    @classmethod
+    def _known_rules(cls, enforcement: dict[str, str]) -> dict[str, str]:
+        for rule in enforcement:
+            if rule not in RULE_IDS:
+                close = difflib.get_close_matches(rule, RULE_IDS, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(f"unknown rule {rule!r}: {hint}known rules: {', '.join(RULE_IDS)}")
+        return enforcement
+
+    @field_validator("allowed_registries")
+    @classmethod
+    def _registry_prefixes(cls, registries: list[str]) -> list[str]:
+        for registry in registries:
+            if not _REGISTRY_PREFIX.match(registry):
+                raise ValueError(
+                    f"{registry!r} is not a registry prefix: write a lowercase host with an optional port and "
+                    'path, without a scheme or a trailing "/" (e.g. "quay.io" or "ghcr.io/my-org")'
+                )
+        return registries
 
 
 class CostSettings(_Spec):
@@ -488,6 +548,16 @@ class Blueprint(_Spec):
         return self
 
     @model_validator(mode="after")
+    def _ha_registry_has_a_spare(self) -> Blueprint:
+        registry = self.platform.registry
+        if self.platform.ha and registry.replicas < 2:
+            raise ValueError(
+                f"platform.registry.replicas: {registry.replicas} with platform.ha: true leaves the registry "
+                "without a spare (a drained node takes it down): set replicas to 2 or more, or ha: false"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _models_fit_quotas(self) -> Blueprint:
         for index, tenant in enumerate(self.tenants):
             cpu, memory, pods = tenant_peak_limits(tenant, self.platform)
@@ -541,7 +611,8 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
 
     Counts each model at max replicas plus one surge pod per Deployment (rolling updates), one training
     run per trained model, one run per batch job, and a dedicated registry (MLflow server, PostgreSQL,
-    the backup job) when the tenant has one.
+    the backup and restore jobs) when the tenant has one: a restore must never be refused by the quota
+    in the middle of an incident.
     """
     cpu = Decimal(0)
     memory = Decimal(0)
@@ -563,10 +634,11 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
         reg = platform.registry
         cpu += (reg.replicas + 1) * reg.server.limits.cores() + reg.database.limits.cores()
         memory += (reg.replicas + 1) * reg.server.limits.bytes() + reg.database.limits.bytes()
-        # the backup job runs with the database's limits
-        cpu += reg.database.limits.cores()
-        memory += reg.database.limits.bytes()
-        pods += reg.replicas + 1 + 1 + 1
+        # the backup jobs and a restore job (they may overlap) run with the database's limits
+        jobs = 3 if reg.backup.wal_archiving else 2
+        cpu += jobs * reg.database.limits.cores()
+        memory += jobs * reg.database.limits.bytes()
+        pods += reg.replicas + 1 + 1 + jobs
     return cpu, memory, pods
 
 

@@ -6,6 +6,8 @@ Stack config (Pulumi.<stack>.yaml):
   mlops-platform:kubeContext  the kubeconfig context to deploy to (e.g. kind-mlops); required, so
                               the program never deploys to whatever context happens to be current
   mlops-platform:kubeconfig   optional path to a kubeconfig file
+  mlops-platform:metricsServer  install metrics-server (default true); the container-less sim cluster sets
+                              false, because an aggregated API no container serves stalls API discovery
 """
 
 from pathlib import Path
@@ -32,7 +34,11 @@ provider = k8s.Provider(
     context=kube_context,
     kubeconfig=config.get("kubeconfig") or None,
 )
-platform = Platform("mlops", PlatformArgs(blueprint=blueprint), opts=pulumi.ResourceOptions(provider=provider))
+platform = Platform(
+    "mlops",
+    PlatformArgs(blueprint=blueprint, install_metrics_server=config.get_bool("metricsServer", True)),
+    opts=pulumi.ResourceOptions(provider=provider),
+)
 
 pulumi.export("blueprint", blueprint.metadata.name)
 pulumi.export("trackingUri", platform.tracking_uri)

@@ -8,6 +8,7 @@ HTTP probes and Prometheus scrape annotations.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from blueprints.naming import standard_labels
@@ -115,3 +116,17 @@ def preferred_anti_affinity(selector: dict[str, str]) -> dict[str, Any]:
             ]
         }
     }
+
+
+CONFIG_HASH = "platform.mlops/config-hash"
+
+
+def config_hash(*contents: str) -> dict[str, str]:
+    """A pod-template annotation that changes whenever the configuration its pods read at start changes.
+
+    nginx, Prometheus, Alertmanager and Grafana read their files once; a ConfigMap update alone would
+    leave them on the old configuration until something restarts them. With the hash in the template,
+    a configuration change is a Deployment change, and Kubernetes rolls the pods (make test-engine saw
+    a new tenant's routes planned as a ConfigMap change only, before this)."""
+    digest = hashlib.sha256("\0".join(contents).encode()).hexdigest()[:16]
+    return {CONFIG_HASH: digest}

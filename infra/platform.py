@@ -1,10 +1,10 @@
 """Platform: the whole blueprint as one ComponentResource.
 
 It composes, in dependency order: the platform namespace, the shared model registry, monitoring,
-the gateway, cluster add-ons, and for each tenant its isolated namespace, a dedicated registry
-when the tenant asks for one, one ModelService per model, one BatchScoring per batch job and one
-ModelTraining (a Job template) per trained model; then the training trigger when any model is
-trained. Every decision about WHAT to build comes from the blueprint; this module only decides HOW
+the gateway, cluster add-ons, the admission policies, and for each tenant its isolated namespace, a
+dedicated registry when the tenant asks for one, one ModelService per model, one BatchScoring per batch
+job and one ModelTraining (a Job template) per trained model; then the training trigger when any model
+is trained. Every decision about WHAT to build comes from the blueprint; this module only decides HOW
 the pieces connect (which registry a tenant's models talk to, which pods a tenant's NetworkPolicies
 admit, where Alertmanager sends the drift alert, where batch jobs push their metrics).
 """
@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, standard_labels, tenant_namespace
 from blueprints.schema import Blueprint
+from infra.components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
@@ -93,6 +94,11 @@ class Platform(pulumi.ComponentResource):
         Gateway(f"{name}-gateway", GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1), opts=in_system)
         if args.install_metrics_server:
             MetricsServer(f"{name}-metrics-server", MetricsServerArgs(), opts=pulumi.ResourceOptions(parent=self))
+        AdmissionPolicies(
+            f"{name}-admission",
+            AdmissionPoliciesArgs(settings=platform.policy),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
         self.tenant_namespaces = []
         tenants: list[Tenant] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import runpy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,11 +83,18 @@ def _mask_leaves(value: Any) -> Any:
 
 
 def render_blueprint(
-    blueprint: str | Path, *, stack: str = "dev", kube_context: str | None = "kind-mlops", mask_secrets: bool = False
+    blueprint: str | Path,
+    *,
+    stack: str = "dev",
+    kube_context: str | None = "kind-mlops",
+    mask_secrets: bool = False,
+    config: Mapping[str, str] | None = None,
 ) -> Captured:
-    """Run `infra/__main__.py` for a blueprint (shipped name or path) and capture what it creates."""
+    """Run `infra/__main__.py` for a blueprint (shipped name or path) and capture what it creates.
+
+    `config` adds stack config keys ("mlops-platform:metricsServer": "false", ...)."""
     captured = Captured()
-    config = {f"{PROJECT}:blueprint": str(blueprint)}
+    config = {f"{PROJECT}:blueprint": str(blueprint), **(config or {})}
     if kube_context is not None:
         config[f"{PROJECT}:kubeContext"] = kube_context
     previous = os.environ.get("PULUMI_CONFIG")

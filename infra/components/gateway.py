@@ -19,6 +19,7 @@ from blueprints.schema import Blueprint
 from infra import images
 from infra.k8s import (
     SCRATCH,
+    config_hash,
     http_probe,
     metadata,
     restricted_container_security,
@@ -83,10 +84,11 @@ class Gateway(pulumi.ComponentResource):
         labels = standard_labels(NAME, INSTANCE, "gateway")
         select = gateway_selector()
         child = pulumi.ResourceOptions(parent=self)
+        config = nginx_config(args.blueprint)
         k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=metadata("gateway-config", ns, labels),
-            data={"nginx.conf": nginx_config(args.blueprint)},
+            data={"nginx.conf": config},
             opts=child,
         )
         k8s.apps.v1.Deployment(
@@ -96,7 +98,7 @@ class Gateway(pulumi.ComponentResource):
                 "replicas": args.replicas,
                 "selector": {"matchLabels": select},
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": labels, "annotations": config_hash(config)},  # new routes: new pods
                     "spec": {
                         "automountServiceAccountToken": False,
                         "securityContext": restricted_pod_security(images.GATEWAY_UID),

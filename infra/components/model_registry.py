@@ -6,9 +6,18 @@
 - The MLflow server runs from the platform image with proxied artifact storage
   (`--serve-artifacts`): clients talk only HTTP to MLflow and never need storage credentials;
   artifacts land on a PVC (see the ADR on PVC vs object store).
-- A backup CronJob runs `services/registry/backup.sh` (pg_dump, custom format) onto a separate
-  backup PVC with retention. Its schedule comes from the blueprint: nightly, or derived from the
-  RPO (`rpoMinutes: 15` -> every 15 minutes).
+- A backup CronJob runs `services/registry/backup.sh` (pg_dump, custom format, verified and
+  checksummed) onto a separate backup PVC, on its own StorageClass when the blueprint names one,
+  with retention. Its schedule comes from the blueprint: nightly, or derived from the RPO
+  (`rpoMinutes: 15` -> every 15 minutes). See ADR 0012 and docs/registry-dr.md.
+- The restore Job's template is a CronJob that never runs on its own (`suspend: true`):
+  `mlplat registry restore --from <backup>` creates a Job from it that runs
+  `services/registry/restore.sh` (verify, restore into a fresh database, swap).
+- An RPO under 15 minutes adds WAL archiving: PostgreSQL archives every finished WAL segment to the
+  backup volume at least every `rpoMinutes` (`archive-wal.sh`), a CronJob takes base backups
+  (`base-backup.sh`), and a second template restores to a point in time (`pitr-restore.sh`). The
+  backup volume is then mounted by the database too; being ReadWriteOnce, the jobs that mount it
+  are scheduled onto the database's node.
 - With `ha`, MLflow runs several replicas behind a PDB with anti-affinity. The server is
   stateless (state is in PostgreSQL and the artifact volume), so replicas are safe.
 """
@@ -17,13 +26,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from blueprints.naming import Ports, selector_labels, standard_labels
-from blueprints.schema import ImageRef, RegistrySettings
+from blueprints.schema import BackupSettings, ImageRef, RegistrySettings
 from infra import images
 from infra.k8s import (
     SCRATCH,
@@ -36,12 +44,43 @@ from infra.k8s import (
     scrape_annotations,
     scratch_volume,
 )
+from services.registry import (
+    BACKUP_CRONJOB,
+    BASE_BACKUP_CRONJOB,
+    DATABASE,
+    PITR_TEMPLATE,
+    RESTORE_TEMPLATE,
+    SCRIPTS,
+    SERVER,
+)
+from services.registry.wal import WAL_SUBDIR, archive_settings
 
-__all__ = ["ModelRegistry", "ModelRegistryArgs", "BACKUP_SCRIPT", "SERVER_NAME", "server_selector"]
+__all__ = [
+    "ModelRegistry",
+    "ModelRegistryArgs",
+    "SERVER_NAME",
+    "BACKUP_CRONJOB",
+    "RESTORE_TEMPLATE",
+    "BASE_BACKUP_CRONJOB",
+    "PITR_TEMPLATE",
+    "SCRIPTS_CONFIGMAP",
+    "server_selector",
+]
 
-BACKUP_SCRIPT = Path(__file__).resolve().parents[2] / "services" / "registry" / "backup.sh"
-SERVER_NAME = "mlflow"
-DATABASE_NAME = "mlflow-db"
+SERVER_NAME = SERVER
+DATABASE_NAME = DATABASE
+SCRIPTS_CONFIGMAP = "mlflow-db-scripts"
+HBA_CONFIGMAP = "mlflow-db-hba"
+BACKUP_VOLUME = "mlflow-backups"
+BASE_BACKUPS_KEPT = 2  # with nightly base backups: point-in-time recovery reaches back one to two days
+PGDATA = "/var/lib/postgresql/data/pgdata"
+# With WAL archiving the base-backup job connects for replication, which the image's pg_hba.conf
+# allows only locally; this file replaces it (password authentication everywhere over TCP).
+PG_HBA = """# TYPE  DATABASE     USER  ADDRESS  METHOD
+local   all          all            trust
+host    all          all   all      scram-sha-256
+host    replication  all   all      scram-sha-256
+"""
 
 
 def server_selector(instance: str) -> dict[str, str]:
@@ -108,6 +147,14 @@ class ModelRegistry(pulumi.ComponentResource):
             },
             opts=child,
         )
+        archiving = _archiving(settings.backup) if settings.backup.wal_archiving else None
+        if archiving:
+            k8s.core.v1.ConfigMap(
+                f"{name}-db-hba",
+                metadata=metadata(HBA_CONFIGMAP, ns, db_labels),
+                data={"pg_hba.conf": PG_HBA},
+                opts=child,
+            )
         pg_ready = {
             "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow", "-h", "127.0.0.1"]},
             "periodSeconds": 10,
@@ -131,7 +178,8 @@ class ModelRegistry(pulumi.ComponentResource):
                                 "name": "postgres",
                                 "image": images.POSTGRES,
                                 "ports": [{"name": "postgres", "containerPort": Ports.POSTGRES}],
-                                "env": [*db_env, {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+                                **({"args": archiving["args"]} if archiving else {}),
+                                "env": [*db_env, {"name": "PGDATA", "value": PGDATA}],
                                 "resources": resources(settings.database),
                                 "securityContext": restricted_container_security(),
                                 "readinessProbe": pg_ready,
@@ -140,10 +188,15 @@ class ModelRegistry(pulumi.ComponentResource):
                                     {"name": "data", "mountPath": "/var/lib/postgresql/data"},
                                     {"name": "run", "mountPath": "/var/run/postgresql"},
                                     {"name": "tmp", "mountPath": "/tmp"},
+                                    *(archiving["mounts"] if archiving else []),
                                 ],
                             }
                         ],
-                        "volumes": [scratch_volume("run", "16Mi"), scratch_volume("tmp", "64Mi")],
+                        "volumes": [
+                            scratch_volume("run", "16Mi"),
+                            scratch_volume("tmp", "64Mi"),
+                            *(archiving["volumes"] if archiving else []),
+                        ],
                     },
                 },
                 "volumeClaimTemplates": [
@@ -168,7 +221,9 @@ class ModelRegistry(pulumi.ComponentResource):
             },
             opts=child,
         )
-        db_uri = f"postgresql://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@{DATABASE_NAME}:{Ports.POSTGRES}/$(POSTGRES_DB)"
+        # The driver is named: SQLAlchemy 2.1 made psycopg (3) the default for postgresql://, and the
+        # platform image installs psycopg2 (pyproject.toml's services extra).
+        db_uri = f"postgresql+psycopg2://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@{DATABASE_NAME}:{Ports.POSTGRES}/$(POSTGRES_DB)"
         allowed_hosts = ",".join(
             [
                 f"{SERVER_NAME}",
@@ -254,87 +309,246 @@ class ModelRegistry(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self._backups(name, args, labels(DATABASE_NAME, "registry-backup"), db_env)
+        self._backups(
+            name, args, labels(DATABASE_NAME, "registry-backup"), labels(DATABASE_NAME, "registry-restore"), db_select
+        )
         self.tracking_uri = service.metadata.apply(
             lambda m: f"http://{SERVER_NAME}.{ns}.svc.cluster.local:{Ports.MLFLOW}"
         )
         self.register_outputs({"tracking_uri": self.tracking_uri})
 
-    def _backups(self, name: str, args: ModelRegistryArgs, labels: dict[str, str], db_env: list[dict]) -> None:
+    def _backups(
+        self,
+        name: str,
+        args: ModelRegistryArgs,
+        labels: dict[str, str],
+        restore_labels: dict[str, str],
+        db_select: dict[str, str],
+    ) -> None:
+        """The backup volume, the scripts, the backup CronJob and the restore template; with WAL
+        archiving also the base-backup CronJob and the point-in-time restore template."""
         ns, backup = args.namespace, args.settings.backup
         child = pulumi.ResourceOptions(parent=self)
+        claim: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(backup.storage)}}}
+        if backup.storage_class:
+            claim["storageClassName"] = backup.storage_class
         k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-backups",
-            metadata=metadata("mlflow-backups", ns, labels),
-            spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(backup.storage)}}},
-            opts=child,
+            f"{name}-backups", metadata=metadata(BACKUP_VOLUME, ns, labels), spec=claim, opts=child
         )
         k8s.core.v1.ConfigMap(
-            f"{name}-backup-script",
-            metadata=metadata("mlflow-backup-script", ns, labels),
-            data={"backup.sh": BACKUP_SCRIPT.read_text(encoding="utf-8")},
+            f"{name}-db-scripts",
+            metadata=metadata(SCRIPTS_CONFIGMAP, ns, labels),
+            data={path.name: path.read_text(encoding="utf-8") for path in SCRIPTS},
             opts=child,
         )
-        env = [
-            {
-                "name": "PGUSER",
-                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_USER"}},
-            },
-            {
-                "name": "PGPASSWORD",
-                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_PASSWORD"}},
-            },
-            {
-                "name": "PGDATABASE",
-                "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": "POSTGRES_DB"}},
-            },
-            {"name": "PGHOST", "value": DATABASE_NAME},
-            {"name": "PGPORT", "value": str(Ports.POSTGRES)},
-            {"name": "BACKUP_DIR", "value": "/backups"},
-            {"name": "BACKUP_RETAIN", "value": str(backup.retention)},
-        ]
+        # The database mounts the (ReadWriteOnce) backup volume when it archives WAL onto it.
+        beside = _beside_database(db_select) if backup.wal_archiving else None
+
+        def pod(script: str, env: list[dict], pod_labels: dict[str, str], *, restart: str, read_only: bool) -> dict:
+            return _script_pod(
+                script, env, pod_labels, args.settings, restart=restart, read_only=read_only, affinity=beside
+            )
+
         k8s.batch.v1.CronJob(
             f"{name}-backup",
-            metadata=metadata("mlflow-db-backup", ns, labels),
+            metadata=metadata(BACKUP_CRONJOB, ns, labels),
             spec={
                 "schedule": backup.effective_schedule,
                 "concurrencyPolicy": "Forbid",
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
                 "jobTemplate": {
+                    # The Jobs the CronJob creates carry these labels (the required-labels rule).
+                    "metadata": {"labels": labels},
                     "spec": {
                         "backoffLimit": 2,
                         "activeDeadlineSeconds": 600,
-                        "template": {
-                            "metadata": {"labels": labels},
-                            "spec": {
-                                "restartPolicy": "OnFailure",
-                                "automountServiceAccountToken": False,
-                                "securityContext": restricted_pod_security(images.POSTGRES_UID),
-                                "containers": [
-                                    {
-                                        "name": "pg-dump",
-                                        "image": images.POSTGRES,
-                                        "command": ["/bin/sh", "/scripts/backup.sh"],
-                                        "env": env,
-                                        "resources": resources(args.settings.database),
-                                        "securityContext": restricted_container_security(),
-                                        "volumeMounts": [
-                                            {"name": "backups", "mountPath": "/backups"},
-                                            {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
-                                            {"name": "tmp", "mountPath": "/tmp"},
-                                        ],
-                                    }
-                                ],
-                                "volumes": [
-                                    {"name": "backups", "persistentVolumeClaim": {"claimName": "mlflow-backups"}},
-                                    {"name": "scripts", "configMap": {"name": "mlflow-backup-script"}},
-                                    scratch_volume("tmp", "64Mi"),
-                                ],
-                            },
-                        },
+                        "template": pod(
+                            "backup.sh",
+                            [{"name": "BACKUP_RETAIN", "value": str(backup.retention)}],
+                            labels,
+                            restart="OnFailure",
+                            read_only=False,
+                        ),
+                    },
+                },
+            },
+            opts=child,
+        )
+        _template(
+            self,
+            f"{name}-restore",
+            RESTORE_TEMPLATE,
+            ns,
+            restore_labels,
+            "`mlplat registry restore --from <backup>`",
+            pod(
+                "restore.sh",
+                [{"name": "BACKUP_FILE", "value": "latest"}, {"name": "RESTORE_FORCE", "value": "0"}],
+                restore_labels,
+                restart="Never",
+                read_only=True,
+            ),
+        )
+        if not backup.wal_archiving:
+            return
+        k8s.batch.v1.CronJob(
+            f"{name}-base-backup",
+            metadata=metadata(BASE_BACKUP_CRONJOB, ns, labels),
+            spec={
+                "schedule": backup.schedule,
+                "concurrencyPolicy": "Forbid",
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "spec": {
+                        "backoffLimit": 2,
+                        "activeDeadlineSeconds": 1800,
+                        "template": pod(
+                            "base-backup.sh",
+                            [{"name": "BASE_BACKUP_RETAIN", "value": str(BASE_BACKUPS_KEPT)}],
+                            labels,
+                            restart="OnFailure",
+                            read_only=False,
+                        ),
                     }
                 },
             },
             opts=child,
         )
+        # The point-in-time restore writes the database's own volume, so it runs while the database
+        # is scaled to 0 (no affinity to it) and mounts that volume instead of connecting.
+        pitr = _script_pod(
+            "pitr-restore.sh",
+            [
+                {"name": "PGDATA", "value": PGDATA},
+                {"name": "BASE_BACKUP", "value": "latest"},
+                {"name": "RECOVERY_TARGET_TIME", "value": ""},
+                {"name": "RESTORE_FORCE", "value": "0"},
+            ],
+            restore_labels,
+            args.settings,
+            restart="Never",
+            read_only=True,
+            connect=False,
+        )
+        pitr["spec"]["containers"][0]["volumeMounts"].append({"name": "data", "mountPath": "/var/lib/postgresql/data"})
+        pitr["spec"]["volumes"].append(
+            {"name": "data", "persistentVolumeClaim": {"claimName": f"data-{DATABASE_NAME}-0"}}
+        )
+        _template(
+            self,
+            f"{name}-pitr-restore",
+            PITR_TEMPLATE,
+            ns,
+            restore_labels,
+            "`mlplat registry restore --point-in-time` (with the database scaled to 0)",
+            pitr,
+        )
+
+
+def _archiving(backup: BackupSettings) -> dict[str, list]:
+    """Container args, mounts and volumes that make PostgreSQL archive its WAL onto the backup volume."""
+    settings = archive_settings("/scripts/archive-wal.sh", f"/backups/{WAL_SUBDIR}", (backup.rpo_minutes or 0) * 60)
+    settings["hba_file"] = "/etc/postgresql/hba/pg_hba.conf"
+    return {
+        "args": [part for key, value in settings.items() for part in ("-c", f"{key}={value}")],
+        "mounts": [
+            {"name": "backups", "mountPath": "/backups"},
+            {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+            {"name": "hba", "mountPath": "/etc/postgresql/hba", "readOnly": True},
+        ],
+        "volumes": [
+            {"name": "backups", "persistentVolumeClaim": {"claimName": BACKUP_VOLUME}},
+            {"name": "scripts", "configMap": {"name": SCRIPTS_CONFIGMAP}},
+            {"name": "hba", "configMap": {"name": HBA_CONFIGMAP}},
+        ],
+    }
+
+
+def _beside_database(db_select: dict[str, str]) -> dict:
+    """Required co-location with the database pod: both mount the same ReadWriteOnce volume."""
+    return {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": dict(db_select)}}
+            ]
+        }
+    }
+
+
+def _script_pod(
+    script: str,
+    env: list[dict],
+    labels: dict[str, str],
+    settings: RegistrySettings,
+    *,
+    restart: str,
+    read_only: bool,
+    affinity: dict | None = None,
+    connect: bool = True,
+) -> dict:
+    """A pod template running one of services/registry's scripts in the postgres image, with the
+    backup volume at /backups and, when it `connect`s, the database's address and credentials."""
+    connection = [
+        {"name": env_name, "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": key}}}
+        for env_name, key in (
+            ("PGUSER", "POSTGRES_USER"),
+            ("PGPASSWORD", "POSTGRES_PASSWORD"),
+            ("PGDATABASE", "POSTGRES_DB"),
+        )
+    ] + [{"name": "PGHOST", "value": DATABASE_NAME}, {"name": "PGPORT", "value": str(Ports.POSTGRES)}]
+    spec: dict = {
+        "restartPolicy": restart,
+        "automountServiceAccountToken": False,
+        "securityContext": restricted_pod_security(images.POSTGRES_UID),
+        "containers": [
+            {
+                "name": script.removesuffix(".sh"),
+                "image": images.POSTGRES,
+                "command": ["/bin/sh", f"/scripts/{script}"],
+                "env": [*(connection if connect else []), {"name": "BACKUP_DIR", "value": "/backups"}, *env],
+                "resources": resources(settings.database),
+                "securityContext": restricted_container_security(),
+                "volumeMounts": [
+                    {"name": "backups", "mountPath": "/backups", "readOnly": read_only},
+                    {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "backups", "persistentVolumeClaim": {"claimName": BACKUP_VOLUME}},
+            {"name": "scripts", "configMap": {"name": SCRIPTS_CONFIGMAP}},
+            scratch_volume("tmp", "64Mi"),
+        ],
+    }
+    if affinity:
+        spec["affinity"] = affinity
+    return {"metadata": {"labels": labels}, "spec": spec}
+
+
+def _template(
+    parent: pulumi.Resource, resource_name: str, name: str, ns: str, labels: dict[str, str], usage: str, pod: dict
+) -> None:
+    """A Job template kept in the cluster: a CronJob that never runs on its own (`suspend`); the
+    schedule field is required by the API and names a date that makes the intent plain."""
+    k8s.batch.v1.CronJob(
+        resource_name,
+        metadata=metadata(name, ns, labels, {"platform.mlops/usage": f"template for {usage}; never scheduled"}),
+        spec={
+            "schedule": "0 0 1 1 *",
+            "suspend": True,
+            "concurrencyPolicy": "Forbid",
+            "jobTemplate": {
+                "metadata": {"labels": labels},  # the Jobs made from it carry them (the required-labels rule)
+                "spec": {
+                    "backoffLimit": 0,  # a restore that failed is read, not retried blindly
+                    "activeDeadlineSeconds": 1800,
+                    "ttlSecondsAfterFinished": 7 * 24 * 3600,  # its log is the restore's record
+                    "template": pod,
+                },
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

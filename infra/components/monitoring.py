@@ -24,6 +24,7 @@ from blueprints.naming import MONITORING_NAMESPACE, NodePorts, Ports, selector_l
 from blueprints.schema import MonitoringSettings
 from infra import images
 from infra.k8s import (
+    config_hash,
     http_probe,
     metadata,
     resources,
@@ -116,26 +117,26 @@ class Monitoring(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": "prometheus", "namespace": ns}],
             opts=child,
         )
+        prometheus_yml = _yaml(
+            prometheus_config(
+                "kubernetes",
+                alertmanagers=[alertmanager_url],
+                rules_dir="/etc/prometheus/rules",
+                kube_state_metrics=f"kube-state-metrics.{ns}.svc:{KSM_PORT}",
+                pushgateway=f"pushgateway.{ns}.svc:{Ports.PUSHGATEWAY}",
+            )
+        )
+        rules_yml = _yaml(alert_rules(settings))
         k8s.core.v1.ConfigMap(
             f"{name}-prometheus-config",
             metadata=metadata("prometheus-config", ns, prom_labels),
-            data={
-                "prometheus.yml": _yaml(
-                    prometheus_config(
-                        "kubernetes",
-                        alertmanagers=[alertmanager_url],
-                        rules_dir="/etc/prometheus/rules",
-                        kube_state_metrics=f"kube-state-metrics.{ns}.svc:{KSM_PORT}",
-                        pushgateway=f"pushgateway.{ns}.svc:{Ports.PUSHGATEWAY}",
-                    )
-                ),
-            },
+            data={"prometheus.yml": prometheus_yml},
             opts=child,
         )
         k8s.core.v1.ConfigMap(
             f"{name}-prometheus-rules",
             metadata=metadata("prometheus-rules", ns, prom_labels),
-            data={RULES_FILE: _yaml(alert_rules(settings))},
+            data={RULES_FILE: rules_yml},
             opts=child,
         )
         k8s.core.v1.PersistentVolumeClaim(
@@ -178,14 +179,16 @@ class Monitoring(pulumi.ComponentResource):
             port=Ports.PROMETHEUS,
             node_port=NodePorts.PROMETHEUS,
             opts=child,
+            config=(prometheus_yml, rules_yml),
         )
 
         # --- Alertmanager -----------------------------------------------------------------------
         am_labels = labels("alertmanager")
+        alertmanager_yml = _yaml(alertmanager_config(args.alert_webhooks))
         k8s.core.v1.ConfigMap(
             f"{name}-alertmanager-config",
             metadata=metadata("alertmanager-config", ns, am_labels),
-            data={"alertmanager.yml": _yaml(alertmanager_config(args.alert_webhooks))},
+            data={"alertmanager.yml": alertmanager_yml},
             opts=child,
         )
         self._deployment(
@@ -210,6 +213,7 @@ class Monitoring(pulumi.ComponentResource):
             volumes=[{"name": "config", "configMap": {"name": "alertmanager-config"}}, scratch_volume("data", "256Mi")],
             port=Ports.ALERTMANAGER,
             opts=child,
+            config=(alertmanager_yml,),
         )
 
         # --- Pushgateway: where batch jobs leave their metrics ------------------------------------
@@ -246,7 +250,7 @@ class Monitoring(pulumi.ComponentResource):
             scrape=False,  # scraped by its own job, with honor_labels (services/monitoring/config.py)
         )
 
-        # --- kube-state-metrics: object state (quota usage) for the quota alert ------------------
+        # --- kube-state-metrics: object state for the quota and backup alerts -------------------
         ksm_labels = labels("kube-state-metrics")
         k8s.core.v1.ServiceAccount(
             f"{name}-ksm-sa",
@@ -259,6 +263,7 @@ class Monitoring(pulumi.ComponentResource):
             metadata=metadata("mlops-kube-state-metrics", None, ksm_labels),
             rules=[
                 {"apiGroups": [""], "resources": ["resourcequotas", "namespaces"], "verbs": ["list", "watch"]},
+                {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["list", "watch"]},  # backup alert
             ],
             opts=child,
         )
@@ -283,7 +288,11 @@ class Monitoring(pulumi.ComponentResource):
                 "name": "kube-state-metrics",
                 "image": images.KUBE_STATE_METRICS,
                 # Only what the platform's rules use: small memory, small RBAC.
-                "args": [f"--port={KSM_PORT}", "--telemetry-port=8081", "--resources=resourcequotas,namespaces"],
+                "args": [
+                    f"--port={KSM_PORT}",
+                    "--telemetry-port=8081",
+                    "--resources=resourcequotas,namespaces,cronjobs",
+                ],
                 "ports": [
                     {"name": "http", "containerPort": KSM_PORT},
                     {"name": "telemetry", "containerPort": 8081},
@@ -311,31 +320,31 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace], ignore_changes=["stringData", "data"]),
         )
         prometheus_url = f"http://prometheus.{ns}.svc:{Ports.PROMETHEUS}"
+        datasources_yml = _yaml(grafana_datasources(prometheus_url))
+        provider_yml = _yaml(
+            {
+                "apiVersion": 1,
+                "providers": [
+                    {
+                        "name": "mlops-platform",
+                        "folder": "MLOps platform",
+                        "type": "file",
+                        "disableDeletion": True,
+                        "options": {"path": "/var/lib/grafana/dashboards"},
+                    }
+                ],
+            }
+        )
         k8s.core.v1.ConfigMap(
             f"{name}-grafana-datasources",
             metadata=metadata("grafana-datasources", ns, gf_labels),
-            data={"prometheus.yaml": _yaml(grafana_datasources(prometheus_url))},
+            data={"prometheus.yaml": datasources_yml},
             opts=child,
         )
         k8s.core.v1.ConfigMap(
             f"{name}-grafana-dashboard-provider",
             metadata=metadata("grafana-dashboard-provider", ns, gf_labels),
-            data={
-                "dashboards.yaml": _yaml(
-                    {
-                        "apiVersion": 1,
-                        "providers": [
-                            {
-                                "name": "mlops-platform",
-                                "folder": "MLOps platform",
-                                "type": "file",
-                                "disableDeletion": True,
-                                "options": {"path": "/var/lib/grafana/dashboards"},
-                            }
-                        ],
-                    }
-                )
-            },
+            data={"dashboards.yaml": provider_yml},
             opts=child,
         )
         k8s.core.v1.ConfigMap(
@@ -394,6 +403,8 @@ class Monitoring(pulumi.ComponentResource):
             node_port=NodePorts.GRAFANA,
             opts=child,
             scrape=False,
+            # Provisioning is read at start; the dashboards themselves are re-read by the file provider.
+            config=(datasources_yml, provider_yml),
         )
         self.prometheus_url = prometheus_url
         self.register_outputs({"prometheus_url": prometheus_url})
@@ -413,8 +424,10 @@ class Monitoring(pulumi.ComponentResource):
         service_account: str | None = None,
         scrape: bool = True,
         node_port: int | None = None,
+        config: tuple[str, ...] = (),
     ) -> None:
-        """A one-replica Deployment plus its Service: the shape every monitoring tool here shares."""
+        """A one-replica Deployment plus its Service: the shape every monitoring tool here shares.
+        `config` is what the tool reads once at start: when it changes, the pod is replaced."""
         select = selector_labels(app, INSTANCE)
         pod_spec: dict = {
             "automountServiceAccountToken": service_account is not None,
@@ -424,9 +437,10 @@ class Monitoring(pulumi.ComponentResource):
         }
         if service_account:
             pod_spec["serviceAccountName"] = service_account
+        annotations = {**(scrape_annotations(port) if scrape else {}), **(config_hash(*config) if config else {})}
         template_meta: dict = {"labels": labels}
-        if scrape:
-            template_meta["annotations"] = scrape_annotations(port)
+        if annotations:
+            template_meta["annotations"] = annotations
         k8s.apps.v1.Deployment(
             name,
             metadata=metadata(app, ns, labels),

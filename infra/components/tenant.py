@@ -286,7 +286,7 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
                     {
                         "key": "app.kubernetes.io/component",
                         "operator": "In",
-                        "values": ["registry-server", "registry-backup"],
+                        "values": ["registry-server", "registry-backup", "registry-restore"],
                     }
                 ]
             },

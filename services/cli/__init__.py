@@ -24,6 +24,9 @@ _COMMAND_MODULES = (
     "services.cli.serve_cmd",
     "services.cli.promote_cmd",
     "services.cli.demo_cmd",
+    "services.cli.toolchain_cmd",
+    "services.cli.policy_cmd",
+    "services.cli.registry_cmd",
     "services.cli.batch_cmd",
     "services.cli.train_cmd",
 )

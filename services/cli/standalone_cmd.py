@@ -24,6 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status = subparsers.add_parser("status", help="show the running platform's components and models")
     status.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="state folder [.mlplat]")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--target",
+        choices=("auto", "standalone", "sim"),
+        default="auto",
+        help="which platform to report: auto = the standalone one if it runs, else the sim cluster [auto]",
+    )
     status.set_defaults(handler=_status)
 
 
@@ -101,6 +107,12 @@ def run_standalone(args: argparse.Namespace) -> int:
         supervisor.stop()
 
 
+def _sim_running(root: Path) -> bool:
+    from services.engine.sim import SimLayout, running
+
+    return running(SimLayout(root.resolve() / "sim")) is not None
+
+
 def _probe(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -126,6 +138,10 @@ def _served(component: dict) -> list[dict]:
 
 def _status(args: argparse.Namespace) -> int:
     state_path = args.root / "standalone.json"
+    if args.target == "sim" or (args.target == "auto" and not state_path.is_file() and _sim_running(args.root)):
+        from services.cli.sim_cmd import sim_status
+
+        return sim_status(args.root, as_json=args.json)
     if not state_path.is_file():
         raise CliError(f"no standalone platform is running from {args.root}/ (start one with `make up`)", code=1)
     state = json.loads(state_path.read_text(encoding="utf-8"))

@@ -3,6 +3,8 @@
 Targets:
   kind        a local kind cluster deployed with Pulumi (needs docker, kind, pulumi, kubectl)
   standalone  the same services as local processes, in the foreground (needs nothing but Python)
+  sim         a container-less control plane with kwok-simulated pods, deployed with the real `pulumi up`
+              (needs the toolchain `make toolchain` builds; docs/engine.md)
   auto        kind when all of its tools are present and working, otherwise standalone (the default)
 """
 
@@ -20,7 +22,7 @@ from services.cli import CliError
 from services.cli.standalone_cmd import DEFAULT_ROOT, add_standalone_arguments, run_standalone
 from services.deploy.preflight import KIND_TOOLS, check_tools
 
-TARGETS = ("auto", "kind", "standalone")
+TARGETS = ("auto", "kind", "standalone", "sim")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--target", choices=TARGETS, default="auto", help="where to deploy [auto]")
     up.add_argument("--stack", default="dev", help="Pulumi stack (selects Pulumi.<stack>.yaml) [dev]")
     add_standalone_arguments(up)
+    sim = up.add_argument_group("sim target", "the fake node's size (default: this machine's, as kind's node is)")
+    sim.add_argument("--node-cpus", type=int, help="CPUs of the sim cluster's node")
+    sim.add_argument("--node-memory", help='memory of the sim cluster\'s node, a quantity such as "8Gi"')
     up.set_defaults(handler=_up)
 
     down = subparsers.add_parser("down", help="tear the platform down")
@@ -50,6 +55,10 @@ def _kind_problems() -> list[str]:
 
 
 def _up(args: argparse.Namespace) -> int:
+    if args.target == "sim":  # the container-less control plane: services/cli/sim_cmd.py
+        from services.cli.sim_cmd import sim_up
+
+        return sim_up(args)
     problems = _kind_problems() if args.target in ("auto", "kind") else []
     target = choose_target(args.target, problems)
     if target == "standalone":
@@ -68,6 +77,10 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
+    if args.target == "sim":  # the container-less control plane: services/cli/sim_cmd.py
+        from services.cli.sim_cmd import sim_down
+
+        return sim_down(args)
     state = args.root / "standalone.json"
     if args.target == "standalone" or (args.target == "auto" and state.is_file()):
         return stop_standalone(args.root)
@@ -93,20 +106,21 @@ def kind_up(args: argparse.Namespace) -> int:
     """
     from infra import automation
     from infra.render import render_blueprint
-    from services.cost import requested_costs
+    from policies.deploy.plugin import gate as policy_gate
+    from services.deploy.capacity import requests_of
     from services.deploy.kind import URLS, CommandFailed
 
     name, blueprint, deploy = _kind_context(args)
     try:
-        requested = sum(
-            line.memory_bytes for line in requested_costs(render_blueprint(name).manifests, blueprint.platform.costs)
-        )
-        deploy.check_docker_memory(requested)
+        requested = requests_of(render_blueprint(name).manifests)
+        deploy.check_docker_memory(requested.memory_bytes)
+        deploy.check_docker_cpus(requested)
         deploy.ensure_cluster()
         deploy.build_and_load_image()
         settings = automation.deploy_settings(args.stack, kube_context=deploy.context, blueprint=args.blueprint or None)
-        print(f"pulumi up: stack {args.stack}, blueprint {name}, context {deploy.context}", flush=True)
-        automation.up(settings, on_output=lambda line: print(line, end="" if line.endswith("\n") else "\n"))
+        gate = policy_gate(blueprint.platform.policy, args.root / "policy")
+        print(f"pulumi up: stack {args.stack}, blueprint {name}, context {deploy.context}, policy pack on", flush=True)
+        automation.up(settings, on_output=lambda line: print(line, end="" if line.endswith("\n") else "\n"), gate=gate)
         deploy.wait_ready(deploy.namespaces())
     except CommandFailed as exc:
         raise CliError(str(exc), code=1) from None

@@ -19,6 +19,7 @@ from pathlib import Path
 from blueprints.naming import MONITORING_NAMESPACE, SYSTEM_NAMESPACE, NodePorts
 from blueprints.quantity import format_bytes
 from blueprints.schema import Blueprint
+from services.deploy.capacity import Requests, shortfalls
 
 __all__ = ["KindDeploy", "Runner", "CommandFailed", "subprocess_runner", "kind_config_cluster_name", "URLS"]
 
@@ -85,6 +86,18 @@ class KindDeploy:
                 f"the blueprint needs about {format_bytes(needed)} (its requests plus ~1.5 GiB for the kind node); "
                 "give Docker more memory (Docker Desktop: Settings > Resources) or deploy a smaller blueprint "
                 "(pulumi config set blueprint foundation)",
+            )
+
+    def check_docker_cpus(self, requested: Requests) -> None:
+        """The node gets Docker's CPUs; the blueprint's CPU requests must fit beside kind's own pods."""
+        output = self._must(["docker", "info", "--format", "{{.NCPU}}"], "start Docker, then retry")
+        problems = shortfalls(requested, Decimal(output.strip() or 0))
+        if problems:
+            raise CommandFailed(
+                ["docker", "info"],
+                problems[0],
+                "give Docker more CPUs (Docker Desktop: Settings > Resources) or deploy a smaller blueprint "
+                "(pulumi config set blueprint foundation); otherwise pods stay Pending",
             )
 
     def ensure_cluster(self) -> bool:

@@ -4,6 +4,10 @@ traffic, an optional shadow that sees a copy of it, and the poller that keeps th
 Alias moves are followed by polling (see docs/adr): every `poll_interval` seconds the poller asks
 the registry where each alias points; a moved alias is loaded in the poller's thread and swapped in
 with one attribute assignment, so no request ever waits for a load or sees half a model.
+
+When the registry does not answer, nothing on the request path changes: the loaded versions keep
+serving, `mlplat_registry_up` drops to 0 (degraded) and the poller retries with backoff
+(`retry_wait`) until the registry is back.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from services.model_server.loading import LoadedModel, load, resolve
 from services.model_server.reference import DriftWindow
 from services.model_server.uris import ModelRef
 
-__all__ = ["Slot", "Route", "Poller"]
+__all__ = ["Slot", "Route", "Poller", "retry_wait"]
 
 log = logging.getLogger("mlplat.model_server")
 
@@ -121,15 +125,16 @@ class Poller:
         return healthy
 
     def _run(self) -> None:
-        backoff = 1.0
+        failures = 0  # consecutive polls the registry did not answer
         while not self._stop.is_set():
-            healthy = self.poll_once()
-            if healthy:
-                backoff = 1.0
-                wait = self.interval
-            else:  # retry sooner, backing off while the registry stays unreachable
-                wait = min(backoff, self.max_backoff, self.interval)
-                backoff = min(backoff * 2, self.max_backoff)
+            failures = 0 if self.poll_once() else failures + 1
+            wait = retry_wait(failures, self.interval, self.max_backoff)
+            if failures:
+                log.warning(
+                    "registry degraded (%d failed polls in a row): serving the loaded versions; next try in %.1fs",
+                    failures,
+                    wait,
+                )
             self._stop.wait(wait)
 
     def wait_ready(self, timeout: float) -> bool:
@@ -139,6 +144,15 @@ class Poller:
                 return True
             time.sleep(0.1)
         return False
+
+
+def retry_wait(failures: int, interval: float, max_backoff: float) -> float:
+    """Seconds until the next poll after `failures` failed polls in a row: the interval while the
+    registry answers, then 1, 2, 4 ... seconds, capped by `max_backoff` and the interval. A blip is
+    noticed within a second; a long outage costs the registry one call per interval, not a storm."""
+    if failures <= 0:
+        return interval
+    return min(2.0 ** (failures - 1), max_backoff, interval)
 
 
 def _not_found(exc: Exception) -> bool:

@@ -17,17 +17,21 @@ from typing import Any
 
 from blueprints.schema import MonitoringSettings
 from services.monitoring import metric_names as m
+from services.registry import BACKUP_CRONJOB, BASE_BACKUP_CRONJOB
 
 __all__ = [
     "alert_rules",
     "ALERT_SERVICE_DOWN",
     "ALERT_REGISTRY_DOWN",
+    "ALERT_REGISTRY_UNREACHABLE",
     "ALERT_ERROR_RATIO",
     "ALERT_LATENCY_BURN_FAST",
     "ALERT_LATENCY_BURN_SLOW",
     "ALERT_DRIFT",
     "ALERT_NO_PREDICTIONS",
     "ALERT_QUOTA",
+    "ALERT_BACKUP_MISSED",
+    "BACKUP_CRONJOBS",
     "ALERT_BATCH_FAILED",
     "ALERT_BATCH_LATE",
     "ALERT_BATCH_REJECTS",
@@ -38,12 +42,16 @@ __all__ = [
 
 ALERT_SERVICE_DOWN = "ModelServerDown"
 ALERT_REGISTRY_DOWN = "RegistryDown"
+ALERT_REGISTRY_UNREACHABLE = "ModelServerRegistryUnreachable"
 ALERT_ERROR_RATIO = "ModelErrorRatioAboveSLO"
 ALERT_LATENCY_BURN_FAST = "ModelLatencyBudgetBurnFast"
 ALERT_LATENCY_BURN_SLOW = "ModelLatencyBudgetBurnSlow"
 ALERT_DRIFT = "ModelFeatureDrift"
 ALERT_NO_PREDICTIONS = "ModelNoPredictions"
 ALERT_QUOTA = "TenantQuotaNearlyExhausted"
+ALERT_BACKUP_MISSED = "RegistryBackupMissed"
+# The registry's backup CronJobs, in every registry's namespace.
+BACKUP_CRONJOBS = (BACKUP_CRONJOB, BASE_BACKUP_CRONJOB)
 ALERT_BATCH_FAILED = "BatchJobFailed"
 ALERT_BATCH_LATE = "BatchJobLate"
 ALERT_BATCH_REJECTS = "BatchRejectRatioHigh"
@@ -51,12 +59,14 @@ ALERT_TRAINING_FAILED = "TrainingRunFailed"
 ALL_ALERTS = (
     ALERT_SERVICE_DOWN,
     ALERT_REGISTRY_DOWN,
+    ALERT_REGISTRY_UNREACHABLE,
     ALERT_ERROR_RATIO,
     ALERT_LATENCY_BURN_FAST,
     ALERT_LATENCY_BURN_SLOW,
     ALERT_DRIFT,
     ALERT_NO_PREDICTIONS,
     ALERT_QUOTA,
+    ALERT_BACKUP_MISSED,
     ALERT_BATCH_FAILED,
     ALERT_BATCH_LATE,
     ALERT_BATCH_REJECTS,
@@ -69,6 +79,7 @@ BURN_WINDOWS = (
     ("6h", "30m", 6.0, "warning", ALERT_LATENCY_BURN_SLOW),
 )
 _BY = "tenant, model"
+_BACKUPS = f'cronjob=~"{"|".join(BACKUP_CRONJOBS)}"'
 _BATCH = "tenant, model, batch_job"  # a batch job's Pushgateway group (services/batch/push.py)
 
 
@@ -126,6 +137,21 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             "annotations": {
                 "summary": "Model registry {{ $labels.instance }} is down",
                 "description": "Model servers keep serving loaded versions, but no alias can move.",
+            },
+        },
+        {
+            # The servers' own view: also catches a registry that is up but unreachable from a
+            # tenant (NetworkPolicy, DNS), which RegistryDown (scraping the registry) cannot see.
+            "alert": ALERT_REGISTRY_UNREACHABLE,
+            "expr": f"min by (tenant, instance) ({m.REGISTRY_UP}) == 0",
+            "for": "5m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Model server {{ $labels.instance }} of tenant {{ $labels.tenant }} "
+                "cannot reach its registry (degraded)",
+                "description": "It keeps serving the versions it has loaded, but promotions and rollbacks "
+                "are not followed. If RegistryDown is not firing, check the path: the tenant's "
+                "allow-registry NetworkPolicy and DNS.",
             },
         },
         {
@@ -192,6 +218,25 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             "annotations": {
                 "summary": "Tenant {{ $labels.namespace }} uses {{ $value | humanizePercentage }} "
                 "of its {{ $labels.resource }} quota"
+            },
+        },
+        {
+            # The RPO holds only while backups succeed. The schedule's interval is read from the
+            # CronJob itself (next run - last run), so one rule fits a nightly and a 15-minute backup:
+            # no success for an interval plus the job's 10-minute deadline means a run was missed.
+            "alert": ALERT_BACKUP_MISSED,
+            "expr": (
+                f"(time() - kube_cronjob_status_last_successful_time{{{_BACKUPS}}})"
+                f" > (kube_cronjob_next_schedule_time{{{_BACKUPS}}}"
+                f" - kube_cronjob_status_last_schedule_time{{{_BACKUPS}}}) + 600"
+            ),
+            "for": "5m",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": "Registry backup {{ $labels.namespace }}/{{ $labels.cronjob }} has not succeeded "
+                "for {{ $value | humanizeDuration }}",
+                "description": "A scheduled backup was missed: the registry's RPO no longer holds. "
+                "`kubectl -n {{ $labels.namespace }} get jobs` and the failed job's log say why.",
             },
         },
     ]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from blueprints import load
 from blueprints.naming import NodePorts
 from infra.versions import kubernetes_version
+from services.deploy.capacity import Requests
 from services.deploy.kind import KIND_CONFIG, CommandFailed, KindDeploy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,6 +155,13 @@ def test_too_little_docker_memory_stops_before_anything_is_created():
         _deploy(runner).check_docker_memory(Decimal(2 * 2**30))
 
 
+def test_too_few_docker_cpus_for_the_requests_beside_kinds_own_pods_stop_the_deploy():
+    runner = FakeRunner({"docker info": (0, "2")})
+    with pytest.raises(CommandFailed, match=r"requests 1\.21 CPU; a 2-CPU node leaves 1\.05.*needs 2\.16 CPUs"):
+        _deploy(runner).check_docker_cpus(Requests(Decimal("1.21"), Decimal(2**30)))
+    _deploy(FakeRunner({"docker info": (0, "4")})).check_docker_cpus(Requests(Decimal("1.21"), Decimal(2**30)))
+
+
 def test_a_failed_step_says_what_to_do_next():
     runner = FakeRunner({"kubectl": (1, "error: timed out waiting for the condition")})
     with pytest.raises(CommandFailed) as failure:
@@ -166,7 +174,7 @@ def test_wait_covers_platform_and_every_tenant_namespace():
     assert _deploy(FakeRunner()).namespaces() == ["mlops-system", "mlops-monitoring", "data-science"]
 
 
-def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order(monkeypatch, capsys):
+def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order(monkeypatch, capsys, tmp_path):
     import argparse
 
     from infra import automation
@@ -174,14 +182,18 @@ def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order
 
     calls = []
     monkeypatch.setattr(KindDeploy, "check_docker_memory", lambda self, need: calls.append(("memory", need > 0)))
+    monkeypatch.setattr(KindDeploy, "check_docker_cpus", lambda self, need: calls.append(("cpus", need.cpu_cores > 0)))
     monkeypatch.setattr(KindDeploy, "ensure_cluster", lambda self: calls.append(("cluster",)) or False)
     monkeypatch.setattr(KindDeploy, "build_and_load_image", lambda self: calls.append(("image",)))
     monkeypatch.setattr(KindDeploy, "wait_ready", lambda self, ns: calls.append(("wait", tuple(ns))))
-    monkeypatch.setattr(automation, "up", lambda settings, on_output: calls.append(("pulumi up", settings.config)))
-    args = argparse.Namespace(blueprint="foundation", stack="dev", target="kind")
+    monkeypatch.setattr(
+        automation, "up", lambda settings, on_output, gate: calls.append(("pulumi up", settings.config, gate))
+    )
+    args = argparse.Namespace(blueprint="foundation", stack="dev", target="kind", root=tmp_path)
     assert up_cmd.kind_up(args) == 0
-    assert [c[0] for c in calls] == ["memory", "cluster", "image", "pulumi up", "wait"]
-    assert calls[0] == ("memory", True)
-    assert calls[3][1] == {"mlops-platform:kubeContext": "kind-mlops", "mlops-platform:blueprint": "foundation"}
-    assert calls[4][1] == ("mlops-system", "mlops-monitoring", "data-science")
+    assert [c[0] for c in calls] == ["memory", "cpus", "cluster", "image", "pulumi up", "wait"]
+    assert calls[0] == ("memory", True) and calls[1] == ("cpus", True)
+    assert calls[4][1] == {"mlops-platform:kubeContext": "kind-mlops", "mlops-platform:blueprint": "foundation"}
+    assert calls[4][2].pack.is_file() and calls[4][2].config.is_file()  # the deploy-time pack gates the update
+    assert calls[5][1] == ("mlops-system", "mlops-monitoring", "data-science")
     assert "http://localhost:30500" in capsys.readouterr().out

@@ -118,6 +118,14 @@ def _references(template: dict) -> Iterator[tuple[str, str]]:
 def check_references(manifests: list[Manifest]) -> list[str]:
     """Every ConfigMap, Secret, PVC and ServiceAccount a pod references exists in its namespace."""
     existing = {(m.get("kind"), _ns(m), _name(m)) for m in manifests}
+    # A StatefulSet's controller creates a claim per template and replica: <template>-<set>-<ordinal>.
+    existing |= {
+        ("PersistentVolumeClaim", _ns(m), f"{t['metadata']['name']}-{_name(m)}-{ordinal}")
+        for m in manifests
+        if m.get("kind") == "StatefulSet"
+        for t in m["spec"].get("volumeClaimTemplates", [])
+        for ordinal in range(m["spec"].get("replicas", 1))
+    }
     problems = []
     for owner, template in pod_templates(manifests):
         claim_templates = {t["metadata"]["name"] for t in owner.get("spec", {}).get("volumeClaimTemplates", [])}

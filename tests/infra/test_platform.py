@@ -52,6 +52,7 @@ def test_components_are_composed_as_the_design_says(blueprint_name):
     assert types["mlops-platform:platform:Platform"] == 1
     assert types["mlops-platform:platform:Monitoring"] == 1
     assert types["mlops-platform:platform:MetricsServer"] == 1
+    assert types["mlops-platform:platform:AdmissionPolicies"] == 1
     assert types["mlops-platform:platform:Tenant"] >= 1
     assert types["mlops-platform:platform:ModelService"] >= 1
 

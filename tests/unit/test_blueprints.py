@@ -107,6 +107,15 @@ MALFORMED = {
         _set("platform.registry.backup.schedule", "daily"),
         "blueprints/x.yaml: platform.registry.backup.schedule: 'daily' is not a 5-field cron schedule",
     ),
+    "storage-class": (
+        _set("platform.registry.backup.storageClass", "Fast SSD"),
+        "blueprints/x.yaml: platform.registry.backup.storageClass: 'Fast SSD' is not a StorageClass name: "
+        "use lowercase letters, digits, '-' and '.'",
+    ),
+    "ha-single-registry": (
+        _set("platform.ha", True),
+        "blueprints/x.yaml: platform.registry.replicas: 1 with platform.ha: true leaves the registry without a spare",
+    ),
     "api-version": (
         _set("apiVersion", "v2"),
         "blueprints/x.yaml: apiVersion: 'v2' is not allowed; input should be 'mlops-platform/v1'",
@@ -264,3 +273,21 @@ def test_cli_validate_exits_1_and_prints_the_field_path(tmp_path, capsys):
     path.write_text(yaml.safe_dump(bad))
     assert main(["blueprint", "validate", str(path)]) == 1
     assert "tenants[1].quotas.cpu: 'lots' is not a Kubernetes quantity" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("rpo", "dump_schedule", "wal"),
+    [
+        (None, "0 2 * * *", False),  # no RPO: the nightly schedule
+        (15, "*/15 * * * *", False),  # dumps alone meet 15 minutes
+        (30, "*/30 * * * *", False),
+        (120, "0 */2 * * *", False),
+        (5, "*/15 * * * *", True),  # tighter: WAL archiving carries the RPO, dumps stay at 15 minutes
+    ],
+)
+def test_the_backup_schedule_and_wal_archiving_follow_the_rpo(rpo, dump_schedule, wal):
+    from blueprints.schema import BackupSettings
+
+    backup = BackupSettings(rpo_minutes=rpo)
+    assert backup.effective_schedule == dump_schedule
+    assert backup.wal_archiving is wal

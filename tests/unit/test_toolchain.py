@@ -1,0 +1,246 @@
+"""The toolchain builder's decisions: pins, cache key, recipes, replace rewriting, reuse, and failures.
+
+No test here compiles anything: the Go module proxy is switched off (GOPROXY=off), so any attempt to
+download would fail loudly, which is how the "never rebuilt" and "taken from PATH" tests prove that
+nothing was fetched. The real builds run in `make toolchain` / `make test-engine`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.engine import toolchain
+
+PINS = {
+    "pulumi": toolchain.Pin("3.260.0"),
+    "pulumi-kubernetes": toolchain.Pin("4.25.0", "v4.0.0-20260115033456-f47bc2d6f199"),
+    "kubernetes": toolchain.Pin("1.35.8"),
+    "etcd": toolchain.Pin("3.6.8"),
+    "kwok": toolchain.Pin("0.8.0"),
+}
+needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain is not installed")
+
+
+@pytest.fixture(autouse=True)
+def offline_go(monkeypatch):
+    monkeypatch.setenv("GOPROXY", "off")
+
+
+def test_every_pin_has_a_recipe_and_every_recipe_is_in_a_group():
+    pins = toolchain.load_pins()
+    recipes = toolchain.components(pins)
+    assert set(pins) <= set(recipes)
+    assert set(toolchain.GROUPS["control-plane"]) | set(toolchain.GROUPS["pulumi"]) == set(recipes)
+
+
+def test_kubernetes_pin_matches_the_kind_node_image():
+    kind = (toolchain.ROOT / "infra" / "kind" / "cluster.yaml").read_text()
+    assert f"kindest/node:v{toolchain.load_pins()['kubernetes'].version}@sha256:" in kind
+
+
+def test_pulumi_pins_match_the_python_packages_in_constraints():
+    constraints = (toolchain.ROOT / "constraints.txt").read_text().splitlines()
+    pins = toolchain.load_pins()
+    assert f"pulumi=={pins['pulumi'].version}" in constraints
+    assert f"pulumi_kubernetes=={pins['pulumi-kubernetes'].version}" in constraints
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[etcd]\nversion = "latest"\n', r"\[etcd\]\.version must be a release"),
+        ('[etcd]\nversion = "3.6.8"\nmodule = "main"\n', r"\[etcd\]\.module must be a Go module version"),
+        ('[etcd]\nversion = "3.6.8"\nbranch = "main"\n', r"\[etcd\] has unknown keys \['branch'\]"),
+        ('etcd = "3.6.8"\n', r"etcd must be a table"),
+        ("[etcd\n", r"not valid TOML"),
+    ],
+)
+def test_a_bad_pin_file_is_refused_naming_the_table_and_the_fix(tmp_path, text, message):
+    bad = tmp_path / "toolchain.toml"
+    bad.write_text(text)
+    with pytest.raises(toolchain.ToolchainError, match=message):
+        toolchain.load_pins(bad)
+
+
+def test_the_provider_is_built_from_the_module_version_and_stamped_with_the_release():
+    recipe = toolchain.components(PINS)["pulumi-kubernetes"]
+    assert recipe.version == "v4.0.0-20260115033456-f47bc2d6f199"
+    assert "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=4.25.0" in recipe.ldflags
+    assert recipe.env["VERSION"] == "4.25.0"  # what `go generate` writes into the embedded schema
+
+
+def test_cache_key_changes_with_any_pin_and_not_with_order():
+    assert toolchain.pins_hash(PINS) == toolchain.pins_hash(dict(reversed(list(PINS.items()))))
+    assert toolchain.pins_hash(PINS) != toolchain.pins_hash({**PINS, "etcd": toolchain.Pin("3.6.9")})
+    other_commit = toolchain.Pin("4.25.0", "v4.0.0-20260116000000-000000000000")
+    assert toolchain.pins_hash(PINS) != toolchain.pins_hash({**PINS, "pulumi-kubernetes": other_commit})
+
+
+def test_bin_dir_lives_in_the_user_cache_outside_the_repository(tmp_path):
+    path = toolchain.bin_dir(PINS, environ={"XDG_CACHE_HOME": str(tmp_path)})
+    assert path == tmp_path / "mlops-platform" / "toolchain" / toolchain.pins_hash(PINS) / "bin"
+
+
+def test_kubernetes_binaries_are_stamped_like_an_upstream_release():
+    recipe = toolchain.components(PINS)["kubernetes"]
+    for package in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        assert f"-X {package}.gitVersion=v1.35.8" in recipe.ldflags
+        assert f"-X {package}.gitMinor=35" in recipe.ldflags
+    assert {b.name for b in recipe.binaries} >= {"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+
+
+def test_staging_modules_are_required_at_their_published_version():
+    recipe = toolchain.components(PINS)["kubernetes"]
+    assert recipe.published_version("k8s.io/api") == "v0.35.8"
+    assert toolchain.components(PINS)["pulumi"].published_version("github.com/pulumi/pulumi/sdk/v3") == "v3.260.0"
+
+
+def test_the_provider_recipe_generates_its_embedded_schema_before_building():
+    recipe = toolchain.components(PINS)["pulumi-kubernetes"]
+    assert ("go", "generate", "./cmd/pulumi-resource-kubernetes") in recipe.generate
+
+
+def test_groups_expand_and_unknown_names_list_the_choices():
+    recipes = toolchain.components(PINS)
+    assert [c.name for c in toolchain.select(recipes, ["control-plane"])] == ["etcd", "kubernetes", "kwok"]
+    with pytest.raises(toolchain.ToolchainError, match="choose from: .*control-plane"):
+        toolchain.select(recipes, ["kubelet"])
+
+
+def test_only_local_directory_replacements_are_rewritten():
+    go_mod = {
+        "Replace": [
+            {"Old": {"Path": "k8s.io/api"}, "New": {"Path": "./staging/src/k8s.io/api"}},
+            {"Old": {"Path": "github.com/pulumi/pulumi/sdk/v3"}, "New": {"Path": "../sdk"}},
+            {
+                "Old": {"Path": "github.com/atotto/clipboard"},
+                "New": {"Path": "github.com/fork/clipboard", "Version": "v1"},
+            },
+        ]
+    }
+    assert toolchain.local_replacements(go_mod) == ["k8s.io/api", "github.com/pulumi/pulumi/sdk/v3"]
+
+
+@needs_go
+def test_local_replace_directives_are_pointed_at_published_versions(tmp_path):
+    (tmp_path / "go.mod").write_text(
+        "module example.com/tool\n\ngo 1.22\n\n"
+        "require (\n\texample.com/lib v0.0.0\n\texample.com/fork v1.0.0\n)\n\n"
+        "replace example.com/lib => ./staging/lib\n\n"
+        "replace example.com/fork => example.com/upstream-fork v1.2.3\n\n"
+        "replace example.com/forbidden => ./FORBIDDEN\n"
+    )
+    recipe = toolchain.Component("tool", "example.com/tool", "v1.0.0", (), published_version=lambda m: "v1.4.0")
+    go = toolchain._Go(tmp_path / "cache", log=lambda line: None)
+    replaced = toolchain._point_replacements_at_published(recipe, tmp_path, go, tmp_path / "log")
+    edited = json.loads(subprocess.run(["go", "mod", "edit", "-json"], cwd=tmp_path, capture_output=True).stdout)
+    assert replaced == ["example.com/lib", "example.com/forbidden"]
+    assert {"Path": "example.com/lib", "Version": "v1.4.0"} in edited["Require"]
+    assert [r["Old"]["Path"] for r in edited["Replace"]] == ["example.com/fork"]  # the fork stays
+    assert "example.com/forbidden" not in {r["Path"] for r in edited["Require"]}
+
+
+@needs_go
+def test_without_a_published_version_a_replaced_module_keeps_the_version_go_mod_requires(tmp_path):
+    (tmp_path / "go.mod").write_text(
+        "module example.com/provider\n\ngo 1.22\n\nrequire example.com/sdk/v4 v4.24.0\n\n"
+        "replace example.com/sdk/v4 => ../sdk\n"
+    )
+    recipe = toolchain.Component("provider", "example.com/provider", "v4.0.0", ())
+    go = toolchain._Go(tmp_path / "cache", log=lambda line: None)
+    assert toolchain._point_replacements_at_published(recipe, tmp_path, go, tmp_path / "log") == ["example.com/sdk/v4"]
+    edited = json.loads(subprocess.run(["go", "mod", "edit", "-json"], cwd=tmp_path, capture_output=True).stdout)
+    assert edited["Require"] == [{"Path": "example.com/sdk/v4", "Version": "v4.24.0"}]
+    assert not edited.get("Replace")
+
+
+@needs_go
+def test_a_placeholder_requirement_without_a_published_version_is_refused(tmp_path):
+    (tmp_path / "go.mod").write_text(
+        "module example.com/tool\n\ngo 1.22\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ./lib\n"
+    )
+    recipe = toolchain.Component("tool", "example.com/tool", "v1.0.0", ())
+    go = toolchain._Go(tmp_path / "cache", log=lambda line: None)
+    with pytest.raises(toolchain.ToolchainError, match="requires example.com/lib v0.0.0"):
+        toolchain._point_replacements_at_published(recipe, tmp_path, go, tmp_path / "log")
+
+
+@needs_go
+def test_a_module_the_proxy_cannot_serve_stops_the_build_with_one_line_naming_it(tmp_path):
+    with pytest.raises(toolchain.ModuleUnavailable) as caught:
+        toolchain.build(["kwok"], pins=PINS, cache=tmp_path, log=lambda line: None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "cannot serve sigs.k8s.io/kwok@v0.8.0" in message
+
+
+def test_cached_binaries_are_never_rebuilt(tmp_path):
+    bin_dir = tmp_path / toolchain.pins_hash(PINS) / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "kwok").write_text("#!/bin/sh\n")
+    (bin_dir / toolchain.KWOK_STAGES).write_text("kind: Stage\n")
+    results = toolchain.build(["kwok"], pins=PINS, cache=tmp_path, log=lambda line: None)
+    assert [(r.binary, r.how) for r in results] == [("kwok", "cached")]
+
+
+def test_changing_one_pin_reuses_every_other_component_from_the_store(tmp_path):
+    store = tmp_path / "store" / "kwok@v0.8.0"
+    store.mkdir(parents=True)
+    (store / "kwok").write_text("#!/bin/sh\n")
+    (store / toolchain.KWOK_STAGES).write_text("kind: Stage\n")
+    changed = {**PINS, "etcd": toolchain.Pin("3.6.9")}  # another pin set: a new bin folder
+    results = toolchain.build(["kwok"], pins=changed, cache=tmp_path, log=lambda line: None)
+    assert [(r.binary, r.how) for r in results] == [("kwok", "cached")]
+    assert (tmp_path / toolchain.pins_hash(changed) / "bin" / "kwok").resolve() == store / "kwok"
+
+
+def test_a_binary_on_path_at_the_pinned_version_is_used_as_it_is(tmp_path, monkeypatch):
+    on_path = tmp_path / "path"
+    on_path.mkdir()
+    (on_path / "kwok").write_text("#!/bin/sh\necho 'kwok version v0.8.0 go1.26.0 (linux/amd64)'\n")
+    (on_path / "kwok").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{on_path}:/usr/bin:/bin")
+    store = tmp_path / "cache" / "store" / "kwok@v0.8.0"
+    store.mkdir(parents=True)
+    (store / toolchain.KWOK_STAGES).write_text("kind: Stage\n")  # the stages were copied before
+    results = toolchain.build(["kwok"], pins=PINS, cache=tmp_path / "cache", log=lambda line: None)
+    assert [(r.binary, r.how) for r in results] == [("kwok", "path")]
+    assert (tmp_path / "cache" / toolchain.pins_hash(PINS) / "bin" / "kwok").resolve() == on_path / "kwok"
+
+
+@needs_go
+def test_a_binary_on_path_at_another_version_is_not_used(tmp_path, monkeypatch):
+    on_path = tmp_path / "path"
+    on_path.mkdir()
+    (on_path / "kwok").write_text("#!/bin/sh\necho 'kwok version v0.7.0'\n")
+    (on_path / "kwok").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{on_path}:{Path(shutil.which('go')).parent}:/usr/bin:/bin")
+    with pytest.raises(toolchain.ModuleUnavailable):  # it goes on to build, and the proxy is off
+        toolchain.build(["kwok"], pins=PINS, cache=tmp_path / "cache", log=lambda line: None)
+
+
+def test_without_go_on_path_the_build_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(toolchain.ToolchainError, match=r"building kwok needs the Go toolchain.*go\.dev/dl"):
+        toolchain.build(["kwok"], pins=PINS, cache=tmp_path / "cache", log=lambda line: None)
+
+
+def test_kwok_gets_the_releases_fast_stages_as_one_config_file(tmp_path, monkeypatch):
+    module = tmp_path / "module"
+    for number, path in enumerate(toolchain.KWOK_FAST_STAGES):
+        (module / path).parent.mkdir(parents=True, exist_ok=True)
+        (module / path).write_text(f"kind: Stage\nmetadata:\n  name: s{number}\n")
+    store = tmp_path / "cache" / "store" / "kwok@v0.8.0"
+    store.mkdir(parents=True)
+    (store / "kwok").write_text("#!/bin/sh\n")  # built before: only the stages are missing
+    monkeypatch.setattr(toolchain._Go, "download", lambda self, module_path, version: module)
+    toolchain.build(["kwok"], pins=PINS, cache=tmp_path / "cache", log=lambda line: None)
+    stages = tmp_path / "cache" / toolchain.pins_hash(PINS) / "bin" / toolchain.KWOK_STAGES
+    names = [doc["metadata"]["name"] for doc in yaml.safe_load_all(stages.read_text())]
+    assert names == [f"s{n}" for n in range(len(toolchain.KWOK_FAST_STAGES))]
