@@ -22,7 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-MLFLOW_WEBHOOK_ENV = {"MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https"}
+MLFLOW_WEBHOOK_ENV = {
+    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    # MLflow caches each event's webhooks for 60 s: a test that registers a webhook on a session server
+    # which already delivered (no) events would wait up to a minute for its first delivery.
+    "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+}
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
