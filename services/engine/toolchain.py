@@ -174,6 +174,7 @@ def components(pins: Mapping[str, Pin]) -> dict[str, Component]:
     """The build recipes, one per table of infra/toolchain.toml."""
     pulumi, k8s = pins["pulumi"].version, pins["kubernetes"].version
     provider, etcd, kwok = pins["pulumi-kubernetes"], pins["etcd"].version, pins["kwok"].version
+    prometheus = pins["prometheus"].version
     major, minor, _ = k8s.split(".")
     k8s_stamps = {
         "gitVersion": f"v{k8s}",
@@ -244,12 +245,23 @@ def components(pins: Mapping[str, Pin]) -> dict[str, Component]:
             # once, a Job's pods complete, deleted pods go.
             files=((KWOK_FAST_STAGES, KWOK_STAGES),),
         ),
+        "prometheus": Component(
+            name="prometheus",
+            module="github.com/prometheus/prometheus",
+            version=pins["prometheus"].module_version,
+            binaries=(Binary("promtool", "./cmd/promtool", ("--version",), f"promtool, version {prometheus}"),),
+            ldflags=(
+                f"-X github.com/prometheus/common/version.Version={prometheus}",
+                "-X github.com/prometheus/common/version.Branch=HEAD",
+            ),
+        ),
     }
 
 
 GROUPS = {
     "control-plane": ("etcd", "kubernetes", "kwok"),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
+    "checks": ("prometheus",),
 }
 
 

@@ -23,6 +23,7 @@ PINS = {
     "kubernetes": toolchain.Pin("1.35.8"),
     "etcd": toolchain.Pin("3.6.8"),
     "kwok": toolchain.Pin("0.8.0"),
+    "prometheus": toolchain.Pin("3.5.0", "v0.305.0"),
 }
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain is not installed")
 
@@ -36,12 +37,18 @@ def test_every_pin_has_a_recipe_and_every_recipe_is_in_a_group():
     pins = toolchain.load_pins()
     recipes = toolchain.components(pins)
     assert set(pins) <= set(recipes)
-    assert set(toolchain.GROUPS["control-plane"]) | set(toolchain.GROUPS["pulumi"]) == set(recipes)
+    assert set().union(*toolchain.GROUPS.values()) == set(recipes)
 
 
 def test_kubernetes_pin_matches_the_kind_node_image():
     kind = (toolchain.ROOT / "infra" / "kind" / "cluster.yaml").read_text()
     assert f"kindest/node:v{toolchain.load_pins()['kubernetes'].version}@sha256:" in kind
+
+
+def test_promtool_is_the_version_of_the_clusters_prometheus_image():
+    from infra import images
+
+    assert images.PROMETHEUS.endswith(f":v{toolchain.load_pins()['prometheus'].version}")
 
 
 def test_pulumi_pins_match_the_python_packages_in_constraints():
