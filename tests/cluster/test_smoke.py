@@ -83,3 +83,30 @@ def test_register_promote_serve_through_the_gateway_and_see_metrics(tmp_path):
 
     series = _wait(scraped, 120, "Prometheus to scrape the model server")
     assert series[0]["metric"]["tenant"] == TENANT
+
+
+def test_a_policy_violating_pod_is_denied_by_admission_in_a_tenant_namespace():
+    """The admission gate on the real cluster: a Pod on the `latest` tag (which Pod Security does not
+    look at, so only the platform's ValidatingAdmissionPolicy can refuse it) is denied in a tenant
+    namespace with the image-pinned rule's message; the same Pod pinned is admitted (dry runs)."""
+    import subprocess
+
+    from policies.admission.policies import rule_of_denial
+    from tests.policies.corpus import bad_cases
+
+    case = next(c for c in bad_cases() if c.name == "bad/image-pinned--pod-latest")
+    document = case.documents(namespace=TENANT)
+
+    def dry_run(documents: list[dict]) -> subprocess.CompletedProcess:
+        import yaml
+
+        argv = ["kubectl", "--context", "kind-mlops", "apply", "--dry-run=server", "-f", "-"]
+        return subprocess.run(argv, input=yaml.safe_dump_all(documents), capture_output=True, text=True, check=False)
+
+    denied = dry_run(document)
+    assert denied.returncode != 0, denied.stdout
+    assert rule_of_denial(denied.stderr) == "image-pinned", denied.stderr
+    pinned = [{**document[0], "spec": {**document[0]["spec"]}}]
+    pinned[0]["spec"]["containers"] = [{**document[0]["spec"]["containers"][0], "image": "ghcr.io/example/web:1.0.0"}]
+    admitted = dry_run(pinned)
+    assert admitted.returncode == 0, admitted.stderr

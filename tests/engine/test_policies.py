@@ -103,3 +103,21 @@ def test_the_api_server_decides_each_corpus_case_as_its_rule_says(admission, clu
             f"{case.name}: the offline engine denies it by {case.admission_rule}; the API server admitted it"
         )
         assert decided == case.admission_rule, f"{case.name}: denied, but not by {case.admission_rule}:\n{output}"
+
+
+def test_in_a_real_tenant_namespace_a_pod_on_latest_is_denied_and_its_pinned_twin_admitted(admission, cluster):
+    """What the kind smoke test checks (tests/cluster/test_smoke.py), on the namespace the program made:
+    Pod Security `restricted`, the quota and the limit range in force, and the admission policies."""
+    case = next(c for c in cases() if c.name == "bad/image-pinned--pod-latest")
+    documents = case.documents(namespace="data-science")
+    argv = [cluster.kubectl_bin, f"--kubeconfig={cluster.kubeconfig}", f"--context={sim.CONTEXT}"]
+    argv += ["apply", "--dry-run=server", "-f", "-"]
+
+    def dry_run(docs: list[dict]) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, input=yaml.safe_dump_all(docs), capture_output=True, text=True, check=False)
+
+    denied = dry_run(documents)
+    assert denied.returncode != 0 and rule_of_denial(denied.stderr) == "image-pinned", denied.stderr
+    documents[0]["spec"]["containers"][0]["image"] = "ghcr.io/example/web:1.0.0"
+    admitted = dry_run(documents)
+    assert admitted.returncode == 0, admitted.stderr
