@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := infra,services,dev
+EXTRAS := infra,services,features,dev
 
 .PHONY: help venv up down standalone test test-engine test-cluster toolchain render bench lint clean
 
