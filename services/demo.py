@@ -1,13 +1,14 @@
 """`mlplat demo`: the model lifecycle, end to end, on a running standalone platform.
 
-For every tenant and each of its models: train a small scikit-learn model on iris (it ships with
-scikit-learn), log metrics, signature, input example and the reference feature distribution,
-register it; approve it and let the gate promote it to champion; register a second version and
-promote it to the challenger alias (the blueprint's canary weight sends it a share of traffic); send
-traffic and check the answers; run each batch job once on a file with a few bad rows; then send
-drifted traffic and wait until Prometheus fires the drift alert. Last, the loop closes by itself:
-Alertmanager calls the training trigger, a training run registers a new version, the gate passes it,
-and the model server serves it as the challenger. Each step prints what it does.
+For every tenant and each of its models, signed in to the registry as the tenant's own user (ADR
+0017): train a small scikit-learn model on iris (it ships with scikit-learn), log metrics, signature,
+input example and the reference feature distribution, register it; as the gate's user, approve it
+and let the gate promote it to champion; register a second version and promote it to the challenger
+alias (the blueprint's canary weight sends it a share of traffic); send traffic and check the
+answers; run each batch job once on a file with a few bad rows; then send drifted traffic and wait
+until Prometheus fires the drift alert. Last, the loop closes by itself: Alertmanager calls the
+training trigger, a training run registers a new version, the gate passes it, and the model server
+serves it as the challenger. Each step prints what it does.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ from pathlib import Path
 import numpy as np
 
 from blueprints.schema import Blueprint
+from services.registry.access import GATE, tenant_user
+from services.registry.credentials import (
+    PASSWORD_ENV,
+    USERNAME_ENV,
+    Credentials,
+    CredentialsError,
+    acting_as,
+    credentials_file,
+    read_credentials,
+    standalone_credentials_dir,
+)
 
 __all__ = ["Demo", "DemoError", "platform_urls"]
 
@@ -68,24 +80,33 @@ class Demo:
         mlflow.set_tracking_uri(components["mlflow"]["url"])
         client = registry.client(components["mlflow"]["url"])
         rules, audit = load_rules(), AuditLog(self.root / "audit" / "promotions.jsonl")
+        gate = self._user(GATE)  # approvals and promotions: the gate's user may move any tenant's alias
         summary: dict = {"promoted": [], "answers": 0, "drift_alert": None, "batch": [], "retrain": None}
         x, y = _iris()
         step = 0
         for tenant in self.blueprint.tenants:
             for model in tenant.models:
                 step += 1
-                self.say(f"[{step}] {tenant.name}/{model.name}: train and register (owner {tenant.name})")
-                first = self._register(model.name, tenant.name, x, y, c=1.0)
-                registry.approve(client, model.name, first, "platform-reviewer")
-                decision = promote(client, rules, audit, model.name, first, model.alias, actor="demo")
+                self.say(
+                    f"[{step}] {tenant.name}/{model.name}: train and register, signed in as {tenant_user(tenant.name)}"
+                )
+                with acting_as(self._user(tenant_user(tenant.name))):
+                    first = self._register(model.name, tenant.name, x, y, c=1.0)
+                with acting_as(gate):
+                    registry.approve(client, model.name, first, "platform-reviewer")
+                    decision = promote(client, rules, audit, model.name, first, model.alias, actor="demo")
                 self.say(_indent(decision.table()))
                 if not decision.passed:
                     raise DemoError(f"the gate refused {model.name} v{first}; see the table above")
                 summary["promoted"].append((model.name, first, model.alias))
                 if model.canary_weight:
-                    second = self._register(model.name, tenant.name, x, y, c=0.5)
-                    registry.approve(client, model.name, second, "platform-reviewer")
-                    challenger = promote(client, rules, audit, model.name, second, model.challenger_alias, actor="demo")
+                    with acting_as(self._user(tenant_user(tenant.name))):
+                        second = self._register(model.name, tenant.name, x, y, c=0.5)
+                    with acting_as(gate):
+                        registry.approve(client, model.name, second, "platform-reviewer")
+                        challenger = promote(
+                            client, rules, audit, model.name, second, model.challenger_alias, actor="demo"
+                        )
                     self.say(
                         f"    challenger: version {second} -> @{model.challenger_alias}: "
                         f"{'PASS' if challenger.passed else 'FAIL'} ({model.canary_weight}% of traffic)"
@@ -137,9 +158,9 @@ class Demo:
             pq.write_table(table, source)
         else:
             pa_csv.write_csv(table, source, pa_csv.WriteOptions(quoting_style="none"))
-        run = subprocess.run(
-            command, env={**os.environ, **schedule.get("env", {})}, capture_output=True, text=True, check=False
-        )
+        env = {k: v for k, v in os.environ.items() if k not in (USERNAME_ENV, PASSWORD_ENV)}  # the job's own user
+        env.update(schedule.get("env", {}))
+        run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             raise DemoError(f"batch job {schedule['name']} failed:\n{run.stderr[-2000:]}")
         rejects = output.with_name(f"{output.stem}.rejects.csv").read_text().splitlines()[1:]
@@ -212,6 +233,13 @@ class Demo:
             with urllib.request.urlopen(request, timeout=10) as response:
                 challenger += response.headers.get("x-model-variant") == "challenger"
         return challenger / requests
+
+    def _user(self, name: str) -> Credentials:
+        """A registry user's credentials, from the files standalone generated (ADR 0017)."""
+        try:
+            return read_credentials(credentials_file(standalone_credentials_dir(self.root), name))
+        except CredentialsError as exc:
+            raise DemoError(str(exc)) from None
 
     @staticmethod
     def _wait(check: Callable[[], object], deadline: float):

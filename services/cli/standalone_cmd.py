@@ -72,6 +72,7 @@ def run_standalone(args: argparse.Namespace) -> int:
     from services.local_secrets import fernet_key, read_or_create
 
     webhook_key, _ = read_or_create(args.root / "mlflow-webhook-key", fernet_key)
+    _registry_credentials(blueprint, args.root)
     supervisor = Supervisor(plan(blueprint, args.root, port_offset=args.port_offset, webhook_key=webhook_key))
     stopping = False
 
@@ -105,6 +106,19 @@ def run_standalone(args: argparse.Namespace) -> int:
         raise CliError(str(exc), code=1) from None
     finally:
         supervisor.stop()
+
+
+def _registry_credentials(blueprint, root: Path) -> None:
+    """One owner-only credentials file per registry user, generated once (ADR 0017)."""
+    from services.registry.access import ADMIN, access_plan
+    from services.registry.credentials import ensure_credentials, standalone_credentials_dir
+
+    try:
+        users = access_plan(blueprint, None).users
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    for user in (ADMIN, *users):
+        ensure_credentials(standalone_credentials_dir(root), user)
 
 
 def _sim_running(root: Path) -> bool:

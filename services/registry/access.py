@@ -108,7 +108,7 @@ class Grant:
 
 @dataclass(frozen=True)
 class AccessPlan:
-    instance: str  # "shared", or the tenant whose dedicated registry this is
+    instance: str  # "shared", the tenant whose dedicated registry this is, or "standalone"
     users: tuple[str, ...]  # without the admin, which MLflow creates from its own configuration
     models: tuple[tuple[str, str], ...]  # (registered model, owning tenant)
     experiments: tuple[str, ...]
@@ -140,16 +140,29 @@ def registry_instances(blueprint: Blueprint) -> list[str]:
     return shared + [t.name for t in blueprint.tenants if t.registry == "dedicated"]
 
 
-def access_plan(blueprint: Blueprint, instance: str = "shared") -> AccessPlan:
+def access_plan(blueprint: Blueprint, instance: str | None = "shared") -> AccessPlan:
+    """The plan for one registry: "shared", a dedicated tenant's name, or None for standalone's single
+    registry, which serves every tenant (standalone runs one MLflow even for dedicated tenants)."""
     from services.training.runner import experiment_name
 
     tenants = [
         t
         for t in blueprint.tenants
-        if (t.registry == "shared" and instance == "shared") or (t.registry == "dedicated" and t.name == instance)
+        if instance is None
+        or (t.registry == "shared" and instance == "shared")
+        or (t.registry == "dedicated" and t.name == instance)
     ]
-    if not tenants and instance != "shared":
+    if not tenants and instance not in (None, "shared"):
         raise ValueError(f"no tenant {instance!r} with a dedicated registry in blueprint {blueprint.metadata.name!r}")
+    owners: dict[str, str] = {}
+    for tenant in tenants:
+        for model in tenant.models:
+            if model.name in owners:
+                raise ValueError(
+                    f"tenants {owners[model.name]!r} and {tenant.name!r} both declare model {model.name!r}, and "
+                    "one registry serves them (standalone runs a single registry): rename one of the models"
+                )
+            owners[model.name] = tenant.name
     users = [GATE]
     models: list[tuple[str, str]] = []
     experiments: list[str] = []
@@ -169,7 +182,7 @@ def access_plan(blueprint: Blueprint, instance: str = "shared") -> AccessPlan:
             ]
             if model.training is not None:  # the trigger creates the training runs in it
                 grants.append(Grant(GATE, EXPERIMENT, experiment, "EDIT"))
-    return AccessPlan(instance, tuple(users), tuple(models), tuple(experiments), tuple(grants))
+    return AccessPlan(instance or "standalone", tuple(users), tuple(models), tuple(experiments), tuple(grants))
 
 
 # --- the shell: make a running registry match a plan ----------------------------------------------

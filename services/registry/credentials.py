@@ -38,6 +38,7 @@ __all__ = [
     "generate_password",
     "read_credentials",
     "ensure_credentials",
+    "standalone_credentials_dir",
     "load_into_environment",
     "acting_as",
 ]
@@ -100,6 +101,11 @@ def ensure_credentials(directory: Path, username: str) -> Credentials:
     path = credentials_file(directory, username)
     read_or_create(path, lambda: _ini(Credentials(username, generate_password())))
     return read_credentials(path)
+
+
+def standalone_credentials_dir(root: Path) -> Path:
+    """Where a standalone platform keeps its registry users' credentials (under the ignored .mlplat/)."""
+    return Path(root) / "secrets" / "registry"
 
 
 def load_into_environment(environ: MutableMapping[str, str] | None = None) -> None:

@@ -228,6 +228,8 @@ def _notification(fingerprint: str) -> dict:
 def test_registry_data_survives_a_restart(tmp_path):
     from mlflow.tracking import MlflowClient
 
+    from services.registry.access import ADMIN
+    from services.registry.credentials import acting_as, credentials_file, read_credentials, standalone_credentials_dir
     from tests.services.mlflow_fixtures import register_iris
 
     root = tmp_path / "platform"
@@ -261,11 +263,12 @@ def test_registry_data_survives_a_restart(tmp_path):
                 if c["name"] == "mlflow"
             )
             # (no alias: the running gate's alias guard would rightly remove one set around the gate)
-            if attempt == 0:
-                versions.append(register_iris(mlflow_url, "persisted", alias=None, tags={"owner": "ana"}))
-            else:
-                kept = MlflowClient(mlflow_url).get_model_version("persisted", versions[0])
-                assert kept.tags["owner"] == "ana" and kept.run_id
+            with acting_as(read_credentials(credentials_file(standalone_credentials_dir(root), ADMIN))):
+                if attempt == 0:
+                    versions.append(register_iris(mlflow_url, "persisted", alias=None, tags={"owner": "ana"}))
+                else:
+                    kept = MlflowClient(mlflow_url).get_model_version("persisted", versions[0])
+                    assert kept.tags["owner"] == "ana" and kept.run_id
         finally:
             supervisor.send_signal(signal.SIGTERM)
             supervisor.wait(timeout=60)
