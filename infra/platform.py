@@ -1,8 +1,9 @@
 """Platform: the whole blueprint as one ComponentResource.
 
 It composes, in dependency order: the platform namespace, the shared model registry, monitoring,
-the gateway, cluster add-ons, the admission policies, and for each tenant its isolated namespace, a
-dedicated registry when the tenant asks for one, one ModelService per model, one BatchScoring per batch
+the gateway, cluster add-ons, the admission policies, each tenant's isolated namespace, the shared
+registry's users and permissions, then for each tenant a dedicated registry (with its own users)
+when the tenant asks for one, one ModelService per model, one BatchScoring per batch
 job and one ModelTraining (a Job template) per trained model; then the training trigger when any model
 is trained. Every decision about WHAT to build comes from the blueprint; this module only decides HOW
 the pieces connect (which registry a tenant's models talk to, which pods a tenant's NetworkPolicies
@@ -32,10 +33,12 @@ from infra.components.monitoring import (
     pushgateway_selector,
     pushgateway_url,
 )
+from infra.components.registry_access import RegistryAccess, RegistryAccessArgs
 from infra.components.tenant import Tenant, TenantArgs
 from infra.components.training_trigger import TrainingTrigger, TrainingTriggerArgs, alerts_url
 from infra.k8s import metadata
 from services.monitoring.rules import ALERT_DRIFT
+from services.registry.access import access_plan, registry_instances
 
 __all__ = ["Platform", "PlatformArgs"]
 
@@ -44,6 +47,11 @@ __all__ = ["Platform", "PlatformArgs"]
 class PlatformArgs:
     blueprint: Blueprint
     install_metrics_server: bool = True
+
+
+def _registry_namespace(instance: str) -> str:
+    """The shared registry lives in the platform's namespace, a dedicated one in its tenant's."""
+    return SYSTEM_NAMESPACE if instance == "shared" else tenant_namespace(instance)
 
 
 class Platform(pulumi.ComponentResource):
@@ -82,12 +90,15 @@ class Platform(pulumi.ComponentResource):
             opts=in_system,
         )
         trained = any(model.training for spec in blueprint.tenants for model in spec.models)
+        # every registry, by instance: the shared one (always deployed) and each dedicated tenant's
+        registries = {i: _registry_namespace(i) for i in ("shared", *registry_instances(blueprint)) if i}
         Monitoring(
             f"{name}-monitoring",
             MonitoringArgs(
                 settings=platform.monitoring,
                 # the drift alert starts a training run: Alertmanager posts it to the trigger
                 alert_webhooks={ALERT_DRIFT: alerts_url(SYSTEM_NAMESPACE)} if trained else {},
+                registries=registries,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -101,11 +112,11 @@ class Platform(pulumi.ComponentResource):
         )
 
         self.tenant_namespaces = []
-        tenants: list[Tenant] = []
+        tenants: dict[str, Tenant] = {}
         for spec in blueprint.tenants:
             ns = tenant_namespace(spec.name)
             dedicated = spec.registry == "dedicated"
-            tenant = Tenant(
+            tenants[spec.name] = Tenant(
                 f"{name}-tenant-{spec.name}",
                 TenantArgs(
                     spec=spec,
@@ -117,6 +128,24 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            self.tenant_namespaces.append(ns)
+        # Who may do what in the shared registry (ADR 0017): its users' Secrets, in the namespaces of
+        # the workloads that sign in with them, and the Job that grants their permissions.
+        shared = [t.name for t in blueprint.tenants if t.registry == "shared"]
+        RegistryAccess(
+            f"{name}-registry-access",
+            RegistryAccessArgs(
+                plan=access_plan(blueprint, "shared"),
+                namespace=SYSTEM_NAMESPACE,
+                image=platform.image,
+                tenant_namespaces={t: tenant_namespace(t) for t in shared},
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[registry, *(tenants[t] for t in shared)]),
+        )
+        for spec in blueprint.tenants:
+            ns = tenant_namespace(spec.name)
+            dedicated = spec.registry == "dedicated"
+            tenant = tenants[spec.name]
             in_tenant = pulumi.ResourceOptions(parent=self, depends_on=[tenant])
             tracking_uri = registry.tracking_uri
             if dedicated:
@@ -131,6 +160,16 @@ class Platform(pulumi.ComponentResource):
                         tenant=spec.name,
                     ),
                     opts=in_tenant,
+                )
+                RegistryAccess(
+                    f"{name}-registry-access-{spec.name}",
+                    RegistryAccessArgs(
+                        plan=access_plan(blueprint, spec.name),
+                        namespace=ns,
+                        image=platform.image,
+                        tenant_namespaces={spec.name: ns},
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[own]),
                 )
                 tracking_uri = own.tracking_uri
             for model in spec.models:
@@ -162,13 +201,11 @@ class Platform(pulumi.ComponentResource):
                     ),
                     opts=in_tenant,
                 )
-            tenants.append(tenant)
-            self.tenant_namespaces.append(ns)
         if trained:
             TrainingTrigger(
                 f"{name}-training-trigger",
                 TrainingTriggerArgs(blueprint=blueprint, image=platform.image, tracking_uri=registry.tracking_uri),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
             )
 
         self.tracking_uri = registry.tracking_uri

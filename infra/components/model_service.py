@@ -18,6 +18,7 @@ from blueprints.naming import Ports, model_service_name, selector_labels, standa
 from blueprints.schema import ImageRef
 from blueprints.schema import Model as ModelSpec
 from infra import images
+from infra.components.registry_access import SERVING_CREDENTIALS, credentials_env
 from infra.components.tenant import SERVING_SERVICE_ACCOUNT
 from infra.k8s import (
     SCRATCH,
@@ -74,6 +75,7 @@ class ModelService(pulumi.ComponentResource):
             "args": serve_command(model),
             "env": [
                 {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
+                *credentials_env(SERVING_CREDENTIALS),  # read-only in the registry (ADR 0017)
                 {"name": "MLPLAT_MODEL_CACHE", "value": f"{SCRATCH}/models"},
                 {"name": "HOME", "value": "/tmp"},
             ],

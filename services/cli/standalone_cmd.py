@@ -110,15 +110,18 @@ def run_standalone(args: argparse.Namespace) -> int:
 
 def _registry_credentials(blueprint, root: Path) -> None:
     """One owner-only credentials file per registry user, generated once (ADR 0017)."""
-    from services.registry.access import ADMIN, access_plan
-    from services.registry.credentials import ensure_credentials, standalone_credentials_dir
+    from services.registry.access import ADMIN, MONITORING, access_plan
+    from services.registry.credentials import ensure_credentials, password_file, standalone_credentials_dir
 
     try:
         users = access_plan(blueprint, None).users
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    directory = standalone_credentials_dir(root)
     for user in (ADMIN, *users):
-        ensure_credentials(standalone_credentials_dir(root), user)
+        credentials = ensure_credentials(directory, user)
+        if user == MONITORING:  # Prometheus reads a bare password file
+            password_file(directory, credentials)
 
 
 def _sim_running(root: Path) -> bool:

@@ -8,6 +8,7 @@ running registry match it, idempotently, as its admin. ADR 0017 explains the mod
 Users of one registry (the shared one, or a tenant's dedicated one):
 
     platform.admin     MLflow admin; only the bootstrap (this module) and break-glass use it
+    platform.monitoring  Prometheus: signs in to scrape the registry's /metrics; no grants at all
     platform.gate      the promotion gate and the training trigger: MANAGE on every registered
                        model (it records decisions and moves aliases, and the alias guard deletes
                        them), READ on every experiment (metrics, artifacts), EDIT on the experiments
@@ -40,6 +41,7 @@ from services.registry.credentials import Credentials, acting_as
 __all__ = [
     "ADMIN",
     "GATE",
+    "MONITORING",
     "Grant",
     "AccessPlan",
     "AccessError",
@@ -56,6 +58,7 @@ log = logging.getLogger("mlplat.registry")
 
 ADMIN = "platform.admin"
 GATE = "platform.gate"
+MONITORING = "platform.monitoring"
 MODEL, EXPERIMENT = "registered_model", "experiment"
 OWNER_TAG = "platform.mlops/owner"
 
@@ -163,7 +166,7 @@ def access_plan(blueprint: Blueprint, instance: str | None = "shared") -> Access
                     "one registry serves them (standalone runs a single registry): rename one of the models"
                 )
             owners[model.name] = tenant.name
-    users = [GATE]
+    users = [GATE, MONITORING]
     models: list[tuple[str, str]] = []
     experiments: list[str] = []
     grants = [Grant(GATE, MODEL, "*", "MANAGE"), Grant(GATE, EXPERIMENT, "*", "READ")]

@@ -38,6 +38,7 @@ __all__ = [
     "generate_password",
     "read_credentials",
     "ensure_credentials",
+    "password_file",
     "standalone_credentials_dir",
     "load_into_environment",
     "acting_as",
@@ -101,6 +102,16 @@ def ensure_credentials(directory: Path, username: str) -> Credentials:
     path = credentials_file(directory, username)
     read_or_create(path, lambda: _ini(Credentials(username, generate_password())))
     return read_credentials(path)
+
+
+def password_file(directory: Path, credentials: Credentials) -> Path:
+    """The password alone, owner-only, for tools that read it from a file (Prometheus' basic_auth)."""
+    path = Path(directory) / f"{credentials.username}.password"
+    if not path.exists() or path.read_text() != credentials.password:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(credentials.password)
+    return path
 
 
 def standalone_credentials_dir(root: Path) -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 from blueprints.naming import Ports
 from blueprints.schema import Blueprint
 from services.model_server.command import serve_args
-from services.registry.access import ADMIN, GATE, access_plan, bootstrap_args, serving_user
+from services.registry.access import ADMIN, GATE, MONITORING, access_plan, bootstrap_args, serving_user
 from services.registry.credentials import FILE_ENV, credentials_file, standalone_credentials_dir
 from services.registry.server import server_args
 from services.standalone.scheduler import ScheduledJob
@@ -143,6 +143,8 @@ def plan(
         str(mlflow_port),
         "--workers",
         "1",
+        "--expose-prometheus",  # /metrics, which Prometheus scrapes signed in as platform.monitoring
+        str(root / "mlflow" / "prometheus-metrics"),
     ]
     registry_server = server_args(
         mlflow_args,
@@ -339,6 +341,7 @@ def plan(
             rules_dir=str(prom_dir),
             static_targets=scrape,
             pushgateway=gateway_address if pushgateway else None,
+            registry_passwords={"standalone": str(secrets_dir / f"{MONITORING}.password")},
         )
         config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{prom_port}"]}]
         files[prom_dir / "prometheus.yml"] = yaml.safe_dump(config, sort_keys=False)

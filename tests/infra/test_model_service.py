@@ -71,12 +71,18 @@ def test_container_runs_mlplat_serve_with_canary_and_shadow_from_the_blueprint()
     assert "models:/fraud-scorer@shadow" in args
 
 
-def test_models_track_their_tenants_registry():
-    env = {e["name"]: e["value"] for e in _deployment()["spec"]["template"]["spec"]["containers"][0]["env"]}
+def _env(container: dict) -> dict:
+    return {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+
+
+def test_models_track_their_tenants_registry_signed_in_as_its_read_only_user():
+    env = _env(_deployment()["spec"]["template"]["spec"]["containers"][0])
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops-system.svc.cluster.local:5000"
+    assert env["MLFLOW_TRACKING_USERNAME"] == env["MLFLOW_TRACKING_PASSWORD"] == "mlflow-serving-credentials"
     clinical = _deployment("readmission", "clinical", "enterprise")["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in clinical["env"]}
+    env = _env(clinical)
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.clinical.svc.cluster.local:5000"
+    assert env["MLFLOW_TRACKING_PASSWORD"] == "mlflow-serving-credentials"  # the dedicated registry's user
 
 
 def test_images_are_pinned():

@@ -201,10 +201,10 @@ DENIED: dict[str, int] = {}
 
 def test_the_bootstrap_creates_users_models_and_experiments_once(registry):
     first, second = registry.counts
-    assert "7 users created, 0 updated; 4 models and 4 experiments created" in first, first
+    assert "8 users created, 0 updated; 4 models and 4 experiments created" in first, first
     assert second == {
         "users_created": 0,
-        "users_updated": 7,
+        "users_updated": 8,
         "models_created": 0,
         "experiments_created": 0,
         "grants": len(access_plan(load("multi-tenant")).grants),
