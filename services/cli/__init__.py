@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "services.cli.registry_cmd",
     "services.cli.batch_cmd",
     "services.cli.train_cmd",
+    "services.cli.features_cmd",
 )
 
 

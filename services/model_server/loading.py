@@ -58,8 +58,8 @@ class LoadedModel:
     batcher: MicroBatcher | None = None  # set by the slot that serves it when micro-batching applies
 
 
-def resolve(ref: ModelRef, client=None) -> tuple[str, str | None]:
-    """(version, run id) the reference points at right now."""
+def resolve(ref: ModelRef, client=None) -> tuple[str, str | None, dict[str, str]]:
+    """(version, run id, version tags) the reference points at right now."""
     from mlflow.tracking import MlflowClient
 
     client = client or MlflowClient()
@@ -67,7 +67,7 @@ def resolve(ref: ModelRef, client=None) -> tuple[str, str | None]:
         version = client.get_model_version_by_alias(ref.name, ref.alias)
     else:
         version = client.get_model_version(ref.name, ref.version)
-    return str(version.version), version.run_id
+    return str(version.version), version.run_id, dict(version.tags or {})
 
 
 def load(name: str, version: str, run_id: str | None) -> LoadedModel:
