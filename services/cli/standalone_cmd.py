@@ -186,5 +186,5 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  skipped  {why}")
         for job in state.get("schedules", []):
             when = f"schedule {job['schedule']!r}, next run {job['next_run_utc']} UTC"
-            print(f"batch {job['name']}: {when}, log {job['log']}")
+            print(f"{job.get('kind', 'batch')} {job['name']}: {when}, log {job['log']}")
     return 0 if all(r["healthy"] for r in rows) else 1

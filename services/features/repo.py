@@ -36,6 +36,7 @@ __all__ = [
     "standalone_dir",
     "feature_repo",
     "write_repo",
+    "materialize_args",
     "PASSWORD_ENV",
     "FEAST_TYPES",
 ]
@@ -158,6 +159,11 @@ def _definitions(tenant: Tenant, data_dir: str) -> str:
             ")",
         ]
     return "\n".join(lines) + "\n"
+
+
+def materialize_args(repo: str, tenant: str, schedule: str) -> list[str]:
+    """`mlplat features materialize` for a tenant: the cluster's CronJob and standalone's schedule."""
+    return ["features", "materialize", "--repo", repo, "--tenant", tenant, "--schedule", schedule]
 
 
 def write_repo(files: dict[str, str], folder: Path) -> Path:

@@ -24,7 +24,10 @@ from pathlib import Path
 
 from blueprints.naming import Ports
 from blueprints.schema import Blueprint
+from services.features.repo import feature_repo, materialize_args, standalone_dir, standalone_store
+from services.features.spec import feature_specs, specs_to_json
 from services.model_server.command import serve_args
+from services.model_server.server import ONLINE_STORE_ENV
 from services.registry.access import ADMIN, GATE, MONITORING, access_plan, bootstrap_args, serving_user
 from services.registry.credentials import FILE_ENV, credentials_file, standalone_credentials_dir
 from services.registry.server import server_args
@@ -208,17 +211,39 @@ def plan(
     ]
     serving_env = {"MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "model-cache")}
     scrape: dict[str, list[dict]] = {"registry-server": [{"targets": [f"127.0.0.1:{mlflow_port}"]}]}
+    files: dict[Path, str] = {root / ACCESS_PLAN: access.to_json()}
+
+    # Feature stores: the Feast repository and the model servers' specs, generated from the blueprint,
+    # on SQLite files; `feast apply` once before the model servers start, as the cluster's feature
+    # server does before serving (docs/features.md).
+    stores = {t.name: standalone_store(root, t.name) for t in blueprint.tenants if t.features is not None}
+    for tenant in blueprint.tenants:
+        if tenant.name not in stores:
+            continue
+        folder = standalone_dir(root, tenant.name)
+        for name, text in feature_repo(tenant, stores[tenant.name]).items():
+            files[folder / "repo" / name] = text
+        files[folder / "serving.json"] = specs_to_json(feature_specs(tenant))
+        processes.append(
+            oneshot(
+                f"features-{tenant.name}",
+                [python, "-m", "services.cli", "features", "apply", "--repo", str(folder / "repo")],
+            )
+        )
     servers = []
     for index, tenant in enumerate(t for t in blueprint.tenants if t.models):
         port = Ports.MODEL_SERVER + port_offset + 1 + index
-        command = [python, "-m", "services.cli", *serve_args(tenant.models, "127.0.0.1", port), "--poll-interval", "5"]
+        features = str(standalone_dir(root, tenant.name) / "serving.json") if tenant.name in stores else None
+        args = serve_args(tenant.models, "127.0.0.1", port, features_file=features)
+        command = [python, "-m", "services.cli", *args, "--poll-interval", "5"]
+        store_env = {ONLINE_STORE_ENV: stores[tenant.name].online_url} if tenant.name in stores else {}
         servers.append(
             ProcessSpec(
                 name=f"serving-{tenant.name}",
                 command=command,
                 port=port,
                 health_path="/v2/health/live",
-                env={**serving_env, **signed_in(serving_user(tenant.name))},
+                env={**serving_env, **signed_in(serving_user(tenant.name)), **store_env},
                 tenant=tenant.name,
                 models=tuple(m.name for m in tenant.models),
             )
@@ -228,7 +253,6 @@ def plan(
         )
     processes += servers
 
-    files: dict[Path, str] = {root / ACCESS_PLAN: access.to_json()}
     skipped: dict[str, str] = {}
 
     # Continuous training: the trigger, when a model declares training (Alertmanager calls it).
@@ -308,6 +332,27 @@ def plan(
                 *batch_args(job, tenant.name, str(batch_data_dir(root, tenant.name))),
             ]
             schedules.append(ScheduledJob(job.name, job.schedule, command, env, job.timeout_minutes * 60))
+    for tenant in blueprint.tenants:  # the feature stores' materialization, on the cluster CronJobs' schedule
+        if tenant.features is None:
+            continue
+        materialization = tenant.features.materialization
+        command = [
+            python,
+            "-m",
+            "services.cli",
+            *materialize_args(str(standalone_dir(root, tenant.name) / "repo"), tenant.name, materialization.schedule),
+        ]
+        env = {"MLPLAT_PUSHGATEWAY": f"http://{gateway_address}"} if pushgateway else {}
+        schedules.append(
+            ScheduledJob(
+                f"features-{tenant.name}",
+                materialization.schedule,
+                command,
+                env,
+                materialization.timeout_minutes * 60,
+                kind="features",
+            )
+        )
 
     alertmanager = find_binary("alertmanager", which)
     am_port = Ports.ALERTMANAGER + port_offset

@@ -215,6 +215,7 @@ class Supervisor:
             "schedules": [
                 {
                     "name": job.name,
+                    "kind": job.kind,
                     "schedule": job.schedule,
                     "next_run_utc": self.scheduler.next_run[job.name].isoformat() if self.scheduler else None,
                     "command": job.command,
