@@ -2,12 +2,13 @@
 
 It composes, in dependency order: the platform namespace, the shared model registry, monitoring,
 the gateway, cluster add-ons, the admission policies, each tenant's isolated namespace, the shared
-registry's users and permissions, then for each tenant a dedicated registry (with its own users)
-when the tenant asks for one, one ModelService per model, one BatchScoring per batch
-job and one ModelTraining (a Job template) per trained model; then the training trigger when any model
-is trained. Every decision about WHAT to build comes from the blueprint; this module only decides HOW
-the pieces connect (which registry a tenant's models talk to, which pods a tenant's NetworkPolicies
-admit, where Alertmanager sends the drift alert, where batch jobs push their metrics).
+registry's users and permissions (RegistryAccess), then per tenant a dedicated registry with its own
+users when the tenant asks for one, its feature store (FeatureStore) when it declares features, one
+ModelService per model, one BatchScoring per batch job and one ModelTraining (a Job template) per
+trained model; then the training trigger when any model is trained. Every decision about WHAT to
+build comes from the blueprint; this module only decides HOW the pieces connect (which registry a
+tenant's models talk to, which pods a tenant's NetworkPolicies admit, where Alertmanager sends the
+drift alert, where batch jobs push their metrics, which online store a model reads).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, standard_labels, tenant_namespace
+from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, selector_labels, standard_labels, tenant_namespace
 from blueprints.schema import Blueprint
 from infra.components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
+from infra.components.feature_store import FeatureStore, FeatureStoreArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs, server_selector
@@ -37,7 +39,9 @@ from infra.components.registry_access import RegistryAccess, RegistryAccessArgs
 from infra.components.tenant import Tenant, TenantArgs
 from infra.components.training_trigger import TrainingTrigger, TrainingTriggerArgs, alerts_url
 from infra.k8s import metadata
+from services.features.spec import feature_specs, specs_to_json
 from services.monitoring.rules import ALERT_DRIFT
+from services.registry import DATABASE
 from services.registry.access import access_plan, registry_instances
 
 __all__ = ["Platform", "PlatformArgs"]
@@ -125,6 +129,7 @@ class Platform(pulumi.ComponentResource):
                     gateway_selector=gateway_selector(),
                     prometheus_selector=prometheus_selector(),
                     pushgateway_selector=pushgateway_selector(),
+                    feature_database_selector=selector_labels(DATABASE, "shared"),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -172,11 +177,27 @@ class Platform(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[own]),
                 )
                 tracking_uri = own.tracking_uri
+            specs, online_store = {}, None
+            if spec.features is not None:
+                store = FeatureStore(
+                    f"{name}-{spec.name}-features",
+                    FeatureStoreArgs(
+                        tenant=spec, namespace=ns, image=platform.image, pushgateway_url=pushgateway_url()
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[tenant, registry]),
+                )
+                specs, online_store = feature_specs(spec), store.online_store_url
             for model in spec.models:
                 ModelService(
                     f"{name}-{spec.name}-{model.name}",
                     ModelServiceArgs(
-                        tenant=spec.name, namespace=ns, model=model, image=platform.image, tracking_uri=tracking_uri
+                        tenant=spec.name,
+                        namespace=ns,
+                        model=model,
+                        image=platform.image,
+                        tracking_uri=tracking_uri,
+                        feature_spec=specs_to_json({model.name: specs[model.name]}) if model.name in specs else None,
+                        online_store_url=online_store if model.name in specs else None,
                     ),
                     opts=in_tenant,
                 )

@@ -125,8 +125,10 @@ def test_the_whole_lifecycle_on_the_standalone_platform(platform):
     ]
     assert 0.05 <= retrain["challenger_share"] <= 0.15  # canary weight 10 %, over 400 requests
     print(f"drift alert firing -> challenger serving: {retrain['seconds_to_serving']}s")
-    # Prometheus scraped every model server
+    # Prometheus scraped every model server, and the registry, signed in as platform.monitoring
     prometheus = components["prometheus"]["url"]
+    registry = _query(prometheus, 'up{job="registry-server"}')["data"]["result"]
+    assert [r["value"][1] for r in registry] == ["1"], registry
     up = _query(prometheus, 'up{job="model-server"}')["data"]["result"]
     assert {r["metric"]["tenant"] for r in up} == {t.name for t in blueprint.tenants}
     assert all(r["value"][1] == "1" for r in up)

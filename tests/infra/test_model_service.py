@@ -96,7 +96,7 @@ def test_images_are_pinned():
             assert ("@sha256:" in image) or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")), image
 
 
-def test_the_cluster_command_is_accepted_by_the_real_serve_cli_for_every_model():
+def test_the_cluster_command_is_accepted_by_the_real_serve_cli_for_every_model(tmp_path, monkeypatch):
     from services.cli import build_parser
     from services.cli.serve_cmd import config_from_args
     from services.model_server.server import build_routes
@@ -104,7 +104,15 @@ def test_the_cluster_command_is_accepted_by_the_real_serve_cli_for_every_model()
     for name in ("foundation", "multi-tenant", "enterprise"):
         for tenant in load(name).tenants:
             for model in tenant.models:
-                routes = build_routes(config_from_args(build_parser().parse_args(serve_command(model))))
+                args = serve_command(model)
+                if model.features is not None:  # the spec file comes from the model's ConfigMap
+                    spec = find(rendered(name).manifests, "ConfigMap", f"{model.name}-features", tenant.name)
+                    path = tmp_path / f"{model.name}.json"
+                    path.write_text(spec["data"]["serving.json"])
+                    args[args.index("--features") + 1] = str(path)
+                    monkeypatch.setenv("MLPLAT_ONLINE_STORE", "postgresql://user:password@host:5432/db")
+                routes = build_routes(config_from_args(build_parser().parse_args(args)))
                 route = routes[model.name]
                 assert route.weight == model.canary_weight / 100
                 assert (route.shadow is not None) == model.shadow
+                assert (route.features is not None) == (model.features is not None)
