@@ -599,6 +599,27 @@ class Tenant(_Spec):
             raise ValueError(f"{name!r} is a reserved namespace: pick another tenant name")
         return name
 
+    @model_validator(mode="after")
+    def _feature_store_names_fit_postgres(self) -> Tenant:
+        # Feast names the tenant's database `feast_<project>` and each online table `<project>_<view>`
+        # (services/features/names.py); PostgreSQL truncates identifiers over 63 bytes.
+        if self.features is None:
+            return self
+        project = self.name.replace("-", "_")
+        if len(f"feast_{project}") > 63:
+            raise ValueError(
+                f"name: the feature store's database would be feast_{project} ({len(project) + 6} characters); "
+                "PostgreSQL allows 63: use a tenant name of at most 57 characters"
+            )
+        for index, view in enumerate(self.features.feature_views):
+            table = f"{project}_{view.name}"
+            if len(table) > 63:
+                raise ValueError(
+                    f"features.featureViews[{index}].name: the online table {table!r} is {len(table)} characters; "
+                    "PostgreSQL allows 63: shorten the view's name (or the tenant's)"
+                )
+        return self
+
 
 # pg_dump runs at most this often: below it, WAL archiving carries the RPO (ADR 0012).
 DUMP_MIN_RPO_MINUTES = 15

@@ -258,6 +258,11 @@ MALFORMED = {
         _set("tenants.1.models.0.training", {"entryPoint": "services.training.iris:train"}),
         "blueprints/x.yaml: tenants[1].models[0].features: model 'ranker' has training too",
     ),
+    "feature-table-name-too-long": (
+        _set("tenants.1.name", "recommendations-and-personalisation-team-eux"),
+        "blueprints/x.yaml: tenants[1].features.featureViews[0].name: the online table "
+        "'recommendations_and_personalisation_team_eux_flower_measurements' is 64 characters; PostgreSQL allows 63",
+    ),
     "feature-store-over-quota": (
         _set("tenants.1.quotas.cpu", "4"),
         "blueprints/x.yaml: tenants[1].quotas.cpu: '4' is less than the 5.5 CPU the tenant's workloads may use",
