@@ -123,6 +123,7 @@ def _server(args: argparse.Namespace) -> int:
         ADMIN_PASSWORD_ENV,
         AUTH_DATABASE_ENV,
         FLASK_KEY_ENV,
+        SERVER_ENV,
         auth_config,
         mlflow_command,
         write_auth_config,
@@ -132,7 +133,7 @@ def _server(args: argparse.Namespace) -> int:
     database = args.auth_database_uri or os.environ.get(AUTH_DATABASE_ENV)
     if not database:
         raise CliError(f"give --auth-database-uri (or set {AUTH_DATABASE_ENV}): where MLflow keeps users and grants")
-    env = dict(os.environ)
+    env = {**os.environ, **SERVER_ENV}
     if args.admin_credentials:
         try:
             env[ADMIN_PASSWORD_ENV] = read_credentials(args.admin_credentials).password

@@ -34,6 +34,9 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 _JSON = [(b"content-type", b"application/json")]
 _IDS = itertools.count()
 _PID = os.getpid()
+# Decided once, when the server starts (server.py sets it for several workers): a library that sets the
+# variable later in the process (Feast's does, on import) must not switch /metrics to an empty folder.
+_MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -327,7 +330,7 @@ def _metadata(route: Route) -> dict[str, Any]:
 def _metrics() -> tuple[bytes, bytes]:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if _MULTIPROCESS:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()

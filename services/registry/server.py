@@ -36,6 +36,7 @@ __all__ = [
     "ADMIN_PASSWORD_ENV",
     "FLASK_KEY_ENV",
     "DEFAULT_PERMISSION",
+    "SERVER_ENV",
 ]
 
 AUTH_DATABASE_ENV = "MLPLAT_AUTH_DATABASE_URI"
@@ -43,6 +44,12 @@ ADMIN_PASSWORD_ENV = "MLFLOW_AUTH_ADMIN_PASSWORD"  # MLflow's own: the admin is 
 FLASK_KEY_ENV = "MLFLOW_FLASK_SERVER_SECRET_KEY"  # MLflow's own: signs CSRF tokens, equal on every replica
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 AUTH_CACHE_SECONDS = 60
+# MLflow's auth app denies a route without a permission validator to everyone but admins
+# (fail-closed). Every route of MLflow's own API has one; the one that has none is /metrics, added by
+# --expose-prometheus, which Prometheus must scrape signed in as platform.monitoring, a user without
+# grants. Off, a route without a validator needs a sign-in only: /metrics, and nothing else of MLflow's
+# (tests/services/test_registry_isolation.py checks both sides).
+SERVER_ENV = {"MLFLOW_BASIC_AUTH_FAIL_CLOSED": "false"}
 
 
 def auth_config(database_uri: str, admin: str = ADMIN, default_permission: str = DEFAULT_PERMISSION) -> str:

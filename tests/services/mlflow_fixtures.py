@@ -157,7 +157,7 @@ def start_mlflow_with_auth(root: Path) -> AuthRegistry:
     ensure_credentials(secrets_dir, ADMIN)
     backend = f"sqlite:///{root / 'mlflow.db'}"
     args = server_args(
-        _mlflow_args(root, port, backend),
+        [*_mlflow_args(root, port, backend), "--expose-prometheus", str(root / "prometheus-metrics")],
         auth_database_uri=backend,
         admin_credentials=str(credentials_file(secrets_dir, ADMIN)),
         flask_key_file=str(secrets_dir / "flask-secret-key"),
@@ -280,6 +280,8 @@ def start_model_server(
     root.mkdir(parents=True, exist_ok=True)
     log = root / f"server-{port}.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "cache")}
+    for inherited in ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR"):  # (set by Feast's import in the
+        env.pop(inherited, None)  # test process): the server decides its own metrics mode, as in production
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", *args, "--port", str(port)],
         stdout=log.open("ab"),

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from blueprints import load
-from services.registry.access import ADMIN, GATE, access_plan, apply, bootstrap_args, serving_user
+from services.registry.access import ADMIN, GATE, MONITORING, access_plan, apply, bootstrap_args, serving_user
 from services.registry.credentials import Credentials, acting_as, credentials_file
 from tests.services.mlflow_fixtures import IRIS_COLUMNS, AuthRegistry, iris_data, start_mlflow_with_auth
 
@@ -286,6 +286,15 @@ def test_the_serving_user_loads_the_model_the_way_batch_jobs_do(registry, models
         with pytest.raises(RegistryError) as refused:
             fetch_model(ModelRef("fraud-scorer", alias="champion"), registry.uri)
     assert refused.value.status == 403
+
+
+def test_the_monitoring_user_reads_the_metrics_and_nothing_else(registry, models):
+    monitoring = registry.user(MONITORING)
+    scraped = httpx.get(f"{registry.uri}/metrics", auth=(monitoring.username, monitoring.password), timeout=30)
+    assert scraped.status_code == 200 and "mlflow_http_request_total" in scraped.text
+    for method, path, _, params in _calls(models["recsys"], own=models["fraud"])["read"]:
+        assert _call(registry, monitoring, method, path, params).status_code == 403, path
+    assert httpx.get(f"{registry.uri}/metrics", timeout=30).status_code == 401  # never anonymously
 
 
 def test_anonymous_calls_are_refused(registry, models):
