@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := infra,services,dev
+EXTRAS := infra,services,features,dev
 
 .PHONY: help venv up down standalone test test-engine test-cluster toolchain render bench lint clean
 
@@ -54,10 +54,13 @@ render: venv
 	$(BIN)/mlplat render --all --out build/manifests
 
 # Serving benchmark against mlflow models serve and MLServer (needs wrk: apt-get install wrk), then
-# batch scoring against mlflow models predict (1 and 10 million rows, generated in a temporary folder).
+# batch scoring against mlflow models predict (1 and 10 million rows, generated in a temporary folder),
+# then feature serving: a prediction from an entity key against Feast's own feature server (needs
+# PostgreSQL 15 too).
 bench: venv
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/features.py
 
 standalone: venv
 	$(BIN)/mlplat standalone

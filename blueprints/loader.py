@@ -111,6 +111,8 @@ def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
         embedded = _EMBEDDED_PATH.match(message)
         if embedded and not loc:  # a whole-blueprint check that names its own field path
             return f"{embedded['path']}: {embedded['msg']}"
+        if embedded:  # a section's check that names the field inside the section
+            return f"{_path(loc)}.{embedded['path']}: {embedded['msg']}"
         return f"{_path(loc)}: {message}" if loc else message
     if kind in ("literal_error", "enum"):
         return f"{_path(loc)}: {value!r} is not allowed; {message[0].lower()}{message[1:]}"

@@ -72,6 +72,7 @@ class Ports:
     ALERTMANAGER = 9093
     PUSHGATEWAY = 9091
     TRAINING_TRIGGER = 8095
+    FEATURE_SERVER = 6566  # Feast's feature server (`feast serve`'s default)
     GRAFANA = 3000
     METRICS_SERVER = 10250
     DNS = 53

@@ -44,6 +44,17 @@ __all__ = [
     "TrainingSpec",
     "BatchJob",
     "TRAINING_TRIGGERS",
+    "FEATURE_TYPES",
+    "ENTITY_TYPES",
+    "TenantFeatures",
+    "Entity",
+    "FeatureView",
+    "FeatureSource",
+    "Feature",
+    "FeatureService",
+    "Materialization",
+    "FeatureServer",
+    "ModelFeatures",
 ]
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -235,6 +246,257 @@ class TrainingSpec(_Spec):
         return self
 
 
+# --- The feature store (docs/features.md) ------------------------------------------------------
+# A tenant declares its Feast definitions here; services/features/ generates the Feast repository,
+# the model servers' feature specs and the materialization commands from them, so the cluster,
+# standalone and training read one set of definitions.
+
+# Feature values the model server turns into its float64 batch; entity keys Feast serialises.
+FEATURE_TYPES = ("float64", "float32", "int64", "int32", "bool")
+ENTITY_TYPES = ("int64", "string")
+FeatureType = Literal["float64", "float32", "int64", "int32", "bool"]
+EntityType = Literal["int64", "string"]
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise ValueError(
+            f"{value!r} is not a feature-store name: use at most 40 lowercase letters, digits and '_', "
+            'starting with a letter (e.g. "customer_stats"); it becomes a table and column name'
+        )
+    return value
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds in a duration such as "30m", "12h", "2d" or "1w"."""
+    match = _DURATION.match(value)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f'{value!r} is not a positive duration: write a number and a unit s, m, h, d or w (e.g. "2d")')
+    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+
+
+def _duration(value: str) -> str:
+    duration_seconds(value)
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+def _parquet_path(value: str) -> str:
+    parts = value.split("/")
+    if not value or value.startswith("/") or ".." in parts or "" in parts:
+        raise ValueError(
+            f"{value!r} must be a relative path inside the tenant's feature data, without '..' "
+            '(e.g. "customers/stats.parquet")'
+        )
+    if not value.endswith(".parquet"):
+        raise ValueError(f"{value!r}: feature sources are Parquet files; use a .parquet path")
+    return value
+
+
+class Entity(_Spec):
+    """What features describe (a customer, a flower): its join key is what a request names."""
+
+    name: Identifier
+    join_key: Identifier | None = Field(default=None, description="the key column (default: the entity's name)")
+    type: EntityType = "int64"
+
+    @property
+    def key(self) -> str:
+        return self.join_key or self.name
+
+
+class Feature(_Spec):
+    name: Identifier
+    type: FeatureType = "float64"
+
+
+class FeatureSource(_Spec):
+    """A Parquet file in the tenant's feature data (`/data` in the cluster's pods, `<root>/features/<tenant>/data`
+    in standalone): one row per entity and event time."""
+
+    path: Annotated[str, AfterValidator(_parquet_path)]
+    timestamp_field: Identifier = "event_timestamp"
+
+
+class FeatureView(_Spec):
+    """Features of one or more entities from one source. Online, a value older than `ttl` is stale."""
+
+    name: Identifier
+    entities: list[Identifier] = Field(min_length=1)
+    source: FeatureSource
+    ttl: Duration = "1d"
+    features: list[Feature] = Field(min_length=1)
+
+    @property
+    def ttl_seconds(self) -> int:
+        return duration_seconds(self.ttl)
+
+    @model_validator(mode="after")
+    def _unique_features(self) -> FeatureView:
+        seen: set[str] = set()
+        for index, feature in enumerate(self.features):
+            if feature.name in seen:
+                raise ValueError(
+                    f"features[{index}].name: feature {feature.name!r} is declared twice in view {self.name!r}: "
+                    "feature names are unique in a view"
+                )
+            seen.add(feature.name)
+        if len(set(self.entities)) != len(self.entities):
+            raise ValueError(f"entities {self.entities} names an entity twice: list each once")
+        return self
+
+
+class FeatureService(_Spec):
+    """The features one model reads: whole feature views, in order. A model names it in `features.service`."""
+
+    name: Identifier
+    feature_views: list[Identifier] = Field(min_length=1)
+
+
+class Materialization(_Spec):
+    """Copies the newest feature values from the offline data into the online store, on a schedule
+    (a CronJob in the cluster, the supervisor in standalone)."""
+
+    schedule: CronSchedule = "*/30 * * * *"
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="100m", memory="384Mi"),
+        limits=ResourceList(cpu="1", memory="1Gi"),
+    )
+    timeout_minutes: int = Field(default=30, ge=1, le=24 * 60, description="a run still going is stopped")
+
+
+class FeatureServer(_Spec):
+    """Feast's own feature server (`feast serve`) in the tenant's namespace, for clients other than the
+    model servers (which read the online store directly, ADR 0018)."""
+
+    resources: Resources = Resources(
+        requests=ResourceList(cpu="50m", memory="256Mi"),
+        limits=ResourceList(cpu="500m", memory="512Mi"),
+    )
+
+
+class TenantFeatures(_Spec):
+    """A tenant's Feast project: entities, feature views and feature services (docs/features.md)."""
+
+    entities: list[Entity] = Field(min_length=1)
+    feature_views: list[FeatureView] = Field(min_length=1)
+    feature_services: list[FeatureService] = Field(default_factory=list)
+    materialization: Materialization = Materialization()
+    server: FeatureServer = FeatureServer()
+    storage: StorageQuantity = Field(default="1Gi", description="the volume holding the offline (Parquet) data")
+
+    def entity(self, name: str) -> Entity:
+        return next(e for e in self.entities if e.name == name)
+
+    def view(self, name: str) -> FeatureView:
+        return next(v for v in self.feature_views if v.name == name)
+
+    def service(self, name: str) -> FeatureService | None:
+        return next((s for s in self.feature_services if s.name == name), None)
+
+    def service_features(self, name: str) -> list[tuple[FeatureView, Feature]]:
+        """Every (view, feature) a service reads, in order: the model's input columns."""
+        service = self.service(name)
+        if service is None:
+            raise KeyError(name)
+        return [(self.view(v), f) for v in service.feature_views for f in self.view(v).features]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> TenantFeatures:
+        for kind, items in (
+            ("entities", self.entities),
+            ("featureViews", self.feature_views),
+            ("featureServices", self.feature_services),
+        ):
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                if item.name in seen:
+                    raise ValueError(
+                        f"{kind}[{index}].name: {item.name!r} is declared twice: names are unique in {kind}"
+                    )
+                seen.add(item.name)
+        keys: dict[str, str] = {}
+        for index, entity in enumerate(self.entities):
+            if entity.key in keys:
+                raise ValueError(
+                    f"entities[{index}].joinKey: {entity.key!r} is already the join key of entity "
+                    f"{keys[entity.key]!r}: give each entity its own"
+                )
+            keys[entity.key] = entity.name
+        entities = {e.name for e in self.entities}
+        for index, view in enumerate(self.feature_views):
+            for e_index, name in enumerate(view.entities):
+                if name not in entities:
+                    raise ValueError(
+                        f"featureViews[{index}].entities[{e_index}]: no entity {name!r}; declared entities: "
+                        f"{sorted(entities)}"
+                    )
+            reserved = {self.entity(e).key for e in view.entities if e in entities} | {view.source.timestamp_field}
+            clash = {f.name for f in view.features} & reserved
+            if clash:
+                raise ValueError(
+                    f"featureViews[{index}].features: {sorted(clash)} is a join key or the timestamp field, "
+                    "not a feature: rename the feature"
+                )
+        views = {v.name: v for v in self.feature_views}
+        for index, service in enumerate(self.feature_services):
+            for v_index, name in enumerate(service.feature_views):
+                if name not in views:
+                    raise ValueError(
+                        f"featureServices[{index}].featureViews[{v_index}]: no feature view {name!r}; declared "
+                        f"views: {sorted(views)}"
+                    )
+            if len(set(service.feature_views)) != len(service.feature_views):
+                raise ValueError(f"featureServices[{index}].featureViews: a view is listed twice: list each once")
+            entity_sets = {tuple(sorted(views[v].entities)) for v in service.feature_views}
+            if len(entity_sets) > 1:
+                raise ValueError(
+                    f"featureServices[{index}].featureViews: the views use different entities "
+                    f"({sorted(entity_sets)}): a request carries one entity key, so a service's views must share "
+                    "their entities"
+                )
+            names = [f.name for v in service.feature_views for f in views[v].features]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(
+                    f"featureServices[{index}].featureViews: feature {duplicates[0]!r} is in two of its views: "
+                    "feature names become the model's input columns, so they are unique in a service"
+                )
+        return self
+
+
+class ModelFeatures(_Spec):
+    """A model that reads its inputs from the tenant's feature store: requests carry entity keys.
+
+    `missingEntity` says what an entity without online features gets: `reject` (404, naming it) or
+    `default` (the model predicts on `defaults`, one value per feature of the service). A value older
+    than its view's TTL is missing too, unless `allowStale` serves it (counted, and flagged in the
+    `x-feature-stale` response header).
+    """
+
+    service: Identifier
+    missing_entity: Literal["reject", "default"] = "reject"
+    defaults: dict[str, float] = Field(default_factory=dict)
+    allow_stale: bool = False
+
+    @model_validator(mode="after")
+    def _defaults_with_default(self) -> ModelFeatures:
+        if self.missing_entity == "default" and not self.defaults:
+            raise ValueError(
+                "missingEntity is default but defaults is empty: give defaults (one value per feature of the "
+                "service), or use missingEntity: reject"
+            )
+        if self.missing_entity == "reject" and self.defaults:
+            raise ValueError("defaults are only used with missingEntity: default: remove them or set missingEntity")
+        return self
+
+
 class Model(_Spec):
     """A model a tenant serves: the registered model, the alias to serve and how to run it."""
 
@@ -251,6 +513,9 @@ class Model(_Spec):
     shadow: bool = False
     shadow_alias: DnsName = "shadow"
     training: TrainingSpec | None = None
+    features: ModelFeatures | None = Field(
+        default=None, description="read inputs from the tenant's feature store by entity key"
+    )
 
     @model_validator(mode="after")
     def _aliases_distinct(self) -> Model:
@@ -325,6 +590,7 @@ class Tenant(_Spec):
     limits: ContainerLimits = ContainerLimits()
     models: list[Model] = Field(default_factory=list)
     batch: list[BatchJob] = Field(default_factory=list, description="models scored in batch on a schedule")
+    features: TenantFeatures | None = Field(default=None, description="the tenant's Feast project")
 
     @field_validator("name")
     @classmethod
@@ -332,6 +598,27 @@ class Tenant(_Spec):
         if name in RESERVED_NAMESPACES or name.startswith("kube-"):
             raise ValueError(f"{name!r} is a reserved namespace: pick another tenant name")
         return name
+
+    @model_validator(mode="after")
+    def _feature_store_names_fit_postgres(self) -> Tenant:
+        # Feast names the tenant's database `feast_<project>` and each online table `<project>_<view>`
+        # (services/features/names.py); PostgreSQL truncates identifiers over 63 bytes.
+        if self.features is None:
+            return self
+        project = self.name.replace("-", "_")
+        if len(f"feast_{project}") > 63:
+            raise ValueError(
+                f"name: the feature store's database would be feast_{project} ({len(project) + 6} characters); "
+                "PostgreSQL allows 63: use a tenant name of at most 57 characters"
+            )
+        for index, view in enumerate(self.features.feature_views):
+            table = f"{project}_{view.name}"
+            if len(table) > 63:
+                raise ValueError(
+                    f"features.featureViews[{index}].name: the online table {table!r} is {len(table)} characters; "
+                    "PostgreSQL allows 63: shorten the view's name (or the tenant's)"
+                )
+        return self
 
 
 # pg_dump runs at most this often: below it, WAL archiving carries the RPO (ADR 0012).
@@ -558,6 +845,74 @@ class Blueprint(_Spec):
         return self
 
     @model_validator(mode="after")
+    def _model_names_unique_per_registry(self) -> Blueprint:
+        # Registered model names are global in an MLflow server: two tenants of the shared registry
+        # declaring one name would share (and overwrite) one model. ADR 0017.
+        owners: dict[str, str] = {}
+        for index, tenant in enumerate(self.tenants):
+            if tenant.registry != "shared":
+                continue
+            for m_index, model in enumerate(tenant.models):
+                if model.name in owners:
+                    raise ValueError(
+                        f"tenants[{index}].models[{m_index}].name: model {model.name!r} is already declared by "
+                        f"tenant {owners[model.name]!r}, and registered model names are global in the shared "
+                        f"registry: rename it (e.g. {tenant.name}-{model.name}), or give tenant {tenant.name!r} "
+                        "registry: dedicated"
+                    )
+                owners[model.name] = tenant.name
+        return self
+
+    @model_validator(mode="after")
+    def _model_features_resolve(self) -> Blueprint:
+        for index, tenant in enumerate(self.tenants):
+            for m_index, model in enumerate(tenant.models):
+                if model.features is None:
+                    continue
+                where = f"tenants[{index}].models[{m_index}].features"
+                store = tenant.features
+                if store is None:
+                    raise ValueError(
+                        f"{where}.service: tenant {tenant.name!r} declares no feature store: add features "
+                        "(entities, featureViews, featureServices) to the tenant, or remove the model's features"
+                    )
+                if store.service(model.features.service) is None:
+                    known = [s.name for s in store.feature_services]
+                    raise ValueError(
+                        f"{where}.service: no feature service {model.features.service!r} in tenant "
+                        f"{tenant.name!r}; declared services: {known}"
+                    )
+                names = [f.name for _, f in store.service_features(model.features.service)]
+                if model.features.defaults and set(model.features.defaults) != set(names):
+                    missing = sorted(set(names) - set(model.features.defaults))
+                    extra = sorted(set(model.features.defaults) - set(names))
+                    raise ValueError(
+                        f"{where}.defaults: give exactly one value per feature of service "
+                        f"{model.features.service!r} ({', '.join(names)})"
+                        + (f"; missing {missing}" if missing else "")
+                        + (f"; not in the service: {extra}" if extra else "")
+                    )
+                if model.training is not None:
+                    raise ValueError(
+                        f"{where}: model {model.name!r} has training too, and the training trigger's runs do not "
+                        "mount the feature store yet: train it with get_historical_features (docs/features.md) "
+                        "and remove training, or drop features"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _training_uses_the_shared_registry(self) -> Blueprint:
+        for index, tenant in enumerate(self.tenants):
+            for m_index, model in enumerate(tenant.models):
+                if model.training is not None and tenant.registry == "dedicated":
+                    raise ValueError(
+                        f"tenants[{index}].models[{m_index}].training: the training trigger works with the shared "
+                        f"registry, and tenant {tenant.name!r} has a dedicated one: remove training, or use "
+                        "registry: shared"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _models_fit_quotas(self) -> Blueprint:
         for index, tenant in enumerate(self.tenants):
             cpu, memory, pods = tenant_peak_limits(tenant, self.platform)
@@ -575,28 +930,19 @@ class Blueprint(_Spec):
                     "or limits.memory"
                 )
             storage = sum((parse_quantity(job.storage) for job in tenant.batch), Decimal(0))
+            if tenant.features is not None:
+                storage += parse_quantity(tenant.features.storage)
             if storage > parse_quantity(tenant.quotas.storage):
                 raise ValueError(
                     f"{where}.storage: {tenant.quotas.storage!r} is less than the {_fmt(storage / 2**30)}Gi the "
-                    "tenant's batch jobs claim for their data volumes: raise the quota or lower batch[].storage"
+                    "tenant's batch jobs and feature data claim for their volumes: raise the quota or lower "
+                    "batch[].storage or features.storage"
                 )
             if pods > tenant.quotas.pods:
                 raise ValueError(
                     f"{where}.pods: {tenant.quotas.pods} is less than the {pods} pods the tenant's workloads may "
                     "run at max replicas: raise the quota or lower replicas.max"
                 )
-        return self
-
-    @model_validator(mode="after")
-    def _training_uses_the_shared_registry(self) -> Blueprint:
-        for index, tenant in enumerate(self.tenants):
-            for m_index, model in enumerate(tenant.models):
-                if model.training is not None and tenant.registry == "dedicated":
-                    raise ValueError(
-                        f"tenants[{index}].models[{m_index}].training: the training trigger works with the shared "
-                        f"registry, and tenant {tenant.name!r} has a dedicated one: remove training, or use "
-                        "registry: shared"
-                    )
         return self
 
     def tenant(self, name: str) -> Tenant:
@@ -630,6 +976,11 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
         cpu += job.resources.limits.cores()
         memory += job.resources.limits.bytes()
         pods += 1
+    if tenant.features is not None:  # the feature server (plus a surge pod) and one materialization run
+        server, run = tenant.features.server.resources, tenant.features.materialization.resources
+        cpu += 2 * server.limits.cores() + run.limits.cores()
+        memory += 2 * server.limits.bytes() + run.limits.bytes()
+        pods += 3
     if tenant.registry == "dedicated":
         reg = platform.registry
         cpu += (reg.replicas + 1) * reg.server.limits.cores() + reg.database.limits.cores()

@@ -1,12 +1,14 @@
 """Platform: the whole blueprint as one ComponentResource.
 
 It composes, in dependency order: the platform namespace, the shared model registry, monitoring,
-the gateway, cluster add-ons, the admission policies, and for each tenant its isolated namespace, a
-dedicated registry when the tenant asks for one, one ModelService per model, one BatchScoring per batch
-job and one ModelTraining (a Job template) per trained model; then the training trigger when any model
-is trained. Every decision about WHAT to build comes from the blueprint; this module only decides HOW
-the pieces connect (which registry a tenant's models talk to, which pods a tenant's NetworkPolicies
-admit, where Alertmanager sends the drift alert, where batch jobs push their metrics).
+the gateway, cluster add-ons, the admission policies, each tenant's isolated namespace, the shared
+registry's users and permissions (RegistryAccess), then per tenant a dedicated registry with its own
+users when the tenant asks for one, its feature store (FeatureStore) when it declares features, one
+ModelService per model, one BatchScoring per batch job and one ModelTraining (a Job template) per
+trained model; then the training trigger when any model is trained. Every decision about WHAT to
+build comes from the blueprint; this module only decides HOW the pieces connect (which registry a
+tenant's models talk to, which pods a tenant's NetworkPolicies admit, where Alertmanager sends the
+drift alert, where batch jobs push their metrics, which online store a model reads).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, standard_labels, tenant_namespace
+from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, selector_labels, standard_labels, tenant_namespace
 from blueprints.schema import Blueprint
 from infra.components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
+from infra.components.feature_store import FeatureStore, FeatureStoreArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs, server_selector
@@ -32,10 +35,14 @@ from infra.components.monitoring import (
     pushgateway_selector,
     pushgateway_url,
 )
+from infra.components.registry_access import RegistryAccess, RegistryAccessArgs
 from infra.components.tenant import Tenant, TenantArgs
 from infra.components.training_trigger import TrainingTrigger, TrainingTriggerArgs, alerts_url
 from infra.k8s import metadata
+from services.features.spec import feature_specs, specs_to_json
 from services.monitoring.rules import ALERT_DRIFT
+from services.registry import DATABASE
+from services.registry.access import access_plan, registry_instances
 
 __all__ = ["Platform", "PlatformArgs"]
 
@@ -44,6 +51,11 @@ __all__ = ["Platform", "PlatformArgs"]
 class PlatformArgs:
     blueprint: Blueprint
     install_metrics_server: bool = True
+
+
+def _registry_namespace(instance: str) -> str:
+    """The shared registry lives in the platform's namespace, a dedicated one in its tenant's."""
+    return SYSTEM_NAMESPACE if instance == "shared" else tenant_namespace(instance)
 
 
 class Platform(pulumi.ComponentResource):
@@ -82,12 +94,15 @@ class Platform(pulumi.ComponentResource):
             opts=in_system,
         )
         trained = any(model.training for spec in blueprint.tenants for model in spec.models)
+        # every registry, by instance: the shared one (always deployed) and each dedicated tenant's
+        registries = {i: _registry_namespace(i) for i in ("shared", *registry_instances(blueprint)) if i}
         Monitoring(
             f"{name}-monitoring",
             MonitoringArgs(
                 settings=platform.monitoring,
                 # the drift alert starts a training run: Alertmanager posts it to the trigger
                 alert_webhooks={ALERT_DRIFT: alerts_url(SYSTEM_NAMESPACE)} if trained else {},
+                registries=registries,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -101,11 +116,11 @@ class Platform(pulumi.ComponentResource):
         )
 
         self.tenant_namespaces = []
-        tenants: list[Tenant] = []
+        tenants: dict[str, Tenant] = {}
         for spec in blueprint.tenants:
             ns = tenant_namespace(spec.name)
             dedicated = spec.registry == "dedicated"
-            tenant = Tenant(
+            tenants[spec.name] = Tenant(
                 f"{name}-tenant-{spec.name}",
                 TenantArgs(
                     spec=spec,
@@ -114,9 +129,28 @@ class Platform(pulumi.ComponentResource):
                     gateway_selector=gateway_selector(),
                     prometheus_selector=prometheus_selector(),
                     pushgateway_selector=pushgateway_selector(),
+                    feature_database_selector=selector_labels(DATABASE, "shared"),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            self.tenant_namespaces.append(ns)
+        # Who may do what in the shared registry (ADR 0017): its users' Secrets, in the namespaces of
+        # the workloads that sign in with them, and the Job that grants their permissions.
+        shared = [t.name for t in blueprint.tenants if t.registry == "shared"]
+        RegistryAccess(
+            f"{name}-registry-access",
+            RegistryAccessArgs(
+                plan=access_plan(blueprint, "shared"),
+                namespace=SYSTEM_NAMESPACE,
+                image=platform.image,
+                tenant_namespaces={t: tenant_namespace(t) for t in shared},
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[registry, *(tenants[t] for t in shared)]),
+        )
+        for spec in blueprint.tenants:
+            ns = tenant_namespace(spec.name)
+            dedicated = spec.registry == "dedicated"
+            tenant = tenants[spec.name]
             in_tenant = pulumi.ResourceOptions(parent=self, depends_on=[tenant])
             tracking_uri = registry.tracking_uri
             if dedicated:
@@ -132,12 +166,38 @@ class Platform(pulumi.ComponentResource):
                     ),
                     opts=in_tenant,
                 )
+                RegistryAccess(
+                    f"{name}-registry-access-{spec.name}",
+                    RegistryAccessArgs(
+                        plan=access_plan(blueprint, spec.name),
+                        namespace=ns,
+                        image=platform.image,
+                        tenant_namespaces={spec.name: ns},
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[own]),
+                )
                 tracking_uri = own.tracking_uri
+            specs, online_store = {}, None
+            if spec.features is not None:
+                store = FeatureStore(
+                    f"{name}-{spec.name}-features",
+                    FeatureStoreArgs(
+                        tenant=spec, namespace=ns, image=platform.image, pushgateway_url=pushgateway_url()
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[tenant, registry]),
+                )
+                specs, online_store = feature_specs(spec), store.online_store_url
             for model in spec.models:
                 ModelService(
                     f"{name}-{spec.name}-{model.name}",
                     ModelServiceArgs(
-                        tenant=spec.name, namespace=ns, model=model, image=platform.image, tracking_uri=tracking_uri
+                        tenant=spec.name,
+                        namespace=ns,
+                        model=model,
+                        image=platform.image,
+                        tracking_uri=tracking_uri,
+                        feature_spec=specs_to_json({model.name: specs[model.name]}) if model.name in specs else None,
+                        online_store_url=online_store if model.name in specs else None,
                     ),
                     opts=in_tenant,
                 )
@@ -162,13 +222,11 @@ class Platform(pulumi.ComponentResource):
                     ),
                     opts=in_tenant,
                 )
-            tenants.append(tenant)
-            self.tenant_namespaces.append(ns)
         if trained:
             TrainingTrigger(
                 f"{name}-training-trigger",
                 TrainingTriggerArgs(blueprint=blueprint, image=platform.image, tracking_uri=registry.tracking_uri),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
             )
 
         self.tracking_uri = registry.tracking_uri

@@ -1,13 +1,14 @@
 """`mlplat demo`: the model lifecycle, end to end, on a running standalone platform.
 
-For every tenant and each of its models: train a small scikit-learn model on iris (it ships with
-scikit-learn), log metrics, signature, input example and the reference feature distribution,
-register it; approve it and let the gate promote it to champion; register a second version and
-promote it to the challenger alias (the blueprint's canary weight sends it a share of traffic); send
-traffic and check the answers; run each batch job once on a file with a few bad rows; then send
-drifted traffic and wait until Prometheus fires the drift alert. Last, the loop closes by itself:
-Alertmanager calls the training trigger, a training run registers a new version, the gate passes it,
-and the model server serves it as the challenger. Each step prints what it does.
+For every tenant and each of its models, signed in to the registry as the tenant's own user (ADR
+0017): train a small scikit-learn model on iris (it ships with scikit-learn), log metrics, signature,
+input example and the reference feature distribution, register it; as the gate's user, approve it
+and let the gate promote it to champion; register a second version and promote it to the challenger
+alias (the blueprint's canary weight sends it a share of traffic); send traffic and check the
+answers; run each batch job once on a file with a few bad rows; then send drifted traffic and wait
+until Prometheus fires the drift alert. Last, the loop closes by itself: Alertmanager calls the
+training trigger, a training run registers a new version, the gate passes it, and the model server
+serves it as the challenger. Each step prints what it does.
 """
 
 from __future__ import annotations
@@ -21,11 +22,24 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from blueprints.schema import Blueprint
+from services.features.names import FEATURE_SERVICE_TAG
+from services.registry.access import GATE, tenant_user
+from services.registry.credentials import (
+    PASSWORD_ENV,
+    USERNAME_ENV,
+    Credentials,
+    CredentialsError,
+    acting_as,
+    credentials_file,
+    read_credentials,
+    standalone_credentials_dir,
+)
 
 __all__ = ["Demo", "DemoError", "platform_urls"]
 
@@ -68,24 +82,37 @@ class Demo:
         mlflow.set_tracking_uri(components["mlflow"]["url"])
         client = registry.client(components["mlflow"]["url"])
         rules, audit = load_rules(), AuditLog(self.root / "audit" / "promotions.jsonl")
+        gate = self._user(GATE)  # approvals and promotions: the gate's user may move any tenant's alias
         summary: dict = {"promoted": [], "answers": 0, "drift_alert": None, "batch": [], "retrain": None}
         x, y = _iris()
+        now = datetime.now(UTC).replace(microsecond=0)
+        features = {t.name: self._feature_store(t, now) for t in self.blueprint.tenants if t.features is not None}
+        summary["features"] = features
         step = 0
         for tenant in self.blueprint.tenants:
             for model in tenant.models:
                 step += 1
-                self.say(f"[{step}] {tenant.name}/{model.name}: train and register (owner {tenant.name})")
-                first = self._register(model.name, tenant.name, x, y, c=1.0)
-                registry.approve(client, model.name, first, "platform-reviewer")
-                decision = promote(client, rules, audit, model.name, first, model.alias, actor="demo")
+                self.say(
+                    f"[{step}] {tenant.name}/{model.name}: train and register, signed in as {tenant_user(tenant.name)}"
+                )
+                inputs = self._training_inputs(tenant, model, now, x, y)
+                with acting_as(self._user(tenant_user(tenant.name))):
+                    first = self._register(model.name, tenant.name, *inputs, c=1.0)
+                with acting_as(gate):
+                    registry.approve(client, model.name, first, "platform-reviewer")
+                    decision = promote(client, rules, audit, model.name, first, model.alias, actor="demo")
                 self.say(_indent(decision.table()))
                 if not decision.passed:
                     raise DemoError(f"the gate refused {model.name} v{first}; see the table above")
                 summary["promoted"].append((model.name, first, model.alias))
                 if model.canary_weight:
-                    second = self._register(model.name, tenant.name, x, y, c=0.5)
-                    registry.approve(client, model.name, second, "platform-reviewer")
-                    challenger = promote(client, rules, audit, model.name, second, model.challenger_alias, actor="demo")
+                    with acting_as(self._user(tenant_user(tenant.name))):
+                        second = self._register(model.name, tenant.name, *inputs, c=0.5)
+                    with acting_as(gate):
+                        registry.approve(client, model.name, second, "platform-reviewer")
+                        challenger = promote(
+                            client, rules, audit, model.name, second, model.challenger_alias, actor="demo"
+                        )
                     self.say(
                         f"    challenger: version {second} -> @{model.challenger_alias}: "
                         f"{'PASS' if challenger.passed else 'FAIL'} ({model.canary_weight}% of traffic)"
@@ -96,10 +123,14 @@ class Demo:
             if server is None:
                 continue
             for model in tenant.models:
-                summary["answers"] += self._traffic(server["url"], model.name, x, y)
+                if model.features is not None:
+                    summary["answers"] += self._entity_traffic(server["url"], model.name, y)
+                else:
+                    summary["answers"] += self._traffic(server["url"], model.name, x, y)
         self.say(f"    {summary['answers']} answers checked against the training labels")
         for schedule in platform_schedules(self.root):
-            summary["batch"].append(self._batch(schedule, x))
+            if schedule.get("kind", "batch") == "batch":
+                summary["batch"].append(self._batch(schedule, x))
         prometheus = components.get("prometheus")
         if prometheus is None:
             self.say("[drift] Prometheus is not installed: skipping the drift alert (apt-get install prometheus)")
@@ -137,9 +168,9 @@ class Demo:
             pq.write_table(table, source)
         else:
             pa_csv.write_csv(table, source, pa_csv.WriteOptions(quoting_style="none"))
-        run = subprocess.run(
-            command, env={**os.environ, **schedule.get("env", {})}, capture_output=True, text=True, check=False
-        )
+        env = {k: v for k, v in os.environ.items() if k not in (USERNAME_ENV, PASSWORD_ENV)}  # the job's own user
+        env.update(schedule.get("env", {}))
+        run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             raise DemoError(f"batch job {schedule['name']} failed:\n{run.stderr[-2000:]}")
         rejects = output.with_name(f"{output.stem}.rejects.csv").read_text().splitlines()[1:]
@@ -213,6 +244,13 @@ class Demo:
                 challenger += response.headers.get("x-model-variant") == "challenger"
         return challenger / requests
 
+    def _user(self, name: str) -> Credentials:
+        """A registry user's credentials, from the files standalone generated (ADR 0017)."""
+        try:
+            return read_credentials(credentials_file(standalone_credentials_dir(self.root), name))
+        except CredentialsError as exc:
+            raise DemoError(str(exc)) from None
+
     @staticmethod
     def _wait(check: Callable[[], object], deadline: float):
         while time.monotonic() < deadline:
@@ -222,21 +260,70 @@ class Demo:
             time.sleep(1)
         raise DemoError("the retraining loop did not complete in time; see .mlplat/logs/training-trigger.log")
 
-    def _register(self, name: str, owner: str, x: np.ndarray, y: np.ndarray, c: float) -> str:
-        import mlflow
+    def _feature_store(self, tenant, now: datetime) -> dict:
+        """Write the tenant's offline feature data (generated from iris) and materialize it, as its schedule
+        would; returns what was done."""
+        from services.features import dataset
+        from services.features.repo import standalone_dir
+
+        store = tenant.features
+        for view in store.feature_views:
+            keys = [store.entity(e).key for e in view.entities]
+            if keys != ["flower_id"] or [f.name for f in view.features] != list(dataset.MEASUREMENTS):
+                raise DemoError(
+                    f"tenant {tenant.name!r}: the demo generates feature data for the flower example only (flower_id "
+                    f"and {', '.join(dataset.MEASUREMENTS)}); for view {view.name!r} write its Parquet file to "
+                    f"{standalone_dir(self.root, tenant.name) / 'data' / view.source.path} and run its materialization"
+                )
+            path = standalone_dir(self.root, tenant.name) / "data" / view.source.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dataset.measurements(now, view.source.timestamp_field).to_parquet(path)
+            self.say(
+                f"[features] {tenant.name}/{view.name}: 150 flowers measured {len(dataset.MEASURED_HOURS_AGO)} times "
+                f"each ({', '.join(f'-{h}h' for h in dataset.MEASURED_HOURS_AGO)}), written to {path}"
+            )
+        schedule = next(s for s in platform_schedules(self.root) if s["name"] == f"features-{tenant.name}")
+        env = {**os.environ, **schedule.get("env", {})}
+        run = subprocess.run(schedule["command"], env=env, capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            raise DemoError(f"materializing {tenant.name}'s features failed:\n{run.stderr[-2000:]}")
+        self.say(f"    {run.stdout.strip().splitlines()[-1]} (schedule {schedule['schedule']!r})")
+        return {"views": [v.name for v in store.feature_views], "materialized": True}
+
+    def _training_inputs(self, tenant, model, now: datetime, x: np.ndarray, y: np.ndarray):
+        """(features, labels, feature service): iris as is, or, for a model that reads a feature service,
+        the point-in-time-correct historical features of every labelled flower (get_historical_features)."""
         import pandas as pd
+
+        if model.features is None:
+            return pd.DataFrame(x, columns=FEATURES), y, None
+        from services.features import dataset
+        from services.features.repo import standalone_dir
+        from services.features.store import historical_features
+
+        service = model.features.service
+        columns = [f.name for _, f in tenant.features.service_features(service)]
+        rows = historical_features(standalone_dir(self.root, tenant.name) / "repo", service, dataset.labels(now))
+        self.say(
+            f"    {len(rows)} training rows from feature service {service!r}: each label joined with the "
+            "measurement taken before it (point-in-time correct)"
+        )
+        return rows[columns], rows["species"].to_numpy(), service
+
+    def _register(self, name: str, owner: str, frame, y: np.ndarray, service: str | None, c: float) -> str:
+        import mlflow
         from mlflow.models import infer_signature
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import train_test_split
 
         from services.model_server.reference import log_reference
 
-        frame = pd.DataFrame(x, columns=FEATURES)
         train_x, test_x, train_y, test_y = train_test_split(frame, y, test_size=0.3, random_state=0, stratify=y)
         estimator = LogisticRegression(C=c, max_iter=500).fit(train_x, train_y)
         mlflow.set_experiment(f"{owner}-{name}")
         with mlflow.start_run():
-            mlflow.log_params({"C": c, "model": "LogisticRegression"})
+            params = {"C": c, "model": "LogisticRegression", **({"feature_service": service} if service else {})}
+            mlflow.log_params(params)
             mlflow.log_metric("accuracy", float(estimator.score(test_x, test_y)))
             log_reference(train_x)
             info = mlflow.sklearn.log_model(
@@ -248,7 +335,10 @@ class Demo:
             )
         version = str(info.registered_model_version)
         client = mlflow.tracking.MlflowClient()
-        for key, value in {**TAGS, "owner": owner}.items():
+        tags = {**TAGS, "owner": owner}
+        if service:  # the serving side checks it: a version is served only from the service it was trained on
+            tags.update({FEATURE_SERVICE_TAG: service, "training_data_digest": f"feast:{owner}/{service}"})
+        for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
         client.update_model_version(
             name,
@@ -260,13 +350,7 @@ class Demo:
 
     def _traffic(self, server: str, model: str, x: np.ndarray, y: np.ndarray, requests: int = 60) -> int:
         url = f"{server}/models/{model}/invocations"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # the server polls the registry every few seconds
-            if _get_status(f"{server}/v2/models/{model}/ready") == 200:
-                break
-            time.sleep(1)
-        else:
-            raise DemoError(f"{model} was not served by {server} within 60 s; see .mlplat/logs/")
+        self._wait_served(server, model)
         correct = 0
         for index in range(requests):
             row = index % len(x)
@@ -275,6 +359,27 @@ class Demo:
         if correct < 0.8 * requests:
             raise DemoError(f"{model}: only {correct}/{requests} answers match the iris labels")
         return requests
+
+    def _entity_traffic(self, server: str, model: str, y: np.ndarray, requests: int = 60) -> int:
+        """Requests that carry only a flower_id: the server fetches the flower's online features."""
+        self._wait_served(server, model)
+        url, correct = f"{server}/v2/models/{model}/infer", 0
+        for index in range(requests):
+            flower = index % len(y) + 1
+            body = {"inputs": [{"name": "flower_id", "shape": [1], "datatype": "INT64", "data": [flower]}]}
+            correct += int(_post(url, body)["outputs"][0]["data"][0] == int(y[flower - 1]))
+        if correct < 0.8 * requests:
+            raise DemoError(f"{model}: only {correct}/{requests} answers from entity keys match the iris labels")
+        self.say(f"    {model}: {requests} requests carrying only a flower_id, features fetched from the online store")
+        return requests
+
+    def _wait_served(self, server: str, model: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the server polls the registry every few seconds
+            if _get_status(f"{server}/v2/models/{model}/ready") == 200:
+                return
+            time.sleep(1)
+        raise DemoError(f"{model} was not served by {server} within 60 s; see .mlplat/logs/")
 
     def _drift(self, server: str, model: str, prometheus: str, x: np.ndarray) -> dict:
         drifted = (x * 3).tolist()

@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from blueprints.naming import standard_labels
 from blueprints.schema import BatchJob, ImageRef
 from infra import images
+from infra.components.registry_access import SERVING_CREDENTIALS, credentials_env
 from infra.components.tenant import SERVING_SERVICE_ACCOUNT
 from infra.k8s import (
     SCRATCH,
@@ -76,6 +77,7 @@ class BatchScoring(pulumi.ComponentResource):
             "args": batch_args(job, args.tenant, DATA_DIR),
             "env": [
                 {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
+                *credentials_env(SERVING_CREDENTIALS),  # read-only in the registry (ADR 0017)
                 {"name": "MLPLAT_PUSHGATEWAY", "value": args.pushgateway_url},
                 {"name": "MLPLAT_MODEL_CACHE", "value": f"{SCRATCH}/models"},
                 {"name": "HOME", "value": "/tmp"},

@@ -3,6 +3,9 @@
 - PostgreSQL runs as a one-replica StatefulSet with its own PVC. Its password is generated at the
   first `pulumi up` into a Secret and never appears in code or config; `ignore_changes` keeps it
   stable across updates (rotate by deleting the Secret and running `pulumi up`).
+- The MLflow server runs MLflow's authentication app (`mlplat registry server`, ADR 0017): an admin
+  password and a CSRF key generated into the `mlflow-admin` Secret, users and grants in the same
+  database (so backups carry them); RegistryAccess creates the users.
 - The MLflow server runs from the platform image with proxied artifact storage
   (`--serve-artifacts`): clients talk only HTTP to MLflow and never need storage credentials;
   artifacts land on a PVC (see the ADR on PVC vs object store).
@@ -53,6 +56,8 @@ from services.registry import (
     SCRIPTS,
     SERVER,
 )
+from services.registry.access import ADMIN
+from services.registry.server import ADMIN_PASSWORD_ENV, AUTH_DATABASE_ENV, FLASK_KEY_ENV, server_args
 from services.registry.wal import WAL_SUBDIR, archive_settings
 
 __all__ = [
@@ -68,6 +73,7 @@ __all__ = [
 ]
 
 SERVER_NAME = SERVER
+ADMIN_SECRET = "mlflow-admin"  # the registry's MLflow admin (services/registry/access.py) and CSRF key
 DATABASE_NAME = DATABASE
 SCRIPTS_CONFIGMAP = "mlflow-db-scripts"
 HBA_CONFIGMAP = "mlflow-db-hba"
@@ -135,6 +141,19 @@ class ModelRegistry(pulumi.ComponentResource):
             {"name": key, "valueFrom": {"secretKeyRef": {"name": f"{DATABASE_NAME}-credentials", "key": key}}}
             for key in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
         ]
+        # MLflow's admin (only the access bootstrap signs in with it, ADR 0017) and the key that signs its
+        # CSRF tokens, which every replica must share. Generated once, like the database password.
+        admin = k8s.core.v1.Secret(
+            f"{name}-admin",
+            metadata=metadata(ADMIN_SECRET, ns, labels(SERVER_NAME, "registry-server")),
+            type="Opaque",
+            string_data={
+                "username": ADMIN,
+                "password": pulumi.Output.secret(secrets.token_urlsafe(24)),
+                "flask-secret-key": pulumi.Output.secret(secrets.token_hex(32)),
+            },
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["stringData", "data"]),
+        )
         after_secret = pulumi.ResourceOptions(parent=self, depends_on=[credentials])
 
         k8s.core.v1.Service(
@@ -234,6 +253,30 @@ class ModelRegistry(pulumi.ComponentResource):
             ]
         )
         replicas = settings.replicas
+        mlflow_args = [
+            "--backend-store-uri",
+            db_uri,
+            "--serve-artifacts",
+            "--artifacts-destination",
+            "/mlflow/artifacts",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(Ports.MLFLOW),
+            "--workers",
+            "2",
+            "--allowed-hosts",
+            allowed_hosts,
+            # /metrics for Prometheus (request counts and latencies per endpoint)
+            "--expose-prometheus",
+            f"{SCRATCH}/prometheus-metrics",
+        ]
+        secret_env = [
+            # users and grants live in the registry's own database (ADR 0017): backups carry them
+            {"name": AUTH_DATABASE_ENV, "value": db_uri},
+            {"name": ADMIN_PASSWORD_ENV, "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "password"}}},
+            {"name": FLASK_KEY_ENV, "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "flask-secret-key"}}},
+        ]
         pod_spec: dict = {
             "automountServiceAccountToken": False,
             "securityContext": restricted_pod_security(images.PLATFORM_UID),
@@ -241,26 +284,10 @@ class ModelRegistry(pulumi.ComponentResource):
                 {
                     "name": "mlflow",
                     "image": args.image.ref,
-                    "command": ["mlflow", "server"],
-                    "args": [
-                        "--backend-store-uri",
-                        db_uri,
-                        "--serve-artifacts",
-                        "--artifacts-destination",
-                        "/mlflow/artifacts",
-                        "--host",
-                        "0.0.0.0",
-                        "--port",
-                        str(Ports.MLFLOW),
-                        "--workers",
-                        "2",
-                        "--allowed-hosts",
-                        allowed_hosts,
-                        # /metrics for Prometheus (request counts and latencies per endpoint)
-                        "--expose-prometheus",
-                        f"{SCRATCH}/prometheus-metrics",
-                    ],
-                    "env": [*db_env, {"name": "HOME", "value": "/tmp"}],
+                    # `mlflow server --app-name basic-auth`, configured from the environment (server.py)
+                    "command": ["mlplat"],
+                    "args": server_args(mlflow_args),
+                    "env": [*db_env, *secret_env, {"name": "HOME", "value": "/tmp"}],
                     "ports": [{"name": "http", "containerPort": Ports.MLFLOW}],
                     "resources": resources(settings.server),
                     "securityContext": restricted_container_security(),
@@ -291,7 +318,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     "spec": pod_spec,
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[database, artifacts, credentials]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[database, artifacts, credentials, admin]),
         )
         service_port: dict = {"name": "http", "port": Ports.MLFLOW, "targetPort": "http"}
         service_spec: dict = {"selector": server_select, "ports": [service_port]}

@@ -18,9 +18,12 @@ from blueprints.naming import Ports, model_service_name, selector_labels, standa
 from blueprints.schema import ImageRef
 from blueprints.schema import Model as ModelSpec
 from infra import images
+from infra.components.feature_store import credentials_env as feature_credentials_env
+from infra.components.registry_access import SERVING_CREDENTIALS, credentials_env
 from infra.components.tenant import SERVING_SERVICE_ACCOUNT
 from infra.k8s import (
     SCRATCH,
+    config_hash,
     http_probe,
     metadata,
     resources,
@@ -30,6 +33,7 @@ from infra.k8s import (
     scratch_volume,
 )
 from services.model_server.command import serve_args
+from services.model_server.server import ONLINE_STORE_ENV
 
 __all__ = ["ModelService", "ModelServiceArgs", "serve_command", "LIVE_PATH", "READY_PATH", "METRICS_PATH"]
 
@@ -38,9 +42,12 @@ READY_PATH = "/v2/health/ready"
 METRICS_PATH = "/metrics"
 
 
+FEATURES_DIR = "/etc/mlplat/features"  # the serving spec of a model that reads a feature service
+
+
 def serve_command(model: ModelSpec) -> list[str]:
     """The `mlplat serve` arguments for a model: the same CLI standalone and laptops use."""
-    return serve_args([model], "0.0.0.0", Ports.MODEL_SERVER)
+    return serve_args([model], "0.0.0.0", Ports.MODEL_SERVER, features_file=f"{FEATURES_DIR}/serving.json")
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,10 @@ class ModelServiceArgs:
     model: ModelSpec
     image: ImageRef
     tracking_uri: pulumi.Input[str]
+    # A model that reads a feature service: its serving spec (services/features/spec.py, JSON) and the
+    # online store's URL, with the password as `$(FEAST_DB_PASSWORD)` from the tenant's feast-credentials.
+    feature_spec: str | None = None
+    online_store_url: str | None = None
 
 
 class ModelService(pulumi.ComponentResource):
@@ -74,6 +85,7 @@ class ModelService(pulumi.ComponentResource):
             "args": serve_command(model),
             "env": [
                 {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
+                *credentials_env(SERVING_CREDENTIALS),  # read-only in the registry (ADR 0017)
                 {"name": "MLPLAT_MODEL_CACHE", "value": f"{SCRATCH}/models"},
                 {"name": "HOME", "value": "/tmp"},
             ],
@@ -86,6 +98,23 @@ class ModelService(pulumi.ComponentResource):
             "startupProbe": http_probe(LIVE_PATH, "http", period=5, failure=24),
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         }
+        volumes = [scratch_volume("tmp", "2Gi")]
+        if args.feature_spec is not None:
+            if not args.online_store_url:
+                raise ValueError(f"model {model.name!r} reads a feature service: give its online store's URL")
+            # entity keys in, features from the tenant's online store (ADR 0018)
+            k8s.core.v1.ConfigMap(
+                f"{name}-features",
+                metadata=metadata(f"{app}-features", ns, labels),
+                data={"serving.json": args.feature_spec},
+                opts=child,
+            )
+            container["env"] += [
+                *feature_credentials_env(),
+                {"name": ONLINE_STORE_ENV, "value": args.online_store_url},
+            ]
+            container["volumeMounts"].append({"name": "features", "mountPath": FEATURES_DIR, "readOnly": True})
+            volumes.append({"name": "features", "configMap": {"name": f"{app}-features"}})
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata(app, ns, labels),
@@ -94,13 +123,20 @@ class ModelService(pulumi.ComponentResource):
                 "selector": {"matchLabels": select},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": {
-                    "metadata": {"labels": labels, "annotations": scrape_annotations(Ports.MODEL_SERVER)},
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {
+                            **scrape_annotations(Ports.MODEL_SERVER),
+                            # a changed feature spec rolls the pods (it is read at start)
+                            **(config_hash(args.feature_spec) if args.feature_spec else {}),
+                        },
+                    },
                     "spec": {
                         "serviceAccountName": SERVING_SERVICE_ACCOUNT,
                         "automountServiceAccountToken": False,
                         "securityContext": restricted_pod_security(images.PLATFORM_UID),
                         "containers": [container],
-                        "volumes": [scratch_volume("tmp", "2Gi")],
+                        "volumes": volumes,
                     },
                 },
             },

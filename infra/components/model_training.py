@@ -25,6 +25,7 @@ from blueprints.naming import standard_labels
 from blueprints.schema import ImageRef
 from blueprints.schema import Model as ModelSpec
 from infra import images
+from infra.components.registry_access import TENANT_CREDENTIALS, credentials_env
 from infra.components.tenant import SERVING_SERVICE_ACCOUNT
 from infra.k8s import metadata, resources, restricted_container_security, restricted_pod_security, scratch_volume
 from services.training.command import train_args
@@ -66,6 +67,7 @@ class ModelTraining(pulumi.ComponentResource):
             "args": train_args(args.tenant, model),
             "env": [
                 {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
+                *credentials_env(TENANT_CREDENTIALS),  # the team registers its own versions (ADR 0017)
                 {"name": "HOME", "value": "/tmp"},
             ],
             "resources": resources(spec.resources),

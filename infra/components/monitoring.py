@@ -23,6 +23,7 @@ import yaml
 from blueprints.naming import MONITORING_NAMESPACE, NodePorts, Ports, selector_labels, standard_labels
 from blueprints.schema import MonitoringSettings
 from infra import images
+from infra.components.registry_access import monitoring_secret
 from infra.k8s import (
     config_hash,
     http_probe,
@@ -66,6 +67,12 @@ class MonitoringArgs:
     settings: MonitoringSettings
     namespace: str = MONITORING_NAMESPACE
     alert_webhooks: dict[str, str] = field(default_factory=dict)  # alert name -> URL Alertmanager posts to
+    # registry instance -> its namespace: Prometheus signs in to each registry's /metrics with the
+    # password RegistryAccess puts in `registry-monitoring-<instance>` here (ADR 0017)
+    registries: dict[str, str] = field(default_factory=dict)
+
+
+REGISTRY_SECRETS = "/etc/prometheus/registries"  # one folder per registry: its monitoring user's password
 
 
 def _yaml(data: dict) -> str:
@@ -124,6 +131,10 @@ class Monitoring(pulumi.ComponentResource):
                 rules_dir="/etc/prometheus/rules",
                 kube_state_metrics=f"kube-state-metrics.{ns}.svc:{KSM_PORT}",
                 pushgateway=f"pushgateway.{ns}.svc:{Ports.PUSHGATEWAY}",
+                registry_passwords={
+                    namespace: f"{REGISTRY_SECRETS}/{instance}/password"
+                    for instance, namespace in args.registries.items()
+                },
             )
         )
         rules_yml = _yaml(alert_rules(settings))
@@ -168,12 +179,20 @@ class Monitoring(pulumi.ComponentResource):
                     {"name": "config", "mountPath": "/etc/prometheus", "readOnly": True},
                     {"name": "rules", "mountPath": "/etc/prometheus/rules", "readOnly": True},
                     {"name": "data", "mountPath": "/prometheus"},
+                    *(
+                        {"name": f"registry-{i}", "mountPath": f"{REGISTRY_SECRETS}/{i}", "readOnly": True}
+                        for i in sorted(args.registries)
+                    ),
                 ],
             },
             volumes=[
                 {"name": "config", "configMap": {"name": "prometheus-config"}},
                 {"name": "rules", "configMap": {"name": "prometheus-rules"}},
                 {"name": "data", "persistentVolumeClaim": {"claimName": "prometheus-data"}},
+                *(
+                    {"name": f"registry-{instance}", "secret": {"secretName": monitoring_secret(instance)}}
+                    for instance in sorted(args.registries)
+                ),
             ],
             service_account="prometheus",
             port=Ports.PROMETHEUS,

@@ -5,8 +5,9 @@ A tenant is a namespace with hard limits around it:
   Services at all) and a LimitRange that fills in resources for containers that name none;
 - default-deny NetworkPolicies for ingress and egress, then explicit allows for exactly the paths
   the platform needs: DNS, the model registry, scraping from the monitoring namespace, requests
-  from the platform gateway to the model servers, and (for tenants with batch jobs) the batch pods'
-  pushes to the Pushgateway;
+  from the platform gateway to the model servers, (for tenants with batch jobs) the batch pods'
+  pushes to the Pushgateway, and (for tenants with a feature store) its database on the platform's
+  PostgreSQL, its feature server from the tenant's own pods only, and the materialization's pushes;
 - Pod Security Admission at `restricted`, so even a hand-written pod must run unprivileged;
 - two ServiceAccounts with `automountServiceAccountToken: false`: `serving` runs the model
   servers and has no API rights at all; `team` is the team's automation identity, bound with the
@@ -87,6 +88,9 @@ class TenantArgs:
     prometheus_selector: dict[str, str] = field(default_factory=dict)
     # The Pushgateway batch jobs push their metrics to; only tenants with batch jobs may reach it.
     pushgateway_selector: dict[str, str] = field(default_factory=dict)
+    # The platform's PostgreSQL (in the platform namespace), where a tenant with features has its
+    # feature store's database.
+    feature_database_selector: dict[str, str] = field(default_factory=dict)
 
 
 class Tenant(pulumi.ComponentResource):
@@ -260,6 +264,44 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
                 }
             ],
         }
+    if args.spec.features is not None and args.feature_database_selector:
+        # The feature store (feature_store.py): its database on the platform's PostgreSQL, for the pods
+        # that read or write it; its feature server, for this tenant's own pods only; its
+        # materialization's pushes to the Pushgateway.
+        policies["allow-feature-store-database"] = {
+            "podSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "app.kubernetes.io/component",
+                        "operator": "In",
+                        "values": ["model-server", "feature-server", "feature-materialization"],
+                    }
+                ]
+            },
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [in_namespace(SYSTEM_NAMESPACE, args.feature_database_selector)],
+                    "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
+                }
+            ],
+        }
+        policies["allow-tenant-to-feature-server"] = {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-server"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": Ports.FEATURE_SERVER}]}],
+        }
+        if args.pushgateway_selector:
+            policies["allow-materialization-to-pushgateway"] = {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-materialization"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [in_namespace(MONITORING_NAMESPACE, args.pushgateway_selector)],
+                        "ports": [{"protocol": "TCP", "port": Ports.PUSHGATEWAY}],
+                    }
+                ],
+            }
     if args.registry_namespace == tenant_namespace(tenant):
         # A dedicated registry lives in this namespace: let the tenant's pods reach it, and the
         # MLflow server reach its own database.

@@ -26,6 +26,7 @@ import pulumi_kubernetes as k8s
 from blueprints.naming import SYSTEM_NAMESPACE, Ports, selector_labels, standard_labels
 from blueprints.schema import Blueprint, ImageRef
 from infra import images
+from infra.components.registry_access import credentials_env, user_secret
 from infra.k8s import (
     http_probe,
     metadata,
@@ -34,6 +35,7 @@ from infra.k8s import (
     scrape_annotations,
     scratch_volume,
 )
+from services.registry.access import GATE
 from services.training.targets import targets_to_json, training_targets
 
 __all__ = [
@@ -135,6 +137,7 @@ class TrainingTrigger(pulumi.ComponentResource):
             ],
             "env": [
                 {"name": "MLFLOW_TRACKING_URI", "value": args.tracking_uri},
+                *credentials_env(user_secret(GATE)),  # the gate's user: it moves challenger aliases
                 {"name": "HOME", "value": "/tmp"},
             ],
             "ports": [{"name": "http", "containerPort": Ports.TRAINING_TRIGGER}],

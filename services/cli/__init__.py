@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "services.cli.registry_cmd",
     "services.cli.batch_cmd",
     "services.cli.train_cmd",
+    "services.cli.features_cmd",
 )
 
 
@@ -54,12 +55,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _sign_in()
         return int(args.handler(args) or 0)
     except CliError as exc:
         print(f"mlplat: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130
+
+
+def _sign_in() -> None:
+    """Standalone hands a process its registry credentials as a file (MLPLAT_REGISTRY_CREDENTIALS):
+    load them into the variables MLflow's client reads (services/registry/credentials.py)."""
+    from services.registry.credentials import CredentialsError, load_into_environment
+
+    try:
+        load_into_environment()
+    except CredentialsError as exc:
+        raise CliError(f"MLPLAT_REGISTRY_CREDENTIALS: {exc}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,7 @@
-"""`mlplat registry restore` and `mlplat registry drill`: registry disaster recovery.
+"""`mlplat registry server|bootstrap|restore|drill`: the registry's server, its users, its recovery.
+
+`server` runs MLflow with its authentication app (services/registry/server.py); `bootstrap` makes a
+running registry's users and permissions match the blueprint (services/registry/access.py, ADR 0017).
 
 `restore` runs services/registry/restore.sh: in the cluster as a Job made from the
 `mlflow-db-restore` template the ModelRegistry component deploys (the default), or locally against
@@ -18,8 +21,45 @@ from services.cli import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    group = subparsers.add_parser("registry", help="registry disaster recovery: restore a backup, run the DR drill")
+    group = subparsers.add_parser(
+        "registry", help="the registry: its server, users and permissions, disaster recovery (restore, drill)"
+    )
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    server = actions.add_parser(
+        "server",
+        help="MLflow with its authentication app: `mlplat registry server [options] -- <mlflow server args>`",
+    )
+    server.add_argument(
+        "--auth-database-uri", help="where users and permissions live [MLPLAT_AUTH_DATABASE_URI; the backend store]"
+    )
+    server.add_argument(
+        "--admin-credentials", type=Path, help="the admin's credentials file [MLFLOW_AUTH_ADMIN_PASSWORD]"
+    )
+    server.add_argument(
+        "--flask-key-file",
+        type=Path,
+        help="the CSRF signing key, generated on first use [MLFLOW_FLASK_SERVER_SECRET_KEY]",
+    )
+    server.add_argument("mlflow_args", nargs=argparse.REMAINDER, help="-- then the `mlflow server` arguments")
+    server.set_defaults(handler=_server)
+
+    bootstrap = actions.add_parser(
+        "bootstrap", help="create the registry's users, models and experiments and grant permissions (idempotent)"
+    )
+    bootstrap.add_argument("--plan", type=Path, required=True, help="the access plan (JSON, from the blueprint)")
+    bootstrap.add_argument("--tracking-uri", required=True, help="the registry's address")
+    bootstrap.add_argument(
+        "--admin-credentials", type=Path, help="the admin's credentials file [MLFLOW_TRACKING_USERNAME/PASSWORD]"
+    )
+    bootstrap.add_argument(
+        "--credentials-dir", type=Path, help="one <user>.ini per user [passwords from MLPLAT_PASSWORD_<USER>]"
+    )
+    bootstrap.add_argument(
+        "--gate-webhook", metavar="URL", help="also register the promotion gate's webhook receiver at URL (admin only)"
+    )
+    bootstrap.add_argument("--wait", type=float, default=300.0, help="seconds to wait for the registry [300]")
+    bootstrap.set_defaults(handler=_bootstrap)
 
     restore = actions.add_parser(
         "restore",
@@ -72,6 +112,102 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     drill.add_argument("--keep", type=Path, metavar="DIR", help="keep backups, logs and the audit log in DIR")
     drill.add_argument("--json", action="store_true", help="print the report as JSON (progress goes to stderr)")
     drill.set_defaults(handler=_drill)
+
+
+def _server(args: argparse.Namespace) -> int:
+    import os
+
+    from services.local_secrets import read_or_create
+    from services.registry.credentials import CredentialsError, read_credentials
+    from services.registry.server import (
+        ADMIN_PASSWORD_ENV,
+        AUTH_DATABASE_ENV,
+        FLASK_KEY_ENV,
+        SERVER_ENV,
+        auth_config,
+        mlflow_command,
+        write_auth_config,
+    )
+
+    mlflow_args = args.mlflow_args[1:] if args.mlflow_args[:1] == ["--"] else args.mlflow_args
+    database = args.auth_database_uri or os.environ.get(AUTH_DATABASE_ENV)
+    if not database:
+        raise CliError(f"give --auth-database-uri (or set {AUTH_DATABASE_ENV}): where MLflow keeps users and grants")
+    env = {**os.environ, **SERVER_ENV}
+    if args.admin_credentials:
+        try:
+            env[ADMIN_PASSWORD_ENV] = read_credentials(args.admin_credentials).password
+        except CredentialsError as exc:
+            raise CliError(str(exc)) from None
+    if not env.get(ADMIN_PASSWORD_ENV):
+        raise CliError(f"give --admin-credentials FILE or set {ADMIN_PASSWORD_ENV}: MLflow creates its admin with it")
+    if args.flask_key_file:
+        env[FLASK_KEY_ENV] = read_or_create(args.flask_key_file)[0]
+    if not env.get(FLASK_KEY_ENV):
+        raise CliError(f"give --flask-key-file FILE or set {FLASK_KEY_ENV}: MLflow signs CSRF tokens with it")
+    try:
+        command = mlflow_command(mlflow_args)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    env["MLFLOW_AUTH_CONFIG_PATH"] = str(write_auth_config(auth_config(database)))
+    os.execve(command[0], command, env)  # MLflow takes this process over: signals reach it directly
+    return 0  # pragma: no cover
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    import os
+
+    from services.promotion_gate.webhooks import register_webhooks
+    from services.registry.access import ADMIN, AccessError, AccessPlan, apply, password_env
+    from services.registry.credentials import (
+        PASSWORD_ENV,
+        USERNAME_ENV,
+        Credentials,
+        CredentialsError,
+        acting_as,
+        credentials_file,
+        read_credentials,
+    )
+
+    try:
+        plan = AccessPlan.from_json(args.plan.read_text(encoding="utf-8"))
+        if args.admin_credentials:
+            admin = read_credentials(args.admin_credentials)
+        elif os.environ.get(USERNAME_ENV) and os.environ.get(PASSWORD_ENV):
+            admin = Credentials(os.environ[USERNAME_ENV], os.environ[PASSWORD_ENV])
+        else:
+            raise CliError(f"give --admin-credentials FILE, or set {USERNAME_ENV} and {PASSWORD_ENV} (the admin)")
+        if admin.username != ADMIN:
+            raise CliError(f"the bootstrap signs in as {ADMIN}, not {admin.username!r}: give the admin's credentials")
+        if args.credentials_dir:
+            passwords = {u: read_credentials(credentials_file(args.credentials_dir, u)).password for u in plan.users}
+        else:
+            passwords = {u: os.environ.get(password_env(u), "") for u in plan.users}
+    except (OSError, ValueError, KeyError) as exc:
+        raise CliError(f"--plan {args.plan}: {exc}") from None
+    except CredentialsError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        apply(plan, args.tracking_uri, admin, passwords, say=print, wait_seconds=args.wait)
+    except AccessError as exc:
+        raise CliError(str(exc), code=1) from None
+    if args.gate_webhook:
+        from mlflow.tracking import MlflowClient
+
+        from services.local_secrets import read_or_create
+
+        secret = os.environ.get("MLPLAT_WEBHOOK_SECRET", "")
+        secret_file = os.environ.get("MLPLAT_WEBHOOK_SECRET_FILE")
+        if not secret and secret_file:
+            secret = read_or_create(Path(secret_file))[0]
+        if not secret:
+            raise CliError(
+                "--gate-webhook: set MLPLAT_WEBHOOK_SECRET (or MLPLAT_WEBHOOK_SECRET_FILE) to sign the deliveries"
+            )
+        with acting_as(admin):
+            register_webhooks(MlflowClient(args.tracking_uri), args.gate_webhook, secret)
+        print(f"registered the gate's webhook -> {args.gate_webhook}")
+    return 0
 
 
 def _restore(args: argparse.Namespace) -> int:

@@ -62,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.0,
         help="wait this long to fill a micro-batch; 0 = batch what arrived together, never wait [0]",
     )
+    parser.add_argument(
+        "--features",
+        metavar="FILE",
+        help="serving specs of models that read a feature service (JSON, from the blueprint); their online "
+        "store comes from MLPLAT_ONLINE_STORE",
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -99,6 +105,7 @@ def config_from_args(args: argparse.Namespace):
         drift_window=args.drift_window,
         max_batch_rows=args.max_batch_rows,
         max_batch_wait_ms=args.max_batch_wait_ms,
+        features_file=args.features,
     )
 
 

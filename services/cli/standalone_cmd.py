@@ -72,6 +72,7 @@ def run_standalone(args: argparse.Namespace) -> int:
     from services.local_secrets import fernet_key, read_or_create
 
     webhook_key, _ = read_or_create(args.root / "mlflow-webhook-key", fernet_key)
+    _registry_credentials(blueprint, args.root)
     supervisor = Supervisor(plan(blueprint, args.root, port_offset=args.port_offset, webhook_key=webhook_key))
     stopping = False
 
@@ -105,6 +106,22 @@ def run_standalone(args: argparse.Namespace) -> int:
         raise CliError(str(exc), code=1) from None
     finally:
         supervisor.stop()
+
+
+def _registry_credentials(blueprint, root: Path) -> None:
+    """One owner-only credentials file per registry user, generated once (ADR 0017)."""
+    from services.registry.access import ADMIN, MONITORING, access_plan
+    from services.registry.credentials import ensure_credentials, password_file, standalone_credentials_dir
+
+    try:
+        users = access_plan(blueprint, None).users
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    directory = standalone_credentials_dir(root)
+    for user in (ADMIN, *users):
+        credentials = ensure_credentials(directory, user)
+        if user == MONITORING:  # Prometheus reads a bare password file
+            password_file(directory, credentials)
 
 
 def _sim_running(root: Path) -> bool:
@@ -169,5 +186,5 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  skipped  {why}")
         for job in state.get("schedules", []):
             when = f"schedule {job['schedule']!r}, next run {job['next_run_utc']} UTC"
-            print(f"batch {job['name']}: {when}, log {job['log']}")
+            print(f"{job.get('kind', 'batch')} {job['name']}: {when}, log {job['log']}")
     return 0 if all(r["healthy"] for r in rows) else 1

@@ -47,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--audit-log", type=Path, default=None, help="[.mlplat/audit/promotions.jsonl]")
     serve.add_argument("--rules", type=Path, default=None, help="promotion rules [policies/promotion/rules.yaml]")
     serve.add_argument("--log-dir", type=Path, default=Path(".mlplat/logs"), help="subprocess runs' logs")
+    serve.add_argument(
+        "--credentials-dir",
+        type=Path,
+        help="subprocess runs sign in to the registry as their tenant, from <dir>/<tenant>.ini (standalone)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -118,7 +123,9 @@ def _serve(args: argparse.Namespace) -> int:
         except LaunchError as exc:
             raise CliError(str(exc)) from None
     else:
-        launcher = SubprocessLauncher(args.log_dir, env={"MLFLOW_TRACKING_URI": tracking_uri})
+        launcher = SubprocessLauncher(
+            args.log_dir, env={"MLFLOW_TRACKING_URI": tracking_uri}, credentials_dir=args.credentials_dir
+        )
     audit = AuditLog(args.audit_log or Path(os.environ.get("MLPLAT_AUDIT_LOG", default_audit_path())))
     client = registry.client(tracking_uri)
     app = TriggerApp(TriggerService(targets, launcher, MlflowRegistry(client, rules, audit), audit))

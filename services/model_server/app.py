@@ -1,7 +1,8 @@
 """The ASGI application: the request path, in one file, with no framework in between.
 
 Hot path for a prediction (POST /v2/models/{name}/infer or /invocations):
-  read body (size-limited) -> orjson -> validated float64 batch (codec.py) -> pick a variant
+  read body (size-limited) -> orjson -> validated float64 batch (codec.py; or, for a model that reads
+  a feature service and a request that names entity keys, its online features: features.py) -> pick a variant
   -> model.predict(batch) inline -> orjson response with variant/version headers
   -> metrics; drift counts; the shadow copy runs afterwards on a separate thread.
 Every client error is a 4xx JSON body naming the field; a model that raises gives a 500 with the
@@ -33,6 +34,9 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 _JSON = [(b"content-type", b"application/json")]
 _IDS = itertools.count()
 _PID = os.getpid()
+# Decided once, when the server starts (server.py sets it for several workers): a library that sets the
+# variable later in the process (Feast's does, on import) must not switch /metrics to an empty folder.
+_MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -119,7 +123,12 @@ class ModelServerApp:
                 )
             body = await self._read_body(headers, receive)
             document = decode_json(body)
-            if v2:
+            binding, flags = route.features, []
+            rows = binding.rows(document, v2) if binding is not None else None  # entity keys (features.py)
+            if rows is not None:
+                batch, flags = binding.batch(rows, model.signature)
+                v2_id = document.get("id") if v2 else None
+            elif v2:
                 batch, v2_id = decode_v2(document, model.signature)
             else:
                 batch = decode_invocations(document, model.signature)
@@ -147,6 +156,7 @@ class ModelServerApp:
                     (b"x-model-name", name.encode()),
                     (b"x-model-version", model.version.encode()),
                     (b"x-model-variant", slot.variant.encode()),
+                    *flags,
                 ],
             )
             self._observe(route, slot, batch, predictions, values)
@@ -320,7 +330,7 @@ def _metadata(route: Route) -> dict[str, Any]:
 def _metrics() -> tuple[bytes, bytes]:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if _MULTIPROCESS:
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()

@@ -11,9 +11,12 @@ from blueprints.schema import Model
 __all__ = ["serve_args"]
 
 
-def serve_args(models: Sequence[Model], host: str, port: int) -> list[str]:
-    """`serve` and its flags: champions first, then each model's challenger (weighted) and shadow."""
+def serve_args(models: Sequence[Model], host: str, port: int, features_file: str | None = None) -> list[str]:
+    """`serve` and its flags: champions first, then each model's challenger (weighted) and shadow, and
+    the feature specs when a model reads a feature service."""
     args = ["serve", *(f"models:/{m.name}@{m.alias}" for m in models), "--host", host, "--port", str(port)]
+    if features_file and any(m.features for m in models):
+        args += ["--features", features_file]
     for model in models:
         if model.canary_weight:
             weight = str(model.canary_weight) if len(models) == 1 else f"{model.name}={model.canary_weight}"

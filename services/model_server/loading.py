@@ -28,6 +28,7 @@ import numpy as np
 from services.model_server.batching import MicroBatcher
 from services.model_server.codec import Signature
 from services.model_server.fastpath import verified_fast_predict
+from services.model_server.plugins import without_feast_plugin
 from services.model_server.reference import ARTIFACT_PATH, FeatureReference, from_json
 from services.model_server.uris import ModelRef
 
@@ -58,21 +59,23 @@ class LoadedModel:
     batcher: MicroBatcher | None = None  # set by the slot that serves it when micro-batching applies
 
 
-def resolve(ref: ModelRef, client=None) -> tuple[str, str | None]:
-    """(version, run id) the reference points at right now."""
+def resolve(ref: ModelRef, client=None) -> tuple[str, str | None, dict[str, str]]:
+    """(version, run id, version tags) the reference points at right now."""
     from mlflow.tracking import MlflowClient
 
+    without_feast_plugin()
     client = client or MlflowClient()
     if ref.alias:
         version = client.get_model_version_by_alias(ref.name, ref.alias)
     else:
         version = client.get_model_version(ref.name, ref.version)
-    return str(version.version), version.run_id
+    return str(version.version), version.run_id, dict(version.tags or {})
 
 
 def load(name: str, version: str, run_id: str | None) -> LoadedModel:
     import mlflow
 
+    without_feast_plugin()
     target = cache_dir() / name / version
     target.mkdir(parents=True, exist_ok=True)
     path = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(target)))

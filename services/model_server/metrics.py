@@ -64,6 +64,19 @@ SHADOW_DISAGREEMENTS = Counter(
     names.SHADOW_DIFFERENCES.removesuffix("_total"), "Shadow predictions that differ from the answered ones.", ["model"]
 )
 
+FEATURE_FETCH = Histogram(
+    names.FEATURE_FETCH_DURATION,
+    "Time to read a request's online features from the feature store, seconds.",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+FEATURE_LOOKUPS = Counter(
+    names.FEATURE_LOOKUPS.removesuffix("_total"),
+    "Online feature lookups per entity and feature view: found, missing (no row, or stale and not allowed), "
+    "or stale (older than the view's TTL, served because the model allows it).",
+    ["model", "feature_view", "result"],
+)
+
 MAX_PREDICTION_CLASSES = 50  # beyond that a model's outputs are not a bounded label set
 
 
@@ -90,3 +103,13 @@ def in_flight(model: str):
 @cache
 def prediction_counter(model: str, variant: str, prediction: str):
     return PREDICTIONS.labels(model, variant, prediction)
+
+
+@cache
+def feature_fetch_timer(model: str):
+    return FEATURE_FETCH.labels(model)
+
+
+@cache
+def feature_lookups(model: str, view: str, result: str):
+    return FEATURE_LOOKUPS.labels(model, view, result)

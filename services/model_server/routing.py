@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from services.model_server import metrics
 from services.model_server.batching import MicroBatcher
+from services.model_server.features import FeatureBinding
 from services.model_server.loading import LoadedModel, load, resolve
 from services.model_server.reference import DriftWindow
 from services.model_server.uris import ModelRef
@@ -40,6 +41,7 @@ class Slot:
     max_batch_wait: float = 0.0
     model: LoadedModel | None = None
     drift: DriftWindow | None = None
+    refused: str | None = None  # a version the route's feature service cannot serve (not reloaded)
 
     def swap(self, model: LoadedModel) -> None:
         previous = self.model
@@ -63,6 +65,7 @@ class Route:
     challenger: Slot | None = None
     weight: float = 0.0  # share of requests for the challenger, 0..1
     shadow: Slot | None = None
+    features: FeatureBinding | None = None  # entity keys in, online features fetched (features.py)
     _random: random.Random = field(default_factory=random.Random, repr=False)
 
     def pick(self) -> Slot:
@@ -102,7 +105,7 @@ class Poller:
         for route in self.routes.values():
             for slot in route.slots():
                 try:
-                    version, run_id = resolve(slot.ref)
+                    version, run_id, tags = resolve(slot.ref)
                 except Exception as exc:
                     if _not_found(exc):  # the alias is not set (yet): normal for a challenger or shadow
                         if slot.model is None:
@@ -111,10 +114,18 @@ class Poller:
                     healthy = False  # the registry is unreachable or failing: serve what is loaded
                     log.warning("cannot resolve %s: %s", slot.ref.uri, exc)
                     continue
-                if slot.model is not None and slot.model.version == version:
+                if (slot.model is not None and slot.model.version == version) or slot.refused == version:
                     continue
                 try:
-                    slot.swap(load(slot.ref.name, version, run_id))
+                    model = load(slot.ref.name, version, run_id)
+                    refusal = route.features.refusal(tags, model.signature) if route.features else None
+                    if refusal:
+                        # a version trained on other inputs would answer from the wrong features: skew
+                        slot.refused = version
+                        metrics.MODEL_LOADS.labels(slot.ref.name, "refused").inc()
+                        log.error("not serving %s version %s: %s", slot.ref.name, version, refusal)
+                        continue
+                    slot.swap(model)
                     metrics.MODEL_LOADS.labels(slot.ref.name, "success").inc()
                     log.warning("%s now serves %s version %s", slot.variant, slot.ref.name, version)
                 except Exception:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 __all__ = ["ServeConfig", "build_routes", "create_app", "app_from_env", "serve"]
 
 _ENV = "MLPLAT_SERVE_CONFIG"
+ONLINE_STORE_ENV = "MLPLAT_ONLINE_STORE"  # where models with a feature service read their features
 
 
 @dataclass
@@ -34,6 +35,7 @@ class ServeConfig:
     drift_window: int = 500
     max_batch_rows: int = 64  # micro-batching for models without the compiled path; 0 = off
     max_batch_wait_ms: float = 0.0  # 0 = adaptive: batch what arrived in the same event-loop turn
+    features_file: str | None = None  # serving specs of models that read a feature service (JSON)
 
 
 def build_routes(config: ServeConfig):
@@ -59,6 +61,7 @@ def build_routes(config: ServeConfig):
     for name, weight in config.challenger_weights.items():
         if name not in routes:
             raise ValueError(f"--challenger-weight {name}={weight:g}: {name!r} is not a served model")
+    _bind_features(config, routes)
     for route in routes.values():
         percent = config.challenger_weights.get(route.name, config.default_challenger_weight)
         if not 0 <= percent <= 100:
@@ -67,6 +70,35 @@ def build_routes(config: ServeConfig):
             raise ValueError(f"--challenger-weight for {route.name!r} needs --challenger models:/{route.name}@...")
         route.weight = percent / 100
     return routes
+
+
+def _bind_features(config: ServeConfig, routes: dict) -> None:
+    """Models whose spec is in the features file answer entity keys from the online store named by
+    MLPLAT_ONLINE_STORE (one reader per process, connecting on first use)."""
+    from pathlib import Path
+
+    from services.features.online import open_store
+    from services.features.spec import specs_from_json
+    from services.model_server.features import FeatureBinding
+
+    if not config.features_file:
+        return
+    try:
+        specs = specs_from_json(Path(config.features_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"--features {config.features_file}: {exc}") from None
+    served = [name for name in routes if name in specs]
+    if not served:
+        return
+    url = os.environ.get(ONLINE_STORE_ENV, "")
+    if not url:
+        raise ValueError(
+            f"{', '.join(served)} read(s) a feature service: set {ONLINE_STORE_ENV} to the online store "
+            "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:///PATH)"
+        )
+    store = open_store(url)
+    for name in served:
+        routes[name].features = FeatureBinding(specs[name], store)
 
 
 def _slot(config: ServeConfig, ref, variant: str):

@@ -1,5 +1,5 @@
-"""Grafana dashboards as data: a platform overview, per-tenant serving, model quality and drift, and
-batch scoring with continuous training.
+"""Grafana dashboards as data: a platform overview, per-tenant serving, model quality and drift,
+batch scoring with continuous training, and the feature store.
 
 Panels are built from a small `Panel` description so every query sits in one readable list per
 dashboard. `tenant` and `model` are dashboard variables (label values from Prometheus), so one
@@ -154,6 +154,47 @@ BATCH_AND_TRAINING = (
     ),
 )
 
+# The feature store (docs/features.md): the model servers' lookups and each tenant's materialization.
+# One panel per alert of services/monitoring/rules.py feature_store_rules.
+FEATURES = (
+    Panel(
+        "Feature fetch time p99 by model",
+        (f"histogram_quantile(0.99, sum by (tenant, model, le) (rate({m.FEATURE_FETCH_DURATION}_bucket[5m])))",),
+        "s",
+        legend="{{tenant}}/{{model}}",
+    ),
+    Panel(
+        "Online feature lookups by result (found, missing, stale)",
+        (f"sum by (model, feature_view, result) (rate({m.FEATURE_LOOKUPS}[5m]))",),
+        "reqps",
+        legend="{{model}} {{feature_view}} {{result}}",
+    ),
+    Panel(
+        "Stale share of online lookups (alert above 10 %)",
+        (
+            f'sum by (tenant, model) (rate({m.FEATURE_LOOKUPS}{{result="stale"}}[10m])) '
+            f"/ sum by (tenant, model) (rate({m.FEATURE_LOOKUPS}[10m]))",
+        ),
+        "percentunit",
+        legend="{{tenant}}/{{model}}",
+    ),
+    Panel(
+        "Materialization lag: hours since the last successful run, and the late threshold (2x schedule)",
+        (
+            f"(time() - max by (tenant) ({m.MATERIALIZATION_LAST_SUCCESS})) / 3600",
+            f"2 * max by (tenant) ({m.MATERIALIZATION_INTERVAL}) / 3600",
+        ),
+        "h",
+        legend="{{tenant}}",
+    ),
+    Panel(
+        "Last materialization succeeded (0 = failed)",
+        (f"min by (tenant) ({m.MATERIALIZATION_LAST_RUN_SUCCEEDED})",),
+        legend="{{tenant}}",
+    ),
+    Panel("Materialization run time", (f"max by (tenant) ({m.MATERIALIZATION_DURATION})",), "s", legend="{{tenant}}"),
+)
+
 # Panels that must return data once the demo has sent traffic and retrained a model (checked in e2e).
 KEY_PANELS = (
     "Requests per second by tenant",
@@ -223,6 +264,7 @@ _BOARDS = {
         BATCH_AND_TRAINING,
         False,
     ),
+    "feature-store.json": ("mlops-features", "MLOps platform: feature store", FEATURES, False),
 }
 
 

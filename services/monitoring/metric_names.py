@@ -35,3 +35,12 @@ TRAINING_RUNS = "mlplat_training_runs_total"  # {outcome="succeeded"|"failed"}
 TRAINING_LAST_RUN_SUCCEEDED = "mlplat_training_last_run_succeeded"
 TRAINING_IN_PROGRESS = "mlplat_training_runs_in_progress"
 TRAINING_PROMOTIONS = "mlplat_training_promotions_total"  # {decision="pass"|"fail"}: the gate on new versions
+
+# The feature store (docs/features.md). The model server exports the fetch of a model's online features
+# per request; each materialization run pushes its outcome to the Pushgateway (services/features/materialize.py).
+FEATURE_FETCH_DURATION = "mlplat_feature_fetch_duration_seconds"  # {model}
+FEATURE_LOOKUPS = "mlplat_feature_lookups_total"  # {model, feature_view, result="found"|"missing"|"stale"}
+MATERIALIZATION_LAST_SUCCESS = "mlplat_feature_materialization_last_success_timestamp_seconds"  # {tenant}
+MATERIALIZATION_LAST_RUN_SUCCEEDED = "mlplat_feature_materialization_last_run_succeeded"
+MATERIALIZATION_DURATION = "mlplat_feature_materialization_duration_seconds"
+MATERIALIZATION_INTERVAL = "mlplat_feature_materialization_schedule_interval_seconds"  # the longest gap between runs

@@ -36,6 +36,10 @@ __all__ = [
     "ALERT_BATCH_LATE",
     "ALERT_BATCH_REJECTS",
     "ALERT_TRAINING_FAILED",
+    "ALERT_MATERIALIZATION_LATE",
+    "ALERT_STALE_FEATURES",
+    "STALE_FEATURE_RATIO",
+    "feature_store_rules",
     "ALL_ALERTS",
     "BURN_WINDOWS",
 ]
@@ -56,6 +60,10 @@ ALERT_BATCH_FAILED = "BatchJobFailed"
 ALERT_BATCH_LATE = "BatchJobLate"
 ALERT_BATCH_REJECTS = "BatchRejectRatioHigh"
 ALERT_TRAINING_FAILED = "TrainingRunFailed"
+ALERT_MATERIALIZATION_LATE = "FeatureMaterializationLate"
+ALERT_STALE_FEATURES = "FeatureStaleRatioHigh"
+# Above this share of a model's online lookups served stale (older than the view's TTL), it pages.
+STALE_FEATURE_RATIO = 0.1
 ALL_ALERTS = (
     ALERT_SERVICE_DOWN,
     ALERT_REGISTRY_DOWN,
@@ -71,6 +79,8 @@ ALL_ALERTS = (
     ALERT_BATCH_LATE,
     ALERT_BATCH_REJECTS,
     ALERT_TRAINING_FAILED,
+    ALERT_MATERIALIZATION_LATE,
+    ALERT_STALE_FEATURES,
 )
 
 # (long window, short window, burn-rate factor, severity, alert)
@@ -240,7 +250,7 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             },
         },
     ]
-    return rules + batch_and_training_rules()
+    return rules + batch_and_training_rules() + feature_store_rules()
 
 
 def batch_and_training_rules() -> list[dict[str, Any]]:
@@ -290,6 +300,43 @@ def batch_and_training_rules() -> list[dict[str, Any]]:
             "annotations": {
                 "summary": "The last training run of {{ $labels.tenant }}/{{ $labels.model }} failed",
                 "description": "Nothing served changed; the trigger's audit entry names the run and its log.",
+            },
+        },
+    ]
+
+
+def feature_store_rules() -> list[dict[str, Any]]:
+    """The feature store (docs/features.md): each materialization run pushes when it last succeeded and
+    its schedule's longest gap; the model servers count their online lookups by result."""
+    lookups = m.FEATURE_LOOKUPS
+    return [
+        {
+            "alert": ALERT_MATERIALIZATION_LATE,
+            "expr": (
+                f"time() - max by (tenant) ({m.MATERIALIZATION_LAST_SUCCESS})"
+                f" > 2 * max by (tenant) ({m.MATERIALIZATION_INTERVAL})"
+            ),
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "The feature store of tenant {{ $labels.tenant }} was last materialized "
+                "{{ $value | humanizeDuration }} ago, over twice its schedule",
+                "description": "Online features age: past their TTL they are missing (404 or the model's defaults) "
+                "or, where a model allows it, served stale. The materialization's log says why.",
+            },
+        },
+        {
+            "alert": ALERT_STALE_FEATURES,
+            "expr": (
+                f'sum by (tenant, model) (rate({lookups}{{result="stale"}}[10m]))'
+                f" / sum by (tenant, model) (rate({lookups}[10m])) > {STALE_FEATURE_RATIO:g}"
+            ),
+            "for": "10m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "{{ $labels.tenant }}/{{ $labels.model }}: {{ $value | humanizePercentage }} of online "
+                "feature lookups are older than their TTL",
+                "description": "The model serves them (it allows stale features) and its predictions use old "
+                "values. Is the materialization late (FeatureMaterializationLate)?",
             },
         },
     ]

@@ -1,7 +1,8 @@
 """The DR drill: lose the registry database for real, restore it, and measure what it cost.
 
 Against a real PostgreSQL (a throwaway server, services/registry/postgres.py) and a real MLflow
-server on it, the drill
+server on it, with its authentication app as the cluster runs it (users and grants in the same
+database), the drill
   1. registers models with versions, tags, descriptions and aliases, and lets the real promotion
      gate decide (passes and a fail), so decision tags and audit-log entries exist;
   2. takes a snapshot of the registry and then a backup with backup.sh, the script the CronJob runs;
@@ -10,7 +11,8 @@ server on it, the drill
   5. provisions an empty database (as a new volume would), restores with restore.sh (the restore
      Job's script) and restarts MLflow, until the registry serves reads again;
   6. compares the restored registry with the backup-time snapshot field by field (they must be
-     equal), and with the state just before the disaster (the differences must be exactly the
+     equal), checks that a user and its grant came back (it reads its model and is refused a
+     write), and compares with the state just before the disaster (the differences must be exactly the
      changes of step 3: that is the data the backup schedule puts at risk, the RPO).
 RTO is measured from the destruction to the first successful reads (every model's champion
 resolves); RPO is reported as the changes lost and the time between the backup and the disaster.
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from services.registry.backups import restore_backup, take_backup
+from services.registry.credentials import Credentials, acting_as, generate_password
 from services.registry.postgres import LocalPostgres, find_bin_dir, free_port, throwaway_postgres
 from services.registry.snapshot import Snapshot, capture, compare
 
@@ -43,6 +46,7 @@ FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 VERSION_TAGS = {"owner": "dr-drill", "training_data_digest": "sklearn:iris", "code_version": "drill"}
 REVIEWER = "dr-reviewer"
 LATE_MODEL = "drill-late"
+READER = "drill.reader"
 
 
 class DrillError(RuntimeError):
@@ -72,6 +76,7 @@ class DrillReport:
     lost: list[str]
     audit: dict[str, Any]
     champions_loaded: int
+    access_restored: bool = False  # a user's sign-in and grant work as before (users live in the database)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -112,6 +117,8 @@ class DrillReport:
             f"MLflow start and first reads {s['mlflow_start']:.1f}s); "
             f"backup {self.backup['bytes']} bytes in {s['backup']:.1f}s",
             f"champions loadable after the restore: {self.champions_loaded}/{self.models}",
+            f"users and grants restored: {'yes' if self.access_restored else 'NO'} ({READER} reads its model, "
+            "and is refused a write)",
         ]
         if self.problems:
             lines += ["", "PROBLEMS:", *(f"  - {p}" for p in self.problems)]
@@ -141,24 +148,35 @@ def _quiet_mlflow() -> Iterator[None]:
 
 
 class _Mlflow:
-    """The MLflow server on the drill's database, run by the standalone supervisor."""
+    """The MLflow server on the drill's database, run by the standalone supervisor, as the cluster runs it:
+    with its authentication app, users and grants in the same database (ADR 0017)."""
 
     def __init__(self, root: Path, backend: str):
+        from services.registry.access import ADMIN
+        from services.registry.credentials import credentials_file, ensure_credentials
+        from services.registry.server import server_args
         from services.standalone.plan import Plan, ProcessSpec
 
         port = free_port()
-        spec = ProcessSpec(
-            name="mlflow",
-            command=[
-                sys.executable, "-m", "mlflow", "server",
+        secrets_dir = root / "secrets"
+        self.admin = ensure_credentials(secrets_dir, ADMIN)
+        args = server_args(
+            [
                 "--backend-store-uri", backend,
                 "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
                 "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
             ],
+            auth_database_uri=backend,
+            admin_credentials=str(credentials_file(secrets_dir, ADMIN)),
+            flask_key_file=str(secrets_dir / "flask-secret-key"),
+        )  # fmt: skip
+        spec = ProcessSpec(
+            name="mlflow",
+            command=[sys.executable, "-m", "services.cli", *args],
             port=port,
             health_path="/health",
             startup_timeout=120.0,
-        )  # fmt: skip
+        )
         self.plan = Plan(root, [spec], {}, {})
         self.uri = spec.url
         self._supervisor = None
@@ -223,68 +241,89 @@ class Drill:
                 mlflow.set_tracking_uri(server.uri)
                 client = MlflowClient(server.uri)
                 names = [f"drill-{index + 1}" for index in range(self.models)]
-                self.say(f"      MLflow {mlflow.__version__} at {server.uri}; registering {len(names)} models")
-                self._populate(client, rules, audit, names)
-
-                at_backup = capture(client, audit.entries())
-                entries_at_backup = len(audit.entries())
-                self.say(f"[2/6] backup with backup.sh: registry holds {_counts(at_backup)}")
-                backup = take_backup(pg.database(), root / "backups", retain=3, tools=tools)
-                backup_done = time.monotonic()
-                self.say(f"      {backup.path.name}: {backup.size} bytes in {backup.seconds:.1f}s, verified")
-
-                self.say("[3/6] changes after the backup (the restore must lose exactly these)")
-                changes = self._after_backup(client, rules, audit, names)
-                for change in changes:
-                    self.say(f"      - {change.description}")
-                before_disaster = capture(client, audit.entries())
-
-                self.say("[4/6] destroying the database: server killed, data folder deleted")
-                pg.destroy()
-                destroyed = time.monotonic()  # the clocks start when the data is gone
-                reads_failed = not _reads_ok(client, names)
-                self.say(f"      registry reads now {'fail' if reads_failed else 'STILL SUCCEED'}")
-
-                self.say("[5/6] restore: MLflow stopped, empty database, restore.sh, MLflow started")
-                # Stopped first, as the guide scales it to 0: a starting MLflow would create its schema in
-                # the empty database, and restore.sh would then (rightly) want --force.
-                server.stop()
-                phase = time.monotonic()
-                _provision(pg)
-                provisioned = time.monotonic()
-                restored_run = restore_backup(pg.database(), backup.path, tools=tools)
-                restored_at = time.monotonic()
-                server.start()
-                self._wait_reads(client, names)
-                serving = time.monotonic()
-                seconds = {
-                    "backup": backup.seconds,
-                    "detect_and_stop_mlflow": phase - destroyed,
-                    "provision": provisioned - phase,
-                    "restore": restored_at - provisioned,
-                    "mlflow_start": serving - restored_at,
-                    "rto": serving - destroyed,
-                    "data_loss_window": destroyed - backup_done,
-                }
-                self.say(f"      serving reads again {seconds['rto']:.1f}s after the disaster")
-                for line in restored_run.output.splitlines():
-                    self.say(f"      restore.sh: {line}")
-
-                self.say("[6/6] verify field by field, and load every champion from the restored registry")
-                restored = capture(client, audit.entries())
-                return self._report(
-                    pg,
-                    (at_backup, before_disaster, restored),
-                    changes,
-                    audit,
-                    entries_at_backup,
-                    backup,
-                    seconds,
-                    reads_failed=reads_failed,
-                    champions_loaded=_load_champions(names),
+                self.say(
+                    f"      MLflow {mlflow.__version__} at {server.uri} with its auth app; registering "
+                    f"{len(names)} models as {server.admin.username}"
                 )
+                with acting_as(server.admin):
+                    return self._drill(pg, server, client, audit, rules, names, root, tools)
             finally:
                 server.stop()
+
+    def _drill(self, pg, server, client, audit, rules, names, root, tools) -> DrillReport:
+        """Steps 1 (after the server started) to 6, signed in as the registry's admin."""
+        self._populate(client, rules, audit, names)
+        reader = self._grant_reader(server.uri, names[0])
+
+        at_backup = capture(client, audit.entries())
+        entries_at_backup = len(audit.entries())
+        self.say(f"[2/6] backup with backup.sh: registry holds {_counts(at_backup)}")
+        backup = take_backup(pg.database(), root / "backups", retain=3, tools=tools)
+        backup_done = time.monotonic()
+        self.say(f"      {backup.path.name}: {backup.size} bytes in {backup.seconds:.1f}s, verified")
+
+        self.say("[3/6] changes after the backup (the restore must lose exactly these)")
+        changes = self._after_backup(client, rules, audit, names)
+        for change in changes:
+            self.say(f"      - {change.description}")
+        before_disaster = capture(client, audit.entries())
+
+        self.say("[4/6] destroying the database: server killed, data folder deleted")
+        pg.destroy()
+        destroyed = time.monotonic()  # the clocks start when the data is gone
+        reads_failed = not _reads_ok(client, names)
+        self.say(f"      registry reads now {'fail' if reads_failed else 'STILL SUCCEED'}")
+
+        self.say("[5/6] restore: MLflow stopped, empty database, restore.sh, MLflow started")
+        # Stopped first, as the guide scales it to 0: a starting MLflow would create its schema in
+        # the empty database, and restore.sh would then (rightly) want --force.
+        server.stop()
+        phase = time.monotonic()
+        _provision(pg)
+        provisioned = time.monotonic()
+        restored_run = restore_backup(pg.database(), backup.path, tools=tools)
+        restored_at = time.monotonic()
+        server.start()
+        self._wait_reads(client, names)
+        serving = time.monotonic()
+        seconds = {
+            "backup": backup.seconds,
+            "detect_and_stop_mlflow": phase - destroyed,
+            "provision": provisioned - phase,
+            "restore": restored_at - provisioned,
+            "mlflow_start": serving - restored_at,
+            "rto": serving - destroyed,
+            "data_loss_window": destroyed - backup_done,
+        }
+        self.say(f"      serving reads again {seconds['rto']:.1f}s after the disaster")
+        for line in restored_run.output.splitlines():
+            self.say(f"      restore.sh: {line}")
+
+        self.say("[6/6] verify field by field, and load every champion from the restored registry")
+        restored = capture(client, audit.entries())
+        return self._report(
+            pg,
+            (at_backup, before_disaster, restored),
+            changes,
+            audit,
+            entries_at_backup,
+            backup,
+            seconds,
+            reads_failed=reads_failed,
+            champions_loaded=_load_champions(names),
+            access_restored=_reader_restored(server.uri, reader, names[0]),
+        )
+
+    def _grant_reader(self, uri: str, model: str) -> Credentials:
+        """A user allowed to read one model, and nothing else: the restore must bring back users and
+        grants with the registry (they live in its database), not only models."""
+        from mlflow.server.auth.client import AuthServiceClient
+
+        reader = Credentials(READER, generate_password())
+        auth = AuthServiceClient(uri)
+        auth.create_user(reader.username, reader.password)
+        auth.grant_user_permission(reader.username, "registered_model", model, "READ")
+        return reader
 
     # -- the registry's content ------------------------------------------------------------------
 
@@ -340,6 +379,7 @@ class Drill:
         *,
         reads_failed: bool,
         champions_loaded: int,
+        access_restored: bool,
     ) -> DrillReport:
         """Every check of the drill; each failed one becomes a line in `problems`."""
         import mlflow
@@ -350,6 +390,8 @@ class Drill:
             problems.append("reads kept working after the database was destroyed: nothing was tested")
         if champions_loaded != self.models:
             problems.append(f"only {champions_loaded}/{self.models} champions load after the restore")
+        if not access_restored:
+            problems.append(f"{READER}'s sign-in and grant (READ on one model) did not survive the restore")
         versus_backup = compare(at_backup, restored)
         problems += [f"restored differs from the backup: {d}" for d in versus_backup.differences]
         lost = compare(before_disaster, restored).differences
@@ -395,6 +437,7 @@ class Drill:
                 "after_backup": len(late),
             },
             champions_loaded=champions_loaded,
+            access_restored=access_restored,
             problems=problems,
         )
 
@@ -464,6 +507,23 @@ def _register(client, name: str, *, c: float, approve: bool) -> str:
     if approve:
         registry.approve(client, name, version, REVIEWER)
     return version
+
+
+def _reader_restored(uri: str, reader: Credentials, model: str) -> bool:
+    """The reader signs in, reads its model, and is refused a write (403): user and grant are back."""
+    from mlflow.tracking import MlflowClient
+
+    with acting_as(reader):
+        client = MlflowClient(uri)
+        try:
+            client.get_registered_model(model)
+        except Exception:
+            return False
+        try:
+            client.set_registered_model_tag(model, "written-by", READER)
+        except Exception as exc:
+            return getattr(exc, "error_code", "") == "PERMISSION_DENIED"
+        return False
 
 
 def _load_champions(names: list[str]) -> int:

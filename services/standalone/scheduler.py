@@ -35,6 +35,7 @@ class ScheduledJob:
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
     timeout_seconds: int = 3600
+    kind: str = "batch"  # "batch" (a batch scoring job) or "features" (a feature store's materialization)
 
 
 @dataclass

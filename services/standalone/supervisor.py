@@ -6,6 +6,8 @@ Guarantees, each tested:
   the supervisor stops, in reverse start order; on Linux children also die with the supervisor
   (PR_SET_PDEATHSIG), so even `kill -9` of the supervisor leaves no orphan;
 - each component logs to `<root>/logs/<name>.log`;
+- a one-shot step (the registry's users and grants) runs to completion, in plan order, before the
+  components after it start; one that fails stops the start-up with its log;
 - the running platform is described in `<root>/standalone.json` for `mlplat status` and removed on exit;
 - the plan's batch schedules run from `tick()`, as the cluster's CronJobs would (scheduler.py), and
   their runs are stopped with everything else.
@@ -45,6 +47,8 @@ def busy_ports(plan: Plan) -> list[str]:
     """One line per planned port that something else already listens on."""
     problems = []
     for spec in plan.processes:
+        if spec.oneshot:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -102,6 +106,9 @@ class Supervisor:
             self.scheduler.tick()
 
     def _start_one(self, spec: ProcessSpec) -> None:
+        if spec.oneshot:
+            self._run_once(spec)
+            return
         started = time.monotonic()
         log_path = self.log_dir / f"{spec.name}.log"
         with log_path.open("ab") as log_file:
@@ -132,6 +139,35 @@ class Supervisor:
             f"{spec.name} was not healthy at {spec.health_url} after {spec.startup_timeout:.0f}s; "
             f"its log is {log_path}:\n{_tail(log_path)}"
         )
+
+    def _run_once(self, spec: ProcessSpec) -> None:
+        """A step that must finish (exit 0) before the next component starts."""
+        started = time.monotonic()
+        log_path = self.log_dir / f"{spec.name}.log"
+        self.log(f"running {spec.name} ...")
+        with log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                spec.command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **spec.env},
+                cwd=self.plan.root,
+                start_new_session=True,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
+            )
+            try:
+                code = process.wait(timeout=spec.startup_timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+                raise StartupError(
+                    f"{spec.name} did not finish within {spec.startup_timeout:.0f}s; its log is {log_path}:\n"
+                    f"{_tail(log_path)}"
+                ) from None
+        if code != 0:
+            raise StartupError(f"{spec.name} failed with code {code}; its log is {log_path}:\n{_tail(log_path)}")
+        self.log(f"  {spec.name} done in {time.monotonic() - started:.1f}s")
 
     def stop(self) -> None:
         """SIGTERM every child's process group in reverse order, then SIGKILL what is left."""
@@ -179,6 +215,7 @@ class Supervisor:
             "schedules": [
                 {
                     "name": job.name,
+                    "kind": job.kind,
                     "schedule": job.schedule,
                     "next_run_utc": self.scheduler.next_run[job.name].isoformat() if self.scheduler else None,
                     "command": job.command,

@@ -79,10 +79,32 @@ class _Process:
 
 
 class SubprocessLauncher:
-    """`python -m services.cli train ...` as a child process, logging to `<log_dir>/training-...log`."""
+    """`python -m services.cli train ...` as a child process, logging to `<log_dir>/training-...log`.
 
-    def __init__(self, log_dir: Path, env: dict[str, str] | None = None, python: str = sys.executable):
+    With `credentials_dir`, a run signs in to the registry as its tenant (`<dir>/<tenant>.ini`, ADR
+    0017), never as the trigger: the trigger's own user may create runs, the tenant's registers versions.
+    """
+
+    def __init__(
+        self,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        python: str = sys.executable,
+        credentials_dir: Path | None = None,
+    ):
         self.log_dir, self.env, self.python = log_dir, dict(env or {}), python
+        self.credentials_dir = credentials_dir
+
+    def _environment(self, target: TrainingTarget, run_id: str, trigger: str) -> dict[str, str]:
+        from services.registry.access import tenant_user
+        from services.registry.credentials import FILE_ENV, PASSWORD_ENV, USERNAME_ENV, credentials_file
+
+        env = {**os.environ, **self.env, RUN_ID_ENV: run_id, TRIGGER_ENV: trigger}
+        if self.credentials_dir is not None:
+            for key in (USERNAME_ENV, PASSWORD_ENV):  # the trigger's own sign-in must not leak into the run
+                env.pop(key, None)
+            env[FILE_ENV] = str(credentials_file(self.credentials_dir, tenant_user(target.tenant)))
+        return env
 
     def launch(self, target: TrainingTarget, run_id: str, trigger: str) -> RunHandle:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +115,7 @@ class SubprocessLauncher:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env, RUN_ID_ENV: run_id, TRIGGER_ENV: trigger},
+                env=self._environment(target, run_id, trigger),
                 start_new_session=True,  # stoppable as a group, whatever the training code starts
                 preexec_fn=die_with_parent if sys.platform == "linux" else None,  # no orphan if the trigger dies
             )

@@ -125,8 +125,10 @@ def test_the_whole_lifecycle_on_the_standalone_platform(platform):
     ]
     assert 0.05 <= retrain["challenger_share"] <= 0.15  # canary weight 10 %, over 400 requests
     print(f"drift alert firing -> challenger serving: {retrain['seconds_to_serving']}s")
-    # Prometheus scraped every model server
+    # Prometheus scraped every model server, and the registry, signed in as platform.monitoring
     prometheus = components["prometheus"]["url"]
+    registry = _query(prometheus, 'up{job="registry-server"}')["data"]["result"]
+    assert [r["value"][1] for r in registry] == ["1"], registry
     up = _query(prometheus, 'up{job="model-server"}')["data"]["result"]
     assert {r["metric"]["tenant"] for r in up} == {t.name for t in blueprint.tenants}
     assert all(r["value"][1] == "1" for r in up)
@@ -228,6 +230,8 @@ def _notification(fingerprint: str) -> dict:
 def test_registry_data_survives_a_restart(tmp_path):
     from mlflow.tracking import MlflowClient
 
+    from services.registry.access import ADMIN
+    from services.registry.credentials import acting_as, credentials_file, read_credentials, standalone_credentials_dir
     from tests.services.mlflow_fixtures import register_iris
 
     root = tmp_path / "platform"
@@ -261,11 +265,12 @@ def test_registry_data_survives_a_restart(tmp_path):
                 if c["name"] == "mlflow"
             )
             # (no alias: the running gate's alias guard would rightly remove one set around the gate)
-            if attempt == 0:
-                versions.append(register_iris(mlflow_url, "persisted", alias=None, tags={"owner": "ana"}))
-            else:
-                kept = MlflowClient(mlflow_url).get_model_version("persisted", versions[0])
-                assert kept.tags["owner"] == "ana" and kept.run_id
+            with acting_as(read_credentials(credentials_file(standalone_credentials_dir(root), ADMIN))):
+                if attempt == 0:
+                    versions.append(register_iris(mlflow_url, "persisted", alias=None, tags={"owner": "ana"}))
+                else:
+                    kept = MlflowClient(mlflow_url).get_model_version("persisted", versions[0])
+                    assert kept.tags["owner"] == "ana" and kept.run_id
         finally:
             supervisor.send_signal(signal.SIGTERM)
             supervisor.wait(timeout=60)

@@ -43,9 +43,11 @@ def test_the_pod_runs_the_same_command_as_standalone_and_the_cli_accepts_it():
     assert (
         parsed.input.as_posix() == "/data/incoming/iris.csv" and parsed.output.as_posix() == "/data/scored/iris.parquet"
     )
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"] for e in container["env"]}
     assert env["MLPLAT_PUSHGATEWAY"] == "http://pushgateway.mlops-monitoring.svc:9091"
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops-system.svc.cluster.local:5000"
+    # it reads the model as its tenant's read-only registry user (ADR 0017)
+    assert env["MLFLOW_TRACKING_PASSWORD"] == {"name": "mlflow-serving-credentials", "key": "MLFLOW_TRACKING_PASSWORD"}
 
 
 def test_the_batch_pod_has_the_same_restricted_security_context_as_serving():

@@ -64,6 +64,14 @@ def test_mlflow_names_a_database_driver_the_platform_installs():
     assert sqlalchemy.engine.make_url(url).get_dialect().driver == "psycopg2"
 
 
+def test_the_metrics_exporter_mlflow_needs_for_expose_prometheus_is_installed():
+    # `mlflow server --expose-prometheus` imports prometheus_flask_exporter, which MLflow only lists as
+    # an optional extra: without it the registry's pods crash at start (the services extra names it).
+    args = _mlflow()["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--expose-prometheus" in args
+    import prometheus_flask_exporter  # noqa: F401
+
+
 def test_backup_cronjob_runs_the_shared_script_onto_a_separate_volume_nightly():
     manifests = rendered("multi-tenant").manifests
     job = find(manifests, "CronJob", "mlflow-db-backup", "mlops-system")

@@ -71,12 +71,18 @@ def test_container_runs_mlplat_serve_with_canary_and_shadow_from_the_blueprint()
     assert "models:/fraud-scorer@shadow" in args
 
 
-def test_models_track_their_tenants_registry():
-    env = {e["name"]: e["value"] for e in _deployment()["spec"]["template"]["spec"]["containers"][0]["env"]}
+def _env(container: dict) -> dict:
+    return {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+
+
+def test_models_track_their_tenants_registry_signed_in_as_its_read_only_user():
+    env = _env(_deployment()["spec"]["template"]["spec"]["containers"][0])
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.mlops-system.svc.cluster.local:5000"
+    assert env["MLFLOW_TRACKING_USERNAME"] == env["MLFLOW_TRACKING_PASSWORD"] == "mlflow-serving-credentials"
     clinical = _deployment("readmission", "clinical", "enterprise")["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in clinical["env"]}
+    env = _env(clinical)
     assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.clinical.svc.cluster.local:5000"
+    assert env["MLFLOW_TRACKING_PASSWORD"] == "mlflow-serving-credentials"  # the dedicated registry's user
 
 
 def test_images_are_pinned():
@@ -90,7 +96,7 @@ def test_images_are_pinned():
             assert ("@sha256:" in image) or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")), image
 
 
-def test_the_cluster_command_is_accepted_by_the_real_serve_cli_for_every_model():
+def test_the_cluster_command_is_accepted_by_the_real_serve_cli_for_every_model(tmp_path, monkeypatch):
     from services.cli import build_parser
     from services.cli.serve_cmd import config_from_args
     from services.model_server.server import build_routes
@@ -98,7 +104,15 @@ def test_the_cluster_command_is_accepted_by_the_real_serve_cli_for_every_model()
     for name in ("foundation", "multi-tenant", "enterprise"):
         for tenant in load(name).tenants:
             for model in tenant.models:
-                routes = build_routes(config_from_args(build_parser().parse_args(serve_command(model))))
+                args = serve_command(model)
+                if model.features is not None:  # the spec file comes from the model's ConfigMap
+                    spec = find(rendered(name).manifests, "ConfigMap", f"{model.name}-features", tenant.name)
+                    path = tmp_path / f"{model.name}.json"
+                    path.write_text(spec["data"]["serving.json"])
+                    args[args.index("--features") + 1] = str(path)
+                    monkeypatch.setenv("MLPLAT_ONLINE_STORE", "postgresql://user:password@host:5432/db")
+                routes = build_routes(config_from_args(build_parser().parse_args(args)))
                 route = routes[model.name]
                 assert route.weight == model.canary_weight / 100
                 assert (route.shadow is not None) == model.shadow
+                assert (route.features is not None) == (model.features is not None)

@@ -136,3 +136,57 @@ def test_team_role_is_least_privilege_and_bound_to_the_team():
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     subjects = {(s["kind"], s["name"]) for s in binding["subjects"]}
     assert subjects == {("ServiceAccount", "team"), ("Group", "fraud-team")}
+
+
+def test_a_tenant_with_a_feature_store_may_reach_its_database_and_only_its_own_pods_reach_its_feature_server():
+    policies = {
+        m["metadata"]["name"]: m["spec"]
+        for m in _tenant_objects("multi-tenant", "recsys")
+        if m["kind"] == "NetworkPolicy"
+    }
+    assert set(policies) == {
+        "default-deny-all",
+        "allow-dns",
+        "allow-registry",
+        "allow-scrape-from-monitoring",
+        "allow-gateway-to-serving",
+        "allow-feature-store-database",
+        "allow-tenant-to-feature-server",
+        "allow-materialization-to-pushgateway",
+    }
+    database = policies["allow-feature-store-database"]
+    assert database["policyTypes"] == ["Egress"]
+    assert database["podSelector"]["matchExpressions"][0]["values"] == [
+        "model-server",
+        "feature-server",
+        "feature-materialization",
+    ]
+    (rule,) = database["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
+    assert rule["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": SYSTEM_NAMESPACE}},
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/name": "mlflow-db", "app.kubernetes.io/instance": "shared"}
+            },
+        }
+    ]
+    # the feature server admits the tenant's own pods (no namespace selector: this namespace only)
+    server = policies["allow-tenant-to-feature-server"]
+    assert server["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "feature-server"}}
+    assert server["ingress"] == [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": 6566}]}]
+    push = policies["allow-materialization-to-pushgateway"]
+    assert push["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "feature-materialization"}}
+    assert push["egress"][0]["ports"] == [{"protocol": "TCP", "port": 9091}]
+    # the pods those policies select exist: the database's and the feature server's labels match
+    db = find(rendered("multi-tenant").manifests, "StatefulSet", "mlflow-db", SYSTEM_NAMESPACE)
+    labels = db["spec"]["template"]["metadata"]["labels"]
+    assert all(labels[k] == v for k, v in rule["to"][0]["podSelector"]["matchLabels"].items())
+    feature_server = find(rendered("multi-tenant").manifests, "Deployment", "feature-server", "recsys")
+    assert feature_server["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "feature-server"
+
+
+def test_tenants_without_a_feature_store_get_no_path_to_the_platform_database():
+    for tenant in ("fraud", "forecasting"):
+        names = {m["metadata"]["name"] for m in _tenant_objects("multi-tenant", tenant) if m["kind"] == "NetworkPolicy"}
+        assert not {n for n in names if "feature" in n}, names

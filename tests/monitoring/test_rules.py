@@ -101,6 +101,7 @@ def test_dashboards_cover_overview_serving_quality_batch_and_training_with_tenan
         "tenant-serving.json",
         "model-quality.json",
         "batch-and-training.json",
+        "feature-store.json",
     }
     serving = boards["tenant-serving.json"]
     assert [v["name"] for v in serving["templating"]["list"]] == ["tenant", "model"]
@@ -126,6 +127,28 @@ def test_every_batch_and_training_alert_has_a_panel_on_the_metric_it_reads():
     for alert, expr in alerts.items():
         metrics = {word for word in expr.replace("(", " ").replace(")", " ").split() if word.startswith("mlplat_")}
         assert metrics and all(metric in queries for metric in metrics), alert
+
+
+def test_every_feature_store_alert_has_a_panel_on_the_metrics_it_reads():
+    from services.monitoring import grafana_dashboards
+    from services.monitoring.rules import ALERT_MATERIALIZATION_LATE, ALERT_STALE_FEATURES, feature_store_rules
+
+    board = grafana_dashboards()["feature-store.json"]
+    queries = " ".join(t["expr"] for panel in board["panels"] for t in panel["targets"])
+    alerts = {rule["alert"]: rule["expr"] for rule in feature_store_rules()}
+    assert set(alerts) == {ALERT_MATERIALIZATION_LATE, ALERT_STALE_FEATURES}
+    for alert, expr in alerts.items():
+        metrics = {
+            word.split("{")[0]
+            for word in expr.replace("(", " ").replace(")", " ").split()
+            if word.startswith("mlplat_")
+        }
+        assert metrics and all(metric in queries for metric in metrics), alert
+    # and the metric names are the ones the model server and the materialization export
+    from services.monitoring import metric_names as m
+
+    for name in (m.FEATURE_FETCH_DURATION, m.FEATURE_LOOKUPS, m.MATERIALIZATION_LAST_SUCCESS):
+        assert name in queries, name
 
 
 def test_every_dashboard_query_is_valid_promql(promtool, tmp_path):

@@ -75,29 +75,33 @@ class MlflowServer:
         stop_group(self.process)
 
 
+def _mlflow_args(root: Path, port: int, backend: str) -> list[str]:
+    return [
+        "--backend-store-uri",
+        backend,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        str(root / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+
+
 def start_mlflow(root: Path, port: int | None = None, backend: str | None = None) -> MlflowServer:
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     backend = backend or f"sqlite:///{root / 'mlflow.db'}"
+    return _start(root, port, [sys.executable, "-m", "mlflow", "server", *_mlflow_args(root, port, backend)])
+
+
+def _start(root: Path, port: int, command: list[str]) -> MlflowServer:
     log = (root / "mlflow.log").open("ab")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            backend,
-            "--serve-artifacts",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -113,6 +117,52 @@ def start_mlflow(root: Path, port: int | None = None, backend: str | None = None
         server.stop()
         raise
     return server
+
+
+@dataclass
+class AuthRegistry:
+    """A registry with MLflow's authentication app, started by the platform's own `mlplat registry
+    server`, and where its users' credentials files are (services/registry/credentials.py)."""
+
+    server: MlflowServer
+    credentials_dir: Path
+
+    @property
+    def uri(self) -> str:
+        return self.server.uri
+
+    def user(self, name: str):
+        from services.registry.credentials import ensure_credentials
+
+        return ensure_credentials(self.credentials_dir, name)
+
+    @property
+    def admin(self):
+        from services.registry.access import ADMIN
+
+        return self.user(ADMIN)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_mlflow_with_auth(root: Path) -> AuthRegistry:
+    from services.registry.access import ADMIN
+    from services.registry.credentials import credentials_file, ensure_credentials
+    from services.registry.server import server_args
+
+    port = free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    secrets_dir = root / "secrets"
+    ensure_credentials(secrets_dir, ADMIN)
+    backend = f"sqlite:///{root / 'mlflow.db'}"
+    args = server_args(
+        [*_mlflow_args(root, port, backend), "--expose-prometheus", str(root / "prometheus-metrics")],
+        auth_database_uri=backend,
+        admin_credentials=str(credentials_file(secrets_dir, ADMIN)),
+        flask_key_file=str(secrets_dir / "flask-secret-key"),
+    )
+    return AuthRegistry(_start(root, port, [sys.executable, "-m", "services.cli", *args]), secrets_dir)
 
 
 @contextlib.contextmanager
@@ -230,6 +280,8 @@ def start_model_server(
     root.mkdir(parents=True, exist_ok=True)
     log = root / f"server-{port}.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "cache")}
+    for inherited in ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR"):  # (set by Feast's import in the
+        env.pop(inherited, None)  # test process): the server decides its own metrics mode, as in production
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", *args, "--port", str(port)],
         stdout=log.open("ab"),

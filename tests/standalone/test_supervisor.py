@@ -134,11 +134,11 @@ def test_children_die_with_the_supervisor_even_on_sigkill(tmp_path):
         parent.kill()
 
 
-def test_standalone_runs_one_server_per_tenant_with_the_same_flags_as_the_cluster(tmp_path):
+def test_standalone_runs_one_server_per_tenant_with_the_same_flags_as_the_cluster(tmp_path, monkeypatch):
     from blueprints import load
     from services.cli import build_parser
     from services.cli.serve_cmd import config_from_args
-    from services.model_server.server import build_routes
+    from services.model_server.server import ONLINE_STORE_ENV, build_routes
     from services.standalone.plan import plan
 
     blueprint = load("multi-tenant")
@@ -146,10 +146,45 @@ def test_standalone_runs_one_server_per_tenant_with_the_same_flags_as_the_cluste
     servers = [p for p in result.processes if p.tenant]
     assert [s.tenant for s in servers] == ["fraud", "recsys", "forecasting"]
     assert set(result.skipped) == {"prometheus", "alertmanager", "pushgateway"}  # honest: not on this PATH
+    for path, text in result.files.items():  # the feature specs the server reads
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     recsys = next(s for s in servers if s.tenant == "recsys")
+    monkeypatch.setenv(ONLINE_STORE_ENV, recsys.env[ONLINE_STORE_ENV])
     routes = build_routes(config_from_args(build_parser().parse_args(recsys.command[3:])))
     assert set(routes) == {"ranker", "embedder"}
     assert routes["ranker"].weight == 0.2 and routes["embedder"].challenger is None
+    # ranker reads its inputs from recsys' feature store, on SQLite in standalone
+    assert routes["ranker"].features.spec.service == "ranker_v1" and routes["embedder"].features is None
+    assert recsys.env[ONLINE_STORE_ENV] == f"sqlite:///{tmp_path.resolve() / 'features' / 'recsys' / 'online.db'}"
+
+
+def test_the_feature_store_is_applied_before_the_servers_and_materialized_on_the_blueprint_schedule(tmp_path):
+    from blueprints import load
+    from services.features.repo import feature_repo, standalone_store
+    from services.standalone.plan import plan
+
+    blueprint = load("multi-tenant")
+    result = plan(blueprint, tmp_path, which=lambda name: f"/usr/bin/{name}")
+    names = [p.name for p in result.processes]
+    assert names.index("features-recsys") < names.index("serving-recsys")
+    apply = result.by_name("features-recsys")
+    assert apply.oneshot and apply.command[3:] == [
+        "features",
+        "apply",
+        "--repo",
+        str(tmp_path / "features/recsys/repo"),
+    ]
+    repo = feature_repo(blueprint.tenant("recsys"), standalone_store(tmp_path, "recsys"))
+    for name, text in repo.items():  # the same generated repository, written before anything starts
+        assert result.files[tmp_path / "features" / "recsys" / "repo" / name] == text
+    (job,) = [s for s in result.schedules if s.kind == "features"]
+    assert (job.name, job.schedule) == ("features-recsys", "*/15 * * * *")
+    assert job.command[3:] == [
+        "features", "materialize", "--repo", str(tmp_path / "features/recsys/repo"), "--tenant", "recsys",
+        "--schedule", "*/15 * * * *",
+    ]  # fmt: skip
+    assert job.env["MLPLAT_PUSHGATEWAY"] == "http://127.0.0.1:9091"
 
 
 def test_the_foundation_plan_schedules_its_batch_job_with_the_cronjobs_command(tmp_path):

@@ -142,7 +142,7 @@ MALFORMED = {
     ),
     "training-without-canary": (
         _set("tenants.2.models.0.training", {"entryPoint": "services.training.iris:train"}),
-        "blueprints/x.yaml: tenants[2].models[0]: training: a retrained version becomes the challenger at "
+        "blueprints/x.yaml: tenants[2].models[0].training: a retrained version becomes the challenger at "
         "canaryWeight, which is 0: set canaryWeight",
     ),
     # batch scoring (tenants[2].batch[0] is demand-nightly)
@@ -176,7 +176,96 @@ MALFORMED = {
     ),
     "batch-storage-over-quota": (
         _set("tenants.2.batch.0.storage", "6Gi"),
-        "blueprints/x.yaml: tenants[2].quotas.storage: '5Gi' is less than the 6Gi the tenant's batch jobs claim",
+        "blueprints/x.yaml: tenants[2].quotas.storage: '5Gi' is less than the 6Gi the tenant's batch jobs and "
+        "feature data claim",
+    ),
+    # the shared registry: registered model names are global (ADR 0017)
+    "model-name-taken-in-the-shared-registry": (
+        _set("tenants.2.models.0.name", "ranker"),
+        "blueprints/x.yaml: tenants[2].models[0].name: model 'ranker' is already declared by tenant 'recsys', and "
+        "registered model names are global in the shared registry: rename it (e.g. forecasting-ranker), or give "
+        "tenant 'forecasting' registry: dedicated",
+    ),
+    # the feature store (tenants[1] is recsys: features.featureViews[0] is flower_measurements; its
+    # models[0], ranker, reads the service ranker_v1)
+    "feature-type": (
+        _set("tenants.1.features.featureViews.0.features.0.type", "decimal"),
+        "blueprints/x.yaml: tenants[1].features.featureViews[0].features[0].type: 'decimal' is not allowed; input "
+        "should be 'float64', 'float32', 'int64', 'int32' or 'bool'",
+    ),
+    "entity-type": (
+        _set("tenants.1.features.entities.0.type", "uuid"),
+        "blueprints/x.yaml: tenants[1].features.entities[0].type: 'uuid' is not allowed; input should be 'int64' "
+        "or 'string'",
+    ),
+    "feature-declared-twice": (
+        _set("tenants.1.features.featureViews.0.features.1.name", "sepal_length"),
+        "blueprints/x.yaml: tenants[1].features.featureViews[0].features[1].name: feature 'sepal_length' is "
+        "declared twice in view 'flower_measurements'",
+    ),
+    "feature-view-declared-twice": (
+        lambda data: data["tenants"][1]["features"]["featureViews"].append(
+            copy.deepcopy(data["tenants"][1]["features"]["featureViews"][0])
+        ),
+        "blueprints/x.yaml: tenants[1].features.featureViews[1].name: 'flower_measurements' is declared twice",
+    ),
+    "feature-view-unknown-entity": (
+        _set("tenants.1.features.featureViews.0.entities", ["customer"]),
+        "blueprints/x.yaml: tenants[1].features.featureViews[0].entities[0]: no entity 'customer'; declared "
+        "entities: ['flower']",
+    ),
+    "feature-service-unknown-view": (
+        _set("tenants.1.features.featureServices.0.featureViews", ["flower_shapes"]),
+        "blueprints/x.yaml: tenants[1].features.featureServices[0].featureViews[0]: no feature view "
+        "'flower_shapes'; declared views: ['flower_measurements']",
+    ),
+    "feature-named-like-the-join-key": (
+        _set("tenants.1.features.featureViews.0.features.0.name", "flower_id"),
+        "blueprints/x.yaml: tenants[1].features.featureViews[0].features: ['flower_id'] is a join key or the "
+        "timestamp field, not a feature",
+    ),
+    "feature-ttl": (
+        _set("tenants.1.features.featureViews.0.ttl", "2 days"),
+        "blueprints/x.yaml: tenants[1].features.featureViews[0].ttl: '2 days' is not a positive duration",
+    ),
+    "feature-source": (
+        _set("tenants.1.features.featureViews.0.source.path", "flowers/measurements.csv"),
+        "blueprints/x.yaml: tenants[1].features.featureViews[0].source.path: 'flowers/measurements.csv': feature "
+        "sources are Parquet files",
+    ),
+    "model-names-a-missing-feature-service": (
+        _set("tenants.1.models.0.features.service", "ranker_v2"),
+        "blueprints/x.yaml: tenants[1].models[0].features.service: no feature service 'ranker_v2' in tenant "
+        "'recsys'; declared services: ['ranker_v1']",
+    ),
+    "model-features-without-a-feature-store": (
+        _set("tenants.2.models.0.features", {"service": "demand_v1"}),
+        "blueprints/x.yaml: tenants[2].models[0].features.service: tenant 'forecasting' declares no feature store",
+    ),
+    "missing-entity-default-without-defaults": (
+        _set("tenants.1.models.0.features.missingEntity", "default"),
+        "blueprints/x.yaml: tenants[1].models[0].features: missingEntity is default but defaults is empty",
+    ),
+    "defaults-must-cover-the-service": (
+        lambda data: data["tenants"][1]["models"][0]["features"].update(
+            missingEntity="default", defaults={"sepal_length": 5.8}
+        ),
+        "blueprints/x.yaml: tenants[1].models[0].features.defaults: give exactly one value per feature of service "
+        "'ranker_v1' (sepal_length, sepal_width, petal_length, petal_width); missing ['petal_length', "
+        "'petal_width', 'sepal_width']",
+    ),
+    "feature-model-with-training": (
+        _set("tenants.1.models.0.training", {"entryPoint": "services.training.iris:train"}),
+        "blueprints/x.yaml: tenants[1].models[0].features: model 'ranker' has training too",
+    ),
+    "feature-table-name-too-long": (
+        _set("tenants.1.name", "recommendations-and-personalisation-team-eux"),
+        "blueprints/x.yaml: tenants[1].features.featureViews[0].name: the online table "
+        "'recommendations_and_personalisation_team_eux_flower_measurements' is 64 characters; PostgreSQL allows 63",
+    ),
+    "feature-store-over-quota": (
+        _set("tenants.1.quotas.cpu", "4"),
+        "blueprints/x.yaml: tenants[1].quotas.cpu: '4' is less than the 5.5 CPU the tenant's workloads may use",
     ),
 }
 
@@ -186,6 +275,36 @@ def test_malformed_blueprint_gets_its_specific_message(case):
     mutate, expected = MALFORMED[case]
     errors = _errors(mutate)
     assert any(line.startswith(expected) for line in errors), errors
+
+
+def test_a_feature_service_lists_its_features_in_view_order_as_the_model_inputs():
+    recsys = load("multi-tenant").tenant("recsys")
+    columns = [(view.name, feature.name) for view, feature in recsys.features.service_features("ranker_v1")]
+    assert columns == [
+        ("flower_measurements", "sepal_length"),
+        ("flower_measurements", "sepal_width"),
+        ("flower_measurements", "petal_length"),
+        ("flower_measurements", "petal_width"),
+    ]
+    assert recsys.features.view("flower_measurements").ttl_seconds == 2 * 86400
+
+
+def test_the_views_of_a_feature_service_share_their_entities():
+    def two_entities(data):
+        store = data["tenants"][1]["features"]
+        store["entities"].append({"name": "garden", "type": "string"})
+        shapes = copy.deepcopy(store["featureViews"][0])
+        shapes.update(name="garden_stats", entities=["garden"], features=[{"name": "rainfall"}])
+        store["featureViews"].append(shapes)
+        store["featureServices"][0]["featureViews"] = ["flower_measurements", "garden_stats"]
+
+    errors = _errors(two_entities)
+    assert any(
+        line.startswith(
+            "blueprints/x.yaml: tenants[1].features.featureServices[0].featureViews: the views use different entities"
+        )
+        for line in errors
+    ), errors
 
 
 def test_all_problems_of_a_file_are_reported_at_once():
