@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, SGDClassifier
@@ -16,6 +18,12 @@ from services.model_server.reference import DriftWindow, from_json, psi, referen
 from services.model_server.uris import ModelRef, parse_model_uri
 
 SIG = Signature(("a", "b"), ("double", "long"), (True, True))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
 
 
 @pytest.mark.parametrize(
@@ -129,3 +137,77 @@ def test_drift_window_reports_once_per_window_of_rows():
     drifted = DriftWindow(reference, ["a", "b", "c", "d"], size=100)
     result = drifted.add(IRIS.data[:100] * 3)
     assert result is not None and min(result.values()) > 0.2
+
+
+_FLOAT_SIG = Signature(("a", "b"), ("double", "double"), (True, True))
+_V2_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(2**70), 2**70),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=2),
+)
+
+
+@st.composite
+def _v2_documents(draw):
+    """V2 bodies around the common one-matrix request: right and wrong shapes, sizes, types and values."""
+    rows = draw(st.sampled_from([1, 2, 3, 0, -1, True, 1.0, "2"]))
+    width = draw(st.sampled_from([2, 2, 1, 3, 0]))
+    count = draw(st.sampled_from(["fill", "short", "long"]))
+    size = rows * width if isinstance(rows, int) and not isinstance(rows, bool) and rows > 0 else 2
+    size += {"fill": 0, "short": -1, "long": 1}[count]
+    values = draw(st.lists(st.one_of(st.floats(-1e6, 1e6), _V2_VALUES), min_size=max(size, 0), max_size=max(size, 0)))
+    data = values
+    if draw(st.booleans()) and isinstance(rows, int) and rows > 0 and len(values) == rows * width and width > 0:
+        data = [values[i * width : (i + 1) * width] for i in range(rows)]  # nested rows are valid V2 too
+    datatype = draw(st.sampled_from(["FP64", "INT64", "BYTES"]))
+    tensor = {"name": "x", "shape": [rows, width], "datatype": datatype, "data": data}
+    if draw(st.booleans()):
+        del tensor[draw(st.sampled_from(["name", "shape", "datatype", "data"]))]
+    document = {"inputs": [tensor], "id": "r1"}
+    if draw(st.integers(0, 9)) == 0:
+        document["inputs"].append({"name": "y", "shape": [1], "datatype": "FP64", "data": [1.0]})
+    return document
+
+
+def _one(shape, data, datatype="FP64"):
+    return {"inputs": [{"name": "x", "shape": shape, "datatype": datatype, "data": data}]}
+
+
+@settings(max_examples=600, deadline=None)
+@given(document=_v2_documents(), signature=st.sampled_from([_FLOAT_SIG, SIG, None]))
+@example(document=_one([2, 0], []), signature=None)  # an empty column count is an error, not a batch
+@example(document=_one([1, 2], [True, 1]), signature=_FLOAT_SIG)
+@example(document=_one([1, 2], [1, None]), signature=_FLOAT_SIG)
+@example(document=_one([1, 2], [[1, 2]]), signature=_FLOAT_SIG)
+@example(document=_one([1, 3], [1, 2, 3]), signature=None)
+def test_the_v2_shortcut_answers_exactly_like_the_general_path(document, signature, monkeypatch_module):
+    """decode_v2 takes a shortcut for one finite [rows, columns] tensor; it must accept the same
+    bodies with the same batch, and leave every error to the general path."""
+    from services.model_server import codec
+
+    def outcome(decode):
+        try:
+            batch, request_id = decode(document, signature)
+            return "ok", batch.dtype.str, batch.shape, batch.tolist(), request_id
+        except ClientError as error:
+            return "error", error.status, error.message, error.field
+
+    with_shortcut = outcome(codec.decode_v2)
+    monkeypatch_module.setattr(codec, "_v2_single_matrix", lambda document, signature: None)
+    try:
+        general = outcome(codec.decode_v2)
+    finally:
+        monkeypatch_module.undo()
+    assert with_shortcut == general
+
+
+def test_the_v2_shortcut_is_taken_for_the_common_request():
+    from services.model_server import codec
+
+    document = {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [1, 2.5, 3, 4]}]}
+    assert codec._v2_single_matrix(document, _FLOAT_SIG).tolist() == [[1.0, 2.5], [3.0, 4.0]]
+    assert codec._v2_single_matrix(document, SIG) is None  # an integer column: the general path checks it
+    document["inputs"][0]["data"][0] = float("nan")
+    assert codec._v2_single_matrix(document, _FLOAT_SIG) is None
