@@ -26,6 +26,7 @@ __all__ = [
     "resources",
     "scrape_annotations",
     "preferred_anti_affinity",
+    "run_to_completion",
 ]
 
 
@@ -130,3 +131,33 @@ def config_hash(*contents: str) -> dict[str, str]:
     a new tenant's routes planned as a ConfigMap change only, before this)."""
     digest = hashlib.sha256("\0".join(contents).encode()).hexdigest()[:16]
     return {CONFIG_HASH: digest}
+
+
+def run_to_completion(
+    labels: dict[str, str],
+    uid: int,
+    containers: list[dict[str, Any]],
+    volumes: list[dict[str, Any]],
+    *,
+    backoff_limit: int,
+    deadline_seconds: int,
+    service_account: str | None = None,
+) -> dict[str, Any]:
+    """The spec of a Job (or of a CronJob's `jobTemplate`) whose pods run once: labelled like the Job
+    (the required-labels rule), not restarted in place (a failed pod is a new pod, up to
+    `backoff_limit`), stopped after `deadline_seconds`, without an API token, under the restricted
+    pod security. `service_account` names the identity its NetworkPolicies select, if any."""
+    pod: dict[str, Any] = {"restartPolicy": "Never"}
+    if service_account:
+        pod["serviceAccountName"] = service_account
+    pod.update(
+        automountServiceAccountToken=False,
+        securityContext=restricted_pod_security(uid),
+        containers=containers,
+        volumes=volumes,
+    )
+    return {
+        "backoffLimit": backoff_limit,
+        "activeDeadlineSeconds": deadline_seconds,
+        "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
+    }

@@ -29,7 +29,7 @@ from infra.k8s import (
     metadata,
     resources,
     restricted_container_security,
-    restricted_pod_security,
+    run_to_completion,
     scratch_volume,
 )
 from services.batch.command import batch_args
@@ -98,24 +98,18 @@ class BatchScoring(pulumi.ComponentResource):
                 "failedJobsHistoryLimit": 3,
                 "jobTemplate": {
                     "metadata": {"labels": labels},
-                    "spec": {
-                        "backoffLimit": job.backoff_limit,
-                        "activeDeadlineSeconds": job.timeout_minutes * 60,
-                        "template": {
-                            "metadata": {"labels": labels},
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "serviceAccountName": SERVING_SERVICE_ACCOUNT,
-                                "automountServiceAccountToken": False,
-                                "securityContext": restricted_pod_security(images.PLATFORM_UID),
-                                "containers": [container],
-                                "volumes": [
-                                    {"name": "data", "persistentVolumeClaim": {"claimName": data_claim_name(job)}},
-                                    scratch_volume("tmp", "1Gi"),
-                                ],
-                            },
-                        },
-                    },
+                    "spec": run_to_completion(
+                        labels,
+                        images.PLATFORM_UID,
+                        [container],
+                        [
+                            {"name": "data", "persistentVolumeClaim": {"claimName": data_claim_name(job)}},
+                            scratch_volume("tmp", "1Gi"),
+                        ],
+                        backoff_limit=job.backoff_limit,
+                        deadline_seconds=job.timeout_minutes * 60,
+                        service_account=SERVING_SERVICE_ACCOUNT,
+                    ),
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[claim]),

@@ -37,6 +37,7 @@ from infra.k8s import (
     resources,
     restricted_container_security,
     restricted_pod_security,
+    run_to_completion,
     scratch_volume,
 )
 from services.features.database import SCRIPT, psql_args
@@ -145,50 +146,42 @@ class FeatureStore(pulumi.ComponentResource):
                 db_labels,
                 {"pulumi.com/skipAwait": "true"},  # it waits for the database itself (backoffLimit)
             ),
-            spec={
-                "backoffLimit": 6,
-                "activeDeadlineSeconds": 1800,
-                "template": {
-                    "metadata": {"labels": db_labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "automountServiceAccountToken": False,
-                        "securityContext": restricted_pod_security(images.POSTGRES_UID),
-                        "containers": [
+            spec=run_to_completion(
+                db_labels,
+                images.POSTGRES_UID,
+                [
+                    {
+                        "name": "create-database",
+                        "image": images.POSTGRES,
+                        "command": command,
+                        "env": [
+                            *superuser,
+                            {"name": "PGHOST", "value": DATABASE},
+                            {"name": "PGPORT", "value": str(Ports.POSTGRES)},
+                            {"name": "PGDATABASE", "value": "postgres"},
                             {
-                                "name": "create-database",
-                                "image": images.POSTGRES,
-                                "command": command,
-                                "env": [
-                                    *superuser,
-                                    {"name": "PGHOST", "value": DATABASE},
-                                    {"name": "PGPORT", "value": str(Ports.POSTGRES)},
-                                    {"name": "PGDATABASE", "value": "postgres"},
-                                    {
-                                        "name": PASSWORD_ENV,
-                                        "valueFrom": {
-                                            "secretKeyRef": {"name": f"feast-db-{spec.name}", "key": PASSWORD_ENV}
-                                        },
-                                    },
-                                ],
-                                "resources": {
-                                    "requests": {"cpu": "10m", "memory": "32Mi"},
-                                    "limits": {"cpu": "200m", "memory": "128Mi"},
-                                },
-                                "securityContext": restricted_container_security(),
-                                "volumeMounts": [
-                                    {"name": "sql", "mountPath": "/sql", "readOnly": True},
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                ],
-                            }
+                                "name": PASSWORD_ENV,
+                                "valueFrom": {"secretKeyRef": {"name": f"feast-db-{spec.name}", "key": PASSWORD_ENV}},
+                            },
                         ],
-                        "volumes": [
-                            {"name": "sql", "configMap": {"name": f"feast-db-{spec.name}"}},
-                            scratch_volume("tmp", "16Mi"),
+                        "resources": {
+                            "requests": {"cpu": "10m", "memory": "32Mi"},
+                            "limits": {"cpu": "200m", "memory": "128Mi"},
+                        },
+                        "securityContext": restricted_container_security(),
+                        "volumeMounts": [
+                            {"name": "sql", "mountPath": "/sql", "readOnly": True},
+                            {"name": "tmp", "mountPath": "/tmp"},
                         ],
-                    },
-                },
-            },
+                    }
+                ],
+                [
+                    {"name": "sql", "configMap": {"name": f"feast-db-{spec.name}"}},
+                    scratch_volume("tmp", "16Mi"),
+                ],
+                backoff_limit=6,
+                deadline_seconds=1800,
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[copy, sql]),
         )
 
@@ -288,40 +281,34 @@ class FeatureStore(pulumi.ComponentResource):
                 "failedJobsHistoryLimit": 3,
                 "jobTemplate": {
                     "metadata": {"labels": run_labels},
-                    "spec": {
-                        "backoffLimit": 1,
-                        "activeDeadlineSeconds": run.timeout_minutes * 60,
-                        "template": {
-                            "metadata": {"labels": run_labels},
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "serviceAccountName": SERVING_SERVICE_ACCOUNT,
-                                "automountServiceAccountToken": False,
-                                "securityContext": restricted_pod_security(images.PLATFORM_UID),
-                                "containers": [
-                                    {
-                                        "name": "materialize",
-                                        "image": args.image.ref,
-                                        "command": ["mlplat"],
-                                        "args": materialize_args(REPO_DIR, spec.name, run.schedule),
-                                        "env": [*env, {"name": "MLPLAT_PUSHGATEWAY", "value": args.pushgateway_url}],
-                                        "resources": resources(run.resources),
-                                        "securityContext": restricted_container_security(),
-                                        "volumeMounts": [
-                                            repo_mount,
-                                            {"name": "data", "mountPath": DATA_DIR, "readOnly": True},
-                                            {"name": "tmp", "mountPath": "/tmp"},
-                                        ],
-                                    }
+                    "spec": run_to_completion(
+                        run_labels,
+                        images.PLATFORM_UID,
+                        [
+                            {
+                                "name": "materialize",
+                                "image": args.image.ref,
+                                "command": ["mlplat"],
+                                "args": materialize_args(REPO_DIR, spec.name, run.schedule),
+                                "env": [*env, {"name": "MLPLAT_PUSHGATEWAY", "value": args.pushgateway_url}],
+                                "resources": resources(run.resources),
+                                "securityContext": restricted_container_security(),
+                                "volumeMounts": [
+                                    repo_mount,
+                                    {"name": "data", "mountPath": DATA_DIR, "readOnly": True},
+                                    {"name": "tmp", "mountPath": "/tmp"},
                                 ],
-                                "volumes": [
-                                    repo_volume,
-                                    {"name": "data", "persistentVolumeClaim": {"claimName": "feature-data"}},
-                                    scratch_volume("tmp", "1Gi"),
-                                ],
-                            },
-                        },
-                    },
+                            }
+                        ],
+                        [
+                            repo_volume,
+                            {"name": "data", "persistentVolumeClaim": {"claimName": "feature-data"}},
+                            scratch_volume("tmp", "1Gi"),
+                        ],
+                        backoff_limit=1,
+                        deadline_seconds=run.timeout_minutes * 60,
+                        service_account=SERVING_SERVICE_ACCOUNT,
+                    ),
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[credentials, config, data]),

@@ -27,7 +27,7 @@ from blueprints.schema import Model as ModelSpec
 from infra import images
 from infra.components.registry_access import TENANT_CREDENTIALS, credentials_env
 from infra.components.tenant import SERVING_SERVICE_ACCOUNT
-from infra.k8s import metadata, resources, restricted_container_security, restricted_pod_security, scratch_volume
+from infra.k8s import metadata, resources, restricted_container_security, run_to_completion, scratch_volume
 from services.training.command import train_args
 from services.training.targets import job_template_name
 
@@ -83,21 +83,15 @@ class ModelTraining(pulumi.ComponentResource):
                 "concurrencyPolicy": "Forbid",
                 "jobTemplate": {
                     "metadata": {"labels": labels},
-                    "spec": {
-                        "backoffLimit": 0,
-                        "activeDeadlineSeconds": spec.timeout_minutes * 60,
-                        "template": {
-                            "metadata": {"labels": labels},
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "serviceAccountName": SERVING_SERVICE_ACCOUNT,
-                                "automountServiceAccountToken": False,
-                                "securityContext": restricted_pod_security(images.PLATFORM_UID),
-                                "containers": [container],
-                                "volumes": [scratch_volume("tmp", "1Gi")],
-                            },
-                        },
-                    },
+                    "spec": run_to_completion(
+                        labels,
+                        images.PLATFORM_UID,
+                        [container],
+                        [scratch_volume("tmp", "1Gi")],
+                        backoff_limit=0,
+                        deadline_seconds=spec.timeout_minutes * 60,
+                        service_account=SERVING_SERVICE_ACCOUNT,
+                    ),
                 },
             },
             opts=pulumi.ResourceOptions(parent=self),

@@ -32,7 +32,7 @@ from blueprints.naming import MONITORING_NAMESPACE, Ports, standard_labels
 from blueprints.schema import ImageRef
 from infra import images
 from infra.components.model_registry import ADMIN_SECRET
-from infra.k8s import metadata, restricted_container_security, restricted_pod_security, scratch_volume
+from infra.k8s import metadata, restricted_container_security, run_to_completion, scratch_volume
 from services.registry import SERVER
 from services.registry.access import GATE, MONITORING, AccessPlan, bootstrap_args, password_env, serving_user
 from services.registry.credentials import PASSWORD_ENV, USERNAME_ENV, generate_password
@@ -149,37 +149,31 @@ class RegistryAccess(pulumi.ComponentResource):
                 # Nothing at deploy time waits for a container: the Job waits for the registry itself.
                 {"pulumi.com/skipAwait": "true", "platform.mlops/access-plan": plan.digest()},
             ),
-            spec={
-                "backoffLimit": 6,
-                "activeDeadlineSeconds": 1800,
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "automountServiceAccountToken": False,
-                        "securityContext": restricted_pod_security(images.PLATFORM_UID),
-                        "containers": [
-                            {
-                                "name": "bootstrap",
-                                "image": args.image.ref,
-                                "command": ["mlplat"],
-                                "args": bootstrap_args(f"{PLAN_DIR}/access.json", _in_cluster_uri(ns)),
-                                "env": env,
-                                "resources": {
-                                    "requests": {"cpu": "50m", "memory": "192Mi"},
-                                    "limits": {"cpu": "500m", "memory": "384Mi"},
-                                },
-                                "securityContext": restricted_container_security(),
-                                "volumeMounts": [
-                                    {"name": "plan", "mountPath": PLAN_DIR, "readOnly": True},
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                ],
-                            }
+            spec=run_to_completion(
+                labels,
+                images.PLATFORM_UID,
+                [
+                    {
+                        "name": "bootstrap",
+                        "image": args.image.ref,
+                        "command": ["mlplat"],
+                        "args": bootstrap_args(f"{PLAN_DIR}/access.json", _in_cluster_uri(ns)),
+                        "env": env,
+                        "resources": {
+                            "requests": {"cpu": "50m", "memory": "192Mi"},
+                            "limits": {"cpu": "500m", "memory": "384Mi"},
+                        },
+                        "securityContext": restricted_container_security(),
+                        "volumeMounts": [
+                            {"name": "plan", "mountPath": PLAN_DIR, "readOnly": True},
+                            {"name": "tmp", "mountPath": "/tmp"},
                         ],
-                        "volumes": [{"name": "plan", "configMap": {"name": COMPONENT}}, scratch_volume("tmp", "64Mi")],
-                    },
-                },
-            },
+                    }
+                ],
+                [{"name": "plan", "configMap": {"name": COMPONENT}}, scratch_volume("tmp", "64Mi")],
+                backoff_limit=6,
+                deadline_seconds=1800,
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[config, *secrets]),
         )
         self.job_name = job_name

@@ -110,20 +110,22 @@ def _verify(args: argparse.Namespace) -> int:
 def _gate_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from services.local_secrets import read_or_create
     from services.promotion_gate import registry
     from services.promotion_gate.audit import AuditLog
     from services.promotion_gate.rules import DEFAULT_RULES, RuleFileError, load_rules
-    from services.promotion_gate.webhooks import WebhookReceiver, register_webhooks
+    from services.promotion_gate.webhooks import (
+        SECRET_ENV,
+        SECRET_FILE_ENV,
+        WebhookReceiver,
+        register_webhooks,
+        secret_from_env,
+    )
 
-    secret = os.environ.get("MLPLAT_WEBHOOK_SECRET", "")
-    secret_file = os.environ.get("MLPLAT_WEBHOOK_SECRET_FILE")
-    if not secret and secret_file:
-        secret = read_or_create(Path(secret_file))[0]
+    secret = secret_from_env()
     if not secret:
         raise CliError(
-            "set MLPLAT_WEBHOOK_SECRET (or MLPLAT_WEBHOOK_SECRET_FILE): MLflow signs every delivery "
-            "with it and unsigned ones are refused"
+            f"set {SECRET_ENV} (or {SECRET_FILE_ENV}): MLflow signs every delivery with it "
+            "and unsigned ones are refused"
         )
     try:
         rules = load_rules(args.rules or DEFAULT_RULES)

@@ -194,16 +194,11 @@ def _bootstrap(args: argparse.Namespace) -> int:
     if args.gate_webhook:
         from mlflow.tracking import MlflowClient
 
-        from services.local_secrets import read_or_create
+        from services.promotion_gate.webhooks import SECRET_ENV, SECRET_FILE_ENV, secret_from_env
 
-        secret = os.environ.get("MLPLAT_WEBHOOK_SECRET", "")
-        secret_file = os.environ.get("MLPLAT_WEBHOOK_SECRET_FILE")
-        if not secret and secret_file:
-            secret = read_or_create(Path(secret_file))[0]
+        secret = secret_from_env()
         if not secret:
-            raise CliError(
-                "--gate-webhook: set MLPLAT_WEBHOOK_SECRET (or MLPLAT_WEBHOOK_SECRET_FILE) to sign the deliveries"
-            )
+            raise CliError(f"--gate-webhook: set {SECRET_ENV} (or {SECRET_FILE_ENV}) to sign the deliveries")
         with acting_as(admin):
             register_webhooks(MlflowClient(args.tracking_uri), args.gate_webhook, secret)
         print(f"registered the gate's webhook -> {args.gate_webhook}")

@@ -35,11 +35,39 @@ from services.promotion_gate.audit import AuditLog
 from services.promotion_gate.evaluate import evaluate, passed
 from services.promotion_gate.rules import RuleSet
 
-__all__ = ["signature", "verify", "WebhookReceiver", "register_webhooks", "EVENTS", "MAX_AGE_SECONDS"]
+__all__ = [
+    "signature",
+    "verify",
+    "secret_from_env",
+    "WebhookReceiver",
+    "register_webhooks",
+    "EVENTS",
+    "MAX_AGE_SECONDS",
+    "SECRET_ENV",
+    "SECRET_FILE_ENV",
+]
+
+SECRET_ENV = "MLPLAT_WEBHOOK_SECRET"  # the signing secret itself (the cluster's Secret)
+SECRET_FILE_ENV = "MLPLAT_WEBHOOK_SECRET_FILE"  # or a file holding it, created on first use (standalone)
 
 log = logging.getLogger("mlplat.gate")
 MAX_AGE_SECONDS = 300
 EVENTS = ("model_version.created", "model_version_alias.created")
+
+
+def secret_from_env() -> str:
+    """The secret MLflow signs deliveries with, shared by the gate and whoever registers its webhook:
+    $MLPLAT_WEBHOOK_SECRET, else the file $MLPLAT_WEBHOOK_SECRET_FILE names; "" when neither is set."""
+    import os
+    from pathlib import Path
+
+    from services.local_secrets import read_or_create
+
+    secret = os.environ.get(SECRET_ENV, "")
+    path = os.environ.get(SECRET_FILE_ENV)
+    if not secret and path:
+        secret = read_or_create(Path(path))[0]
+    return secret
 
 
 def signature(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:

@@ -112,16 +112,7 @@ class Supervisor:
         started = time.monotonic()
         log_path = self.log_dir / f"{spec.name}.log"
         with log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                spec.command,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **spec.env},
-                cwd=self.plan.root,
-                start_new_session=True,
-                preexec_fn=die_with_parent if sys.platform == "linux" else None,
-            )
+            process = self._spawn(spec, log_file)
         self._running.append((spec, process))
         self.log(f"starting {spec.name} on {spec.url} ...")
         deadline = started + spec.startup_timeout
@@ -140,22 +131,27 @@ class Supervisor:
             f"its log is {log_path}:\n{_tail(log_path)}"
         )
 
+    def _spawn(self, spec: ProcessSpec, log_file) -> subprocess.Popen:
+        """A component's process: its own session (so a stop reaches its children), output to its log,
+        and on Linux it dies with the supervisor."""
+        return subprocess.Popen(
+            spec.command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **spec.env},
+            cwd=self.plan.root,
+            start_new_session=True,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
+
     def _run_once(self, spec: ProcessSpec) -> None:
         """A step that must finish (exit 0) before the next component starts."""
         started = time.monotonic()
         log_path = self.log_dir / f"{spec.name}.log"
         self.log(f"running {spec.name} ...")
         with log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                spec.command,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **spec.env},
-                cwd=self.plan.root,
-                start_new_session=True,
-                preexec_fn=die_with_parent if sys.platform == "linux" else None,
-            )
+            process = self._spawn(spec, log_file)
             try:
                 code = process.wait(timeout=spec.startup_timeout)
             except subprocess.TimeoutExpired:
