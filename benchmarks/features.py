@@ -55,7 +55,10 @@ def prepare(tmp: Path, pg) -> tuple[Path, Path, str, str]:
     )
     (tmp / "data" / "flowers").mkdir(parents=True)
     dataset.measurements(datetime.now(UTC)).to_parquet(tmp / "data" / "flowers" / "measurements.parquet")
-    env = {**os.environ, "FEAST_DB_PASSWORD": password}
+    # Feast expands ${FEAST_DB_PASSWORD} in feature_store.yaml: the subprocesses below and this
+    # process's own historical read (train) both need it.
+    os.environ["FEAST_DB_PASSWORD"] = password
+    env = dict(os.environ)
     for action in (["apply", "--repo", str(repo)], ["materialize", "--repo", str(repo), "--tenant", TENANT]):
         done = subprocess.run(
             [sys.executable, "-m", "services.cli", "features", *action], env=env, capture_output=True, text=True
@@ -159,7 +162,8 @@ def run(tmp: Path, repo: Path, spec: Path, url: str, password: str, tracking_uri
         process(ours_cmd, f"http://127.0.0.1:{ours_port}/v2/health/ready", tmp / "ours.log", ours_env),
     ):
         # the same entity, the same features: (b)'s answer is the model on what (a) returns
-        features = httpx.post(feast_url, content=feast_body.read_bytes(), timeout=30).json()
+        json_type = {"content-type": "application/json"}  # as wrk_post.lua sends it
+        features = httpx.post(feast_url, content=feast_body.read_bytes(), headers=json_type, timeout=30).json()
         names = features["metadata"]["feature_names"]
         row = {n: r["values"][0] for n, r in zip(names, features["results"], strict=True) if n != "flower_id"}
         import pandas as pd
@@ -167,7 +171,8 @@ def run(tmp: Path, repo: Path, spec: Path, url: str, password: str, tracking_uri
         from services.features import dataset
 
         expected = model.predict(pd.DataFrame([row])[list(dataset.MEASUREMENTS)]).tolist()
-        answer = httpx.post(ours_url, content=ours_body.read_bytes(), timeout=30).json()["outputs"][0]["data"]
+        answered = httpx.post(ours_url, content=ours_body.read_bytes(), headers=json_type, timeout=30).json()
+        answer = answered["outputs"][0]["data"]
         if answer != expected:
             raise SystemExit(
                 f"the model server answered {answer} for flower {FLOWER}, the model on Feast's features {expected}"
