@@ -60,6 +60,17 @@ __all__ = [
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def repeated(names: list[str]) -> int | None:
+    """The index of the first name already seen earlier in the list (its second declaration, which
+    the error message points at), or None when every name is unique."""
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            return index
+        seen.add(name)
+    return None
+
+
 def _dns_label(value: str) -> str:
     if len(value) > 63 or not _DNS1123_LABEL.match(value):
         raise ValueError(
@@ -339,14 +350,12 @@ class FeatureView(_Spec):
 
     @model_validator(mode="after")
     def _unique_features(self) -> FeatureView:
-        seen: set[str] = set()
-        for index, feature in enumerate(self.features):
-            if feature.name in seen:
-                raise ValueError(
-                    f"features[{index}].name: feature {feature.name!r} is declared twice in view {self.name!r}: "
-                    "feature names are unique in a view"
-                )
-            seen.add(feature.name)
+        index = repeated([f.name for f in self.features])
+        if index is not None:
+            raise ValueError(
+                f"features[{index}].name: feature {self.features[index].name!r} is declared twice in view "
+                f"{self.name!r}: feature names are unique in a view"
+            )
         if len(set(self.entities)) != len(self.entities):
             raise ValueError(f"entities {self.entities} names an entity twice: list each once")
         return self
@@ -414,13 +423,11 @@ class TenantFeatures(_Spec):
             ("featureViews", self.feature_views),
             ("featureServices", self.feature_services),
         ):
-            seen: set[str] = set()
-            for index, item in enumerate(items):
-                if item.name in seen:
-                    raise ValueError(
-                        f"{kind}[{index}].name: {item.name!r} is declared twice: names are unique in {kind}"
-                    )
-                seen.add(item.name)
+            index = repeated([item.name for item in items])
+            if index is not None:
+                raise ValueError(
+                    f"{kind}[{index}].name: {items[index].name!r} is declared twice: names are unique in {kind}"
+                )
         keys: dict[str, str] = {}
         for index, entity in enumerate(self.entities):
             if entity.key in keys:
@@ -808,22 +815,19 @@ class Blueprint(_Spec):
     @model_validator(mode="after")
     def _names_unique(self) -> Blueprint:
         # Raised with the full field path, so the message points at the second declaration.
-        tenants_seen: set[str] = set()
+        index = repeated([t.name for t in self.tenants])
+        if index is not None:
+            raise ValueError(
+                f"tenants[{index}].name: tenant {self.tenants[index].name!r} is declared twice: "
+                "tenant names are unique (they are namespace names)"
+            )
         for index, tenant in enumerate(self.tenants):
-            if tenant.name in tenants_seen:
+            m_index = repeated([m.name for m in tenant.models])
+            if m_index is not None:
                 raise ValueError(
-                    f"tenants[{index}].name: tenant {tenant.name!r} is declared twice: "
-                    "tenant names are unique (they are namespace names)"
+                    f"tenants[{index}].models[{m_index}].name: model {tenant.models[m_index].name!r} is declared "
+                    "twice: model names are unique in a tenant"
                 )
-            tenants_seen.add(tenant.name)
-            models_seen: set[str] = set()
-            for m_index, model in enumerate(tenant.models):
-                if model.name in models_seen:
-                    raise ValueError(
-                        f"tenants[{index}].models[{m_index}].name: model {model.name!r} is declared "
-                        "twice: model names are unique in a tenant"
-                    )
-                models_seen.add(model.name)
             jobs_seen = {f"{m.name}-training" for m in tenant.models if m.training}
             for b_index, job in enumerate(tenant.batch):
                 if job.name in jobs_seen:
