@@ -216,7 +216,7 @@ class Drill:
             if (self.root / "standalone.json").exists():
                 raise DrillError(
                     f"{self.root} belongs to a running standalone platform: keep the drill's files elsewhere "
-                    "(e.g. --keep /tmp/drill)"
+                    "(e.g. --keep drill-out)"
                 )
             self.root.mkdir(parents=True, exist_ok=True)
             return self._run(self.root)
