@@ -11,6 +11,12 @@ def _tenant_objects(blueprint: str, tenant: str) -> list[dict]:
     return [m for m in rendered(blueprint).manifests if m["metadata"].get("namespace") == tenant]
 
 
+def _network_policies(blueprint: str, tenant: str) -> dict[str, dict]:
+    """The tenant namespace's NetworkPolicies: name -> spec."""
+    objects = _tenant_objects(blueprint, tenant)
+    return {m["metadata"]["name"]: m["spec"] for m in objects if m["kind"] == "NetworkPolicy"}
+
+
 def test_each_tenant_namespace_is_labelled_and_enforces_restricted_pod_security():
     for tenant in load("multi-tenant").tenants:
         ns = find(rendered("multi-tenant").manifests, "Namespace", tenant.name)
@@ -41,11 +47,7 @@ def test_limit_range_gives_containers_the_blueprint_defaults():
 
 
 def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gateway():
-    policies = {
-        m["metadata"]["name"]: m["spec"]
-        for m in _tenant_objects("multi-tenant", "fraud")
-        if m["kind"] == "NetworkPolicy"
-    }
+    policies = _network_policies("multi-tenant", "fraud")
     assert set(policies) == {
         "default-deny-all",
         "allow-dns",
@@ -75,11 +77,7 @@ def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gate
 
 
 def test_a_tenant_with_batch_jobs_lets_only_its_batch_pods_push_to_the_pushgateway():
-    policies = {
-        m["metadata"]["name"]: m["spec"]
-        for m in _tenant_objects("multi-tenant", "forecasting")
-        if m["kind"] == "NetworkPolicy"
-    }
+    policies = _network_policies("multi-tenant", "forecasting")
     push = policies["allow-batch-to-pushgateway"]
     assert push["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "batch-scoring"}}
     assert push["policyTypes"] == ["Egress"] and "ingress" not in push
@@ -107,11 +105,7 @@ def test_a_pushgateway_pod_exists_for_the_policy_to_reach():
 
 
 def test_dedicated_registry_tenant_talks_to_its_own_registry_only():
-    policies = {
-        m["metadata"]["name"]: m["spec"]
-        for m in _tenant_objects("enterprise", "clinical")
-        if m["kind"] == "NetworkPolicy"
-    }
+    policies = _network_policies("enterprise", "clinical")
     to = policies["allow-registry"]["egress"][0]["to"][0]
     assert to["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "clinical"
     assert {"allow-registry-ingress", "allow-registry-database"} <= set(policies)
@@ -139,11 +133,7 @@ def test_team_role_is_least_privilege_and_bound_to_the_team():
 
 
 def test_a_tenant_with_a_feature_store_may_reach_its_database_and_only_its_own_pods_reach_its_feature_server():
-    policies = {
-        m["metadata"]["name"]: m["spec"]
-        for m in _tenant_objects("multi-tenant", "recsys")
-        if m["kind"] == "NetworkPolicy"
-    }
+    policies = _network_policies("multi-tenant", "recsys")
     assert set(policies) == {
         "default-deny-all",
         "allow-dns",
@@ -188,5 +178,5 @@ def test_a_tenant_with_a_feature_store_may_reach_its_database_and_only_its_own_p
 
 def test_tenants_without_a_feature_store_get_no_path_to_the_platform_database():
     for tenant in ("fraud", "forecasting"):
-        names = {m["metadata"]["name"] for m in _tenant_objects("multi-tenant", tenant) if m["kind"] == "NetworkPolicy"}
+        names = set(_network_policies("multi-tenant", tenant))
         assert not {n for n in names if "feature" in n}, names
