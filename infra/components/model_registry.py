@@ -376,31 +376,36 @@ class ModelRegistry(pulumi.ComponentResource):
                 script, env, pod_labels, args.settings, restart=restart, read_only=read_only, affinity=beside
             )
 
-        k8s.batch.v1.CronJob(
-            f"{name}-backup",
-            metadata=metadata(BACKUP_CRONJOB, ns, labels),
-            spec={
-                "schedule": backup.effective_schedule,
-                "concurrencyPolicy": "Forbid",
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    # The Jobs the CronJob creates carry these labels (the required-labels rule).
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "backoffLimit": 2,
-                        "activeDeadlineSeconds": 600,
-                        "template": pod(
-                            "backup.sh",
-                            [{"name": "BACKUP_RETAIN", "value": str(backup.retention)}],
-                            labels,
-                            restart="OnFailure",
-                            read_only=False,
-                        ),
+        def scheduled(resource: str, cronjob: str, schedule: str, script: str, env: list[dict], deadline: int) -> None:
+            """A backup script on a schedule, writing the backup volume; a failed pod is retried in place."""
+            k8s.batch.v1.CronJob(
+                resource,
+                metadata=metadata(cronjob, ns, labels),
+                spec={
+                    "schedule": schedule,
+                    "concurrencyPolicy": "Forbid",
+                    "successfulJobsHistoryLimit": 3,
+                    "failedJobsHistoryLimit": 3,
+                    "jobTemplate": {
+                        # The Jobs the CronJob creates carry these labels (the required-labels rule).
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "backoffLimit": 2,
+                            "activeDeadlineSeconds": deadline,
+                            "template": pod(script, env, labels, restart="OnFailure", read_only=False),
+                        },
                     },
                 },
-            },
-            opts=child,
+                opts=child,
+            )
+
+        scheduled(
+            f"{name}-backup",
+            BACKUP_CRONJOB,
+            backup.effective_schedule,
+            "backup.sh",
+            [{"name": "BACKUP_RETAIN", "value": str(backup.retention)}],
+            600,
         )
         _template(
             self,
@@ -419,29 +424,13 @@ class ModelRegistry(pulumi.ComponentResource):
         )
         if not backup.wal_archiving:
             return
-        k8s.batch.v1.CronJob(
+        scheduled(
             f"{name}-base-backup",
-            metadata=metadata(BASE_BACKUP_CRONJOB, ns, labels),
-            spec={
-                "schedule": backup.schedule,
-                "concurrencyPolicy": "Forbid",
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    "spec": {
-                        "backoffLimit": 2,
-                        "activeDeadlineSeconds": 1800,
-                        "template": pod(
-                            "base-backup.sh",
-                            [{"name": "BASE_BACKUP_RETAIN", "value": str(BASE_BACKUPS_KEPT)}],
-                            labels,
-                            restart="OnFailure",
-                            read_only=False,
-                        ),
-                    }
-                },
-            },
-            opts=child,
+            BASE_BACKUP_CRONJOB,
+            backup.schedule,
+            "base-backup.sh",
+            [{"name": "BASE_BACKUP_RETAIN", "value": str(BASE_BACKUPS_KEPT)}],
+            1800,
         )
         # The point-in-time restore writes the database's own volume, so it runs while the database
         # is scaled to 0 (no affinity to it) and mounts that volume instead of connecting.

@@ -181,6 +181,15 @@ def test_jobs_sharing_the_backup_volume_with_the_database_run_on_its_node(five_m
         assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "mlflow-db", name
 
 
+def test_every_registry_cronjob_labels_the_jobs_it_creates(five_minute_rpo):
+    """The required-labels rule applies to the Jobs a CronJob creates, not only to the CronJob."""
+    cronjobs = [m for m in five_minute_rpo if m["kind"] == "CronJob" and m["metadata"]["name"].startswith("mlflow-db")]
+    assert {m["metadata"]["name"] for m in cronjobs} >= {"mlflow-db-backup", "mlflow-db-base-backup"}
+    for cronjob in cronjobs:
+        labels = cronjob["spec"]["jobTemplate"].get("metadata", {}).get("labels", {})
+        assert labels.get("app.kubernetes.io/part-of") == "mlops-platform", cronjob["metadata"]["name"]
+
+
 def test_the_point_in_time_restore_writes_the_database_volume_and_needs_no_running_database(five_minute_rpo):
     pod = find(five_minute_rpo, "CronJob", "mlflow-db-pitr-restore", "mlops-system")["spec"]["jobTemplate"]["spec"][
         "template"
