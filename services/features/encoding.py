@@ -7,7 +7,7 @@ encodings Feast writes there, and nothing else of Feast (whose import costs seco
   generated `feature_store.yaml` pins): the number of join keys, then each key's type and name, then
   each value's type, length and bytes, keys sorted by name;
 - the value (`value` column): a serialised `feast.types.Value` protobuf message. The platform's
-  feature types are scalars (blueprints/schema.py FEATURE_TYPES), each one field of the message: a
+  feature types are scalars (blueprints/schema/features.py FEATURE_TYPES), each one field of the message: a
   tag byte and a varint, a 4-byte float or an 8-byte double. An empty message, or `null_val`, is a
   missing value.
 

@@ -1,6 +1,6 @@
 """A tenant's Feast repository, generated from the blueprint: `feature_store.yaml` and `features.py`.
 
-The blueprint is the only place feature definitions are written (blueprints/schema.py
+The blueprint is the only place feature definitions are written (blueprints/schema/features.py
 `TenantFeatures`). `feature_repo()` turns them into the two files `feast apply` reads, so the
 cluster's feature server and materialization, standalone's materialization and training all apply
 the same definitions; only where things are stored differs, and that is `StoreConfig`:

@@ -10,7 +10,7 @@ accepts, as long as the names are exactly the entity's join keys:
 `FeatureBinding.rows()` recognises such a request (anything else is decoded as feature values, as for
 every model), `batch()` reads every feature view of the service for all the keys in one query
 (services/features/online.py) and builds the float64 batch in the model's signature order. What
-the blueprint chose applies per entity and view (blueprints/schema.py `ModelFeatures`):
+the blueprint chose applies per entity and view (blueprints/schema/model.py `ModelFeatures`):
 - no row for the entity -> 404 naming it (`missingEntity: reject`), or the declared defaults;
 - a row older than the view's TTL -> treated as missing, or served when `allowStale`, then counted
   and named in the `x-feature-stale` response header;
