@@ -18,8 +18,7 @@ __all__ = ["main", "CliError"]
 _COMMAND_MODULES = (
     "services.cli.blueprint_cmd",
     "services.cli.render_cmd",
-    "services.cli.up_cmd",
-    "services.cli.standalone_cmd",
+    "services.cli.deploy_cmd",
     "services.cli.cost_cmd",
     "services.cli.serve_cmd",
     "services.cli.promote_cmd",
@@ -54,10 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from services.deploy.target import DeployError
+
     try:
         _sign_in()
         return int(args.handler(args) or 0)
-    except CliError as exc:
+    except (CliError, DeployError) as exc:
         print(f"mlplat: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:

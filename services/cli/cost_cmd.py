@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from services.cli.standalone_cmd import selected_blueprint
     from services.cost import attach_usage, query_usage, requested_costs, tenant_totals
+    from services.deploy.selection import selected_blueprint
 
     name, blueprint = selected_blueprint(args.blueprint)
     from infra.render import render_blueprint

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from services.cli import CliError
-from services.cli.standalone_cmd import DEFAULT_ROOT, selected_blueprint
+from services.deploy.selection import selected_blueprint
+from services.deploy.target import DEFAULT_ROOT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -89,7 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _repo(args: argparse.Namespace) -> int:
-    from services.cli.standalone_cmd import selected_blueprint
+    from services.deploy.selection import selected_blueprint
     from services.features.repo import feature_repo, standalone_store, write_repo
 
     _, blueprint = selected_blueprint(args.blueprint)

@@ -100,7 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
     from services.training.targets import targets_from_json, training_targets
 
     if args.blueprint:
-        from services.cli.standalone_cmd import selected_blueprint
+        from services.deploy.selection import selected_blueprint
 
         targets = training_targets(selected_blueprint(args.blueprint)[1])
     else:

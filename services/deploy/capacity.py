@@ -7,23 +7,49 @@ request part of that before any platform pod schedules: kube-apiserver 250m, kub
 left stays Pending however idle the machine is. The same numbers shape the sim target's fake node
 (services/engine/sim.py), so what schedules on the sim schedules on kind.
 
-The kind path's memory check keeps its own, larger margin (services/deploy/kind.py, ~1.5 GiB): that
-one is about the memory the node's processes really use, which Docker must have, not about requests.
+The kind path's memory check keeps its own, larger margin (`KIND_NODE_OVERHEAD`, ~1.5 GiB): that one
+is about the memory the node's processes really use, which Docker must have, not about requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from blueprints.quantity import format_bytes
 
-__all__ = ["KIND_SYSTEM_CPU", "KIND_SYSTEM_MEMORY", "Requests", "requests_of", "shortfalls"]
+__all__ = [
+    "KIND_NODE_OVERHEAD",
+    "KIND_SYSTEM_CPU",
+    "KIND_SYSTEM_MEMORY",
+    "NodeSize",
+    "Requests",
+    "blueprint_requests",
+    "requests_of",
+    "shortfalls",
+]
 
 KIND_SYSTEM_CPU = Decimal("0.95")
 KIND_SYSTEM_MEMORY = Decimal(290 * 2**20)
+# What a kind node's own processes (kubelet, containerd, the control plane) really use beside the
+# platform's pods: the memory Docker must have on top of the blueprint's requests.
+KIND_NODE_OVERHEAD = Decimal(3 * 2**29)
+
+
+@dataclass(frozen=True)
+class NodeSize:
+    """A node's capacity: a kind node reports its host's (Docker's VM on Docker Desktop), which
+    `machine()` reads; the sim target sizes its fake node the same way."""
+
+    cpus: int
+    memory_bytes: int
+
+    @classmethod
+    def machine(cls) -> NodeSize:
+        return cls(os.cpu_count() or 2, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
 @dataclass(frozen=True)
@@ -43,6 +69,13 @@ def requests_of(manifests: Iterable[dict[str, Any]]) -> Requests:
     return Requests(
         sum((line.cpu_cores for line in lines), Decimal(0)), sum((line.memory_bytes for line in lines), Decimal(0))
     )
+
+
+def blueprint_requests(blueprint: str, config: Mapping[str, str] | None = None) -> Requests:
+    """What a blueprint (shipped name or path) requests once deployed, from the objects the program renders."""
+    from infra.render import render_blueprint
+
+    return requests_of(render_blueprint(blueprint, config=config).manifests)
 
 
 def _cores(value: Decimal) -> str:

@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 import yaml
 
-from services.deploy.capacity import KIND_SYSTEM_CPU, KIND_SYSTEM_MEMORY
+from services.deploy.capacity import KIND_SYSTEM_CPU, KIND_SYSTEM_MEMORY, NodeSize
 from services.engine.pki import CLIENTS, client_tls, ensure_pki
 from services.engine.toolchain import KWOK_STAGES
 
@@ -219,18 +219,6 @@ def kwok_args(layout: SimLayout, port: int, stages: Path) -> list[str]:
         "--node-ip=127.0.0.1",
         f"--server-address=127.0.0.1:{port}",
     ]
-
-
-@dataclass(frozen=True)
-class NodeSize:
-    """The fake node's capacity: a kind node reports its host's, which `machine()` reads."""
-
-    cpus: int
-    memory_bytes: int
-
-    @classmethod
-    def machine(cls) -> NodeSize:
-        return cls(os.cpu_count() or 2, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
 def fake_node(size: NodeSize, name: str = NODE_NAME, *, disk_bytes: int | None = None) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.deploy.kind import Runner, subprocess_runner
+from services.deploy.commands import Runner, subprocess_runner
 from services.registry import DATABASE, PITR_TEMPLATE, RESTORE_TEMPLATE, SERVER
 from services.registry.backups import BACKUP_NAME, RestoreError
 

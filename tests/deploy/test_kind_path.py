@@ -16,7 +16,9 @@ from blueprints import load
 from blueprints.naming import NodePorts
 from infra.versions import kubernetes_version
 from services.deploy.capacity import Requests
-from services.deploy.kind import KIND_CONFIG, CommandFailed, KindDeploy
+from services.deploy.commands import CommandFailed
+from services.deploy.target import Deployment
+from services.deploy.targets.kind import KIND_CONFIG, KindTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,8 +126,8 @@ class FakeRunner:
         return 0, ""
 
 
-def _deploy(runner) -> KindDeploy:
-    return KindDeploy(load("foundation"), run=runner, log=lambda line: None)
+def _deploy(runner) -> KindTarget:
+    return KindTarget(Deployment("foundation", load("foundation")), run=runner, log=lambda line: None)
 
 
 def test_an_existing_cluster_is_reused_not_recreated():
@@ -175,22 +177,18 @@ def test_wait_covers_platform_and_every_tenant_namespace():
 
 
 def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order(monkeypatch, capsys, tmp_path):
-    import argparse
-
     from infra import automation
-    from services.cli import up_cmd
 
     calls = []
-    monkeypatch.setattr(KindDeploy, "check_docker_memory", lambda self, need: calls.append(("memory", need > 0)))
-    monkeypatch.setattr(KindDeploy, "check_docker_cpus", lambda self, need: calls.append(("cpus", need.cpu_cores > 0)))
-    monkeypatch.setattr(KindDeploy, "ensure_cluster", lambda self: calls.append(("cluster",)) or False)
-    monkeypatch.setattr(KindDeploy, "build_and_load_image", lambda self: calls.append(("image",)))
-    monkeypatch.setattr(KindDeploy, "wait_ready", lambda self, ns: calls.append(("wait", tuple(ns))))
+    monkeypatch.setattr(KindTarget, "check_docker_memory", lambda self, need: calls.append(("memory", need > 0)))
+    monkeypatch.setattr(KindTarget, "check_docker_cpus", lambda self, need: calls.append(("cpus", need.cpu_cores > 0)))
+    monkeypatch.setattr(KindTarget, "ensure_cluster", lambda self: calls.append(("cluster",)) or False)
+    monkeypatch.setattr(KindTarget, "build_and_load_image", lambda self: calls.append(("image",)))
+    monkeypatch.setattr(KindTarget, "wait_ready", lambda self, ns: calls.append(("wait", tuple(ns))))
     monkeypatch.setattr(
         automation, "up", lambda settings, on_output, gate: calls.append(("pulumi up", settings.config, gate))
     )
-    args = argparse.Namespace(blueprint="foundation", stack="dev", target="kind", root=tmp_path)
-    assert up_cmd.kind_up(args) == 0
+    KindTarget(Deployment("foundation", load("foundation"), root=tmp_path)).deploy()
     assert [c[0] for c in calls] == ["memory", "cpus", "cluster", "image", "pulumi up", "wait"]
     assert calls[0] == ("memory", True) and calls[1] == ("cpus", True)
     assert calls[4][1] == {"mlops-platform:kubeContext": "kind-mlops", "mlops-platform:blueprint": "foundation"}

@@ -95,8 +95,18 @@ def test_mlplat_up_lists_every_missing_tool_and_exits_2(tmp_path, monkeypatch, c
         assert f"  - {tool}: not found on PATH" in err
 
 
-def test_auto_target_is_kind_only_when_every_kind_tool_is_usable():
-    from services.cli.up_cmd import choose_target
+def test_auto_target_is_kind_only_when_every_kind_tool_is_usable(monkeypatch):
+    from blueprints import load
+    from services.deploy.target import Deployment
+    from services.deploy.targets import KindTarget, for_up
+
+    deployment = Deployment("foundation", load("foundation"))
+
+    def choose_target(requested: str, problems: list[str]) -> str:
+        monkeypatch.setattr(KindTarget, "preflight", lambda self: problems)
+        target, why_not_kind = for_up(requested, deployment)
+        assert why_not_kind == (problems if requested == "auto" and target.name == "standalone" else [])
+        return target.name
 
     assert choose_target("auto", []) == "kind"
     assert choose_target("auto", ["kind: not found on PATH"]) == "standalone"
