@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, selector_labels, standard_labels, tenant_namespace
 from blueprints.schema import Blueprint
+from blueprints.schema import Tenant as TenantSpec
 from infra.components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
 from infra.components.feature_store import FeatureStore, FeatureStoreArgs
@@ -66,7 +67,9 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops-platform:platform:Platform", name, None, opts)
+        self.name, self.blueprint = name, args.blueprint
         blueprint, platform = args.blueprint, args.blueprint.platform
+        trained = any(model.training for spec in blueprint.tenants for model in spec.models)
 
         system_ns = k8s.core.v1.Namespace(
             f"{name}-system",
@@ -81,7 +84,6 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_system = pulumi.ResourceOptions(parent=self, depends_on=[system_ns])
-
         registry = ModelRegistry(
             f"{name}-registry",
             ModelRegistryArgs(
@@ -93,7 +95,24 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=in_system,
         )
-        trained = any(model.training for spec in blueprint.tenants for model in spec.models)
+        self._platform_services(in_system, trained, install_metrics_server=args.install_metrics_server)
+        tenants = {spec.name: self._tenant(spec) for spec in blueprint.tenants}
+        self.tenant_namespaces = [tenant_namespace(spec.name) for spec in blueprint.tenants]
+        self._shared_registry_access(registry, tenants)
+        for spec in blueprint.tenants:
+            self._tenant_workloads(spec, tenants[spec.name], registry)
+        if trained:
+            TrainingTrigger(
+                f"{name}-training-trigger",
+                TrainingTriggerArgs(blueprint=blueprint, image=platform.image, tracking_uri=registry.tracking_uri),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
+            )
+        self.tracking_uri = registry.tracking_uri
+        self.register_outputs({"tracking_uri": registry.tracking_uri, "tenant_namespaces": self.tenant_namespaces})
+
+    def _platform_services(self, in_system: pulumi.ResourceOptions, trained: bool, install_metrics_server: bool):
+        """Monitoring, the serving gateway, the cluster add-ons kind lacks and the admission policies."""
+        name, blueprint, platform = self.name, self.blueprint, self.blueprint.platform
         # every registry, by instance: the shared one (always deployed) and each dedicated tenant's
         registries = {i: _registry_namespace(i) for i in ("shared", *registry_instances(blueprint)) if i}
         Monitoring(
@@ -107,7 +126,7 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         Gateway(f"{name}-gateway", GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1), opts=in_system)
-        if args.install_metrics_server:
+        if install_metrics_server:
             MetricsServer(f"{name}-metrics-server", MetricsServerArgs(), opts=pulumi.ResourceOptions(parent=self))
         AdmissionPolicies(
             f"{name}-admission",
@@ -115,30 +134,31 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        self.tenant_namespaces = []
-        tenants: dict[str, Tenant] = {}
-        for spec in blueprint.tenants:
-            ns = tenant_namespace(spec.name)
-            dedicated = spec.registry == "dedicated"
-            tenants[spec.name] = Tenant(
-                f"{name}-tenant-{spec.name}",
-                TenantArgs(
-                    spec=spec,
-                    registry_namespace=ns if dedicated else SYSTEM_NAMESPACE,
-                    registry_selector=server_selector(spec.name if dedicated else "shared"),
-                    gateway_selector=gateway_selector(),
-                    prometheus_selector=prometheus_selector(),
-                    pushgateway_selector=pushgateway_selector(),
-                    feature_database_selector=selector_labels(DATABASE, "shared"),
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.tenant_namespaces.append(ns)
-        # Who may do what in the shared registry (ADR 0017): its users' Secrets, in the namespaces of
-        # the workloads that sign in with them, and the Job that grants their permissions.
+    def _tenant(self, spec: TenantSpec) -> Tenant:
+        """A tenant's isolated namespace, with the paths its NetworkPolicies allow."""
+        ns = tenant_namespace(spec.name)
+        dedicated = spec.registry == "dedicated"
+        return Tenant(
+            f"{self.name}-tenant-{spec.name}",
+            TenantArgs(
+                spec=spec,
+                registry_namespace=ns if dedicated else SYSTEM_NAMESPACE,
+                registry_selector=server_selector(spec.name if dedicated else "shared"),
+                gateway_selector=gateway_selector(),
+                prometheus_selector=prometheus_selector(),
+                pushgateway_selector=pushgateway_selector(),
+                feature_database_selector=selector_labels(DATABASE, "shared"),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _shared_registry_access(self, registry: ModelRegistry, tenants: dict[str, Tenant]) -> None:
+        """Who may do what in the shared registry (ADR 0017): its users' Secrets, in the namespaces of the
+        workloads that sign in with them, and the Job that grants their permissions."""
+        blueprint, platform = self.blueprint, self.blueprint.platform
         shared = [t.name for t in blueprint.tenants if t.registry == "shared"]
         RegistryAccess(
-            f"{name}-registry-access",
+            f"{self.name}-registry-access",
             RegistryAccessArgs(
                 plan=access_plan(blueprint, "shared"),
                 namespace=SYSTEM_NAMESPACE,
@@ -147,87 +167,81 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registry, *(tenants[t] for t in shared)]),
         )
-        for spec in blueprint.tenants:
-            ns = tenant_namespace(spec.name)
-            dedicated = spec.registry == "dedicated"
-            tenant = tenants[spec.name]
-            in_tenant = pulumi.ResourceOptions(parent=self, depends_on=[tenant])
-            tracking_uri = registry.tracking_uri
-            if dedicated:
-                own = ModelRegistry(
-                    f"{name}-registry-{spec.name}",
-                    ModelRegistryArgs(
-                        namespace=ns,
-                        settings=platform.registry,
-                        image=platform.image,
-                        ha=platform.ha,
-                        instance=spec.name,
-                        tenant=spec.name,
-                    ),
-                    opts=in_tenant,
-                )
-                RegistryAccess(
-                    f"{name}-registry-access-{spec.name}",
-                    RegistryAccessArgs(
-                        plan=access_plan(blueprint, spec.name),
-                        namespace=ns,
-                        image=platform.image,
-                        tenant_namespaces={spec.name: ns},
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[own]),
-                )
-                tracking_uri = own.tracking_uri
-            specs, online_store = {}, None
-            if spec.features is not None:
-                store = FeatureStore(
-                    f"{name}-{spec.name}-features",
-                    FeatureStoreArgs(
-                        tenant=spec, namespace=ns, image=platform.image, pushgateway_url=pushgateway_url()
-                    ),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[tenant, registry]),
-                )
-                specs, online_store = feature_specs(spec), store.online_store_url
-            for model in spec.models:
-                ModelService(
-                    f"{name}-{spec.name}-{model.name}",
-                    ModelServiceArgs(
-                        tenant=spec.name,
-                        namespace=ns,
-                        model=model,
-                        image=platform.image,
-                        tracking_uri=tracking_uri,
-                        feature_spec=specs_to_json({model.name: specs[model.name]}) if model.name in specs else None,
-                        online_store_url=online_store if model.name in specs else None,
-                    ),
-                    opts=in_tenant,
-                )
-                if model.training is not None:
-                    ModelTraining(
-                        f"{name}-{spec.name}-{model.name}-training",
-                        ModelTrainingArgs(
-                            tenant=spec.name, namespace=ns, model=model, image=platform.image, tracking_uri=tracking_uri
-                        ),
-                        opts=in_tenant,
-                    )
-            for job in spec.batch:
-                BatchScoring(
-                    f"{name}-{spec.name}-batch-{job.name}",
-                    BatchScoringArgs(
-                        tenant=spec.name,
-                        namespace=ns,
-                        job=job,
-                        image=platform.image,
-                        tracking_uri=tracking_uri,
-                        pushgateway_url=pushgateway_url(),
-                    ),
-                    opts=in_tenant,
-                )
-        if trained:
-            TrainingTrigger(
-                f"{name}-training-trigger",
-                TrainingTriggerArgs(blueprint=blueprint, image=platform.image, tracking_uri=registry.tracking_uri),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
-            )
 
-        self.tracking_uri = registry.tracking_uri
-        self.register_outputs({"tracking_uri": registry.tracking_uri, "tenant_namespaces": self.tenant_namespaces})
+    def _dedicated_registry(self, spec: TenantSpec, in_tenant: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """A tenant's own registry and its users; returns its tracking URI."""
+        name, platform, ns = self.name, self.blueprint.platform, tenant_namespace(spec.name)
+        own = ModelRegistry(
+            f"{name}-registry-{spec.name}",
+            ModelRegistryArgs(
+                namespace=ns,
+                settings=platform.registry,
+                image=platform.image,
+                ha=platform.ha,
+                instance=spec.name,
+                tenant=spec.name,
+            ),
+            opts=in_tenant,
+        )
+        RegistryAccess(
+            f"{name}-registry-access-{spec.name}",
+            RegistryAccessArgs(
+                plan=access_plan(self.blueprint, spec.name),
+                namespace=ns,
+                image=platform.image,
+                tenant_namespaces={spec.name: ns},
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[own]),
+        )
+        return own.tracking_uri
+
+    def _tenant_workloads(self, spec: TenantSpec, tenant: Tenant, registry: ModelRegistry) -> None:
+        """A tenant's registry (when dedicated), feature store, model services, training and batch jobs."""
+        name, platform, ns = self.name, self.blueprint.platform, tenant_namespace(spec.name)
+        in_tenant = pulumi.ResourceOptions(parent=self, depends_on=[tenant])
+        tracking_uri = registry.tracking_uri
+        if spec.registry == "dedicated":
+            tracking_uri = self._dedicated_registry(spec, in_tenant)
+        specs, online_store = {}, None
+        if spec.features is not None:
+            store = FeatureStore(
+                f"{name}-{spec.name}-features",
+                FeatureStoreArgs(tenant=spec, namespace=ns, image=platform.image, pushgateway_url=pushgateway_url()),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[tenant, registry]),
+            )
+            specs, online_store = feature_specs(spec), store.online_store_url
+        for model in spec.models:
+            ModelService(
+                f"{name}-{spec.name}-{model.name}",
+                ModelServiceArgs(
+                    tenant=spec.name,
+                    namespace=ns,
+                    model=model,
+                    image=platform.image,
+                    tracking_uri=tracking_uri,
+                    feature_spec=specs_to_json({model.name: specs[model.name]}) if model.name in specs else None,
+                    online_store_url=online_store if model.name in specs else None,
+                ),
+                opts=in_tenant,
+            )
+            if model.training is not None:
+                ModelTraining(
+                    f"{name}-{spec.name}-{model.name}-training",
+                    ModelTrainingArgs(
+                        tenant=spec.name, namespace=ns, model=model, image=platform.image, tracking_uri=tracking_uri
+                    ),
+                    opts=in_tenant,
+                )
+        for job in spec.batch:
+            BatchScoring(
+                f"{name}-{spec.name}-batch-{job.name}",
+                BatchScoringArgs(
+                    tenant=spec.name,
+                    namespace=ns,
+                    job=job,
+                    image=platform.image,
+                    tracking_uri=tracking_uri,
+                    pushgateway_url=pushgateway_url(),
+                ),
+                opts=in_tenant,
+            )
