@@ -1,4 +1,4 @@
-"""`mlplat demo`: walk the model lifecycle on the running standalone platform (see services/demo.py)."""
+"""`mlplat demo`: walk the model lifecycle on the running platform, step by step (see services/demo/)."""
 
 from __future__ import annotations
 
@@ -20,19 +20,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--retrain-timeout", type=float, default=300.0, help="seconds from the alert to the new challenger [300]"
     )
+    parser.add_argument("--list", action="store_true", help="print the steps, in order, and exit")
     parser.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from services.demo import Demo, DemoError
+    from services.demo import STEPS, Demo, DemoError
 
+    if args.list:
+        for step in STEPS:
+            print(f"{step.name:<11} {step.what}")
+        return 0
     _, blueprint = selected_blueprint(args.blueprint)
     try:
-        Demo(blueprint, args.root, drift_timeout=args.drift_timeout, retrain_timeout=args.retrain_timeout).run()
+        summary = Demo(
+            blueprint, args.root, drift_timeout=args.drift_timeout, retrain_timeout=args.retrain_timeout
+        ).run()
     except DemoError as exc:
         raise CliError(str(exc), code=1) from None
+    retrained = summary["retrain"]
     print(
-        "\nDone: every model is served by its champion, challengers take their share, the drift alert fired, "
-        "and the model it fired for was retrained, gated and is serving its new challenger."
+        f"\nDone: {len(summary['promoted'])} champions serve {summary['answers']} checked answers, "
+        f"{len(summary['batch'])} batch job(s) ran, the drift alert fired"
+        + (
+            f", and version {retrained['version']} was retrained, gated and serves as the challenger."
+            if retrained
+            else "."
+        )
     )
     return 0

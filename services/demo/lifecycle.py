@@ -1,0 +1,248 @@
+"""What the demo's steps do to the platform: make data, train and register, send traffic, run a job, wait.
+
+The data is iris (it ships with scikit-learn); every model is a small LogisticRegression logged with
+what the promotion gate checks (metrics, signature, input example, the reference feature distribution,
+lineage tags, a description).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from services.demo.running import DemoError
+from services.features.names import FEATURE_SERVICE_TAG
+
+if TYPE_CHECKING:
+    from services.demo.steps import Walk
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+TAGS = {"training_data_digest": "sklearn:iris", "code_version": "demo"}
+
+
+def iris() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    return data.data, data.target
+
+
+def feature_store(walk: Walk, tenant) -> dict:
+    """Write the tenant's offline feature data (generated from iris) and materialize it, as its schedule
+    would; returns what was done."""
+    from services.features import dataset
+
+    store = tenant.features
+    for view in store.feature_views:
+        keys = [store.entity(e).key for e in view.entities]
+        path = walk.platform.feature_data(tenant.name) / view.source.path
+        if keys != ["flower_id"] or [f.name for f in view.features] != list(dataset.MEASUREMENTS):
+            raise DemoError(
+                f"step features: tenant {tenant.name!r}: the demo generates feature data for the flower example only "
+                f"(flower_id and {', '.join(dataset.MEASUREMENTS)}); for view {view.name!r} write its Parquet file "
+                f"to {path} and run its materialization"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dataset.measurements(walk.now, view.source.timestamp_field).to_parquet(path)
+        walk.say(
+            f"[features] {tenant.name}/{view.name}: 150 flowers measured {len(dataset.MEASURED_HOURS_AGO)} times "
+            f"each ({', '.join(f'-{h}h' for h in dataset.MEASURED_HOURS_AGO)}), written to {path}"
+        )
+    schedule = next((s for s in walk.platform.schedules("features") if s["name"] == f"features-{tenant.name}"), None)
+    if schedule is None:
+        raise DemoError(f"step features: the platform does not schedule {tenant.name}'s materialization")
+    run = walk.platform.run_now(schedule)
+    if run.returncode != 0:
+        raise DemoError(f"step features: materializing {tenant.name}'s features failed:\n{run.stderr[-2000:]}")
+    walk.say(f"    {run.stdout.strip().splitlines()[-1]} (schedule {schedule['schedule']!r})")
+    return {"views": [v.name for v in store.feature_views], "materialized": True}
+
+
+def training_inputs(walk: Walk, tenant, model):
+    """(features, labels, feature service): iris as is, or, for a model that reads a feature service,
+    the point-in-time-correct historical features of every labelled flower (get_historical_features)."""
+    import pandas as pd
+
+    if model.features is None:
+        return pd.DataFrame(walk.x, columns=FEATURES), walk.y, None
+    from services.features import dataset
+    from services.features.store import historical_features
+
+    service = model.features.service
+    columns = [f.name for _, f in tenant.features.service_features(service)]
+    rows = historical_features(walk.platform.feature_repo(tenant.name), service, dataset.labels(walk.now))
+    walk.say(
+        f"    {len(rows)} training rows from feature service {service!r}: each label joined with the "
+        "measurement taken before it (point-in-time correct)"
+    )
+    return rows[columns], rows["species"].to_numpy(), service
+
+
+def register(name: str, owner: str, frame, y: np.ndarray, service: str | None, c: float) -> str:
+    import mlflow
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    from services.model_server.reference import log_reference
+
+    train_x, test_x, train_y, test_y = train_test_split(frame, y, test_size=0.3, random_state=0, stratify=y)
+    estimator = LogisticRegression(C=c, max_iter=500).fit(train_x, train_y)
+    mlflow.set_experiment(f"{owner}-{name}")
+    with mlflow.start_run():
+        params = {"C": c, "model": "LogisticRegression", **({"feature_service": service} if service else {})}
+        mlflow.log_params(params)
+        mlflow.log_metric("accuracy", float(estimator.score(test_x, test_y)))
+        log_reference(train_x)
+        info = mlflow.sklearn.log_model(
+            estimator,
+            name="model",
+            signature=infer_signature(train_x, train_y),
+            input_example=train_x.head(3),
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    client = mlflow.tracking.MlflowClient()
+    tags = {**TAGS, "owner": owner}
+    if service:  # the serving side checks it: a version is served only from the service it was trained on
+        tags.update({FEATURE_SERVICE_TAG: service, "training_data_digest": f"feast:{owner}/{service}"})
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.update_model_version(
+        name,
+        version,
+        description=f"Demo {name} for {owner}: iris LogisticRegression (C={c}). Intended for the platform walkthrough.",
+    )
+    return version
+
+
+def traffic(server: str, model: str, x: np.ndarray, y: np.ndarray, requests: int = 60) -> int:
+    url = f"{server}/models/{model}/invocations"
+    wait_served(server, model)
+    correct = 0
+    for index in range(requests):
+        row = index % len(x)
+        answer = post(url, {"dataframe_split": {"columns": FEATURES, "data": [x[row].tolist()]}})
+        correct += int(answer["predictions"][0] == int(y[row]))
+    if correct < 0.8 * requests:
+        raise DemoError(f"step serve: {model}: only {correct}/{requests} answers match the iris labels")
+    return requests
+
+
+def entity_traffic(walk: Walk, server: str, model: str, requests: int = 60) -> int:
+    """Requests that carry only a flower_id: the server fetches the flower's online features."""
+    wait_served(server, model)
+    url, correct = f"{server}/v2/models/{model}/infer", 0
+    for index in range(requests):
+        flower = index % len(walk.y) + 1
+        body = {"inputs": [{"name": "flower_id", "shape": [1], "datatype": "INT64", "data": [flower]}]}
+        correct += int(post(url, body)["outputs"][0]["data"][0] == int(walk.y[flower - 1]))
+    if correct < 0.8 * requests:
+        raise DemoError(f"step serve: {model}: only {correct}/{requests} answers from entity keys match the labels")
+    walk.say(f"    {model}: {requests} requests carrying only a flower_id, features fetched from the online store")
+    return requests
+
+
+def batch_once(walk: Walk, schedule: dict) -> dict:
+    """Run a batch job once, as its schedule would, on an input with a few bad rows in it."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    command = schedule["command"]
+    source = Path(command[command.index("--input") + 1])
+    output = Path(command[command.index("--output") + 1])
+    walk.say(f"[batch] {schedule['name']} (schedule {schedule['schedule']!r}): scoring {source.name} once now")
+    columns = {name: [f"{v:g}" for v in walk.x[:, i]] + [None, "abc"] for i, name in enumerate(FEATURES)}
+    table = pa.table(columns)  # 150 iris rows, then one with missing values and one that is not numbers
+    source.parent.mkdir(parents=True, exist_ok=True)
+    if source.suffix == ".parquet":
+        pq.write_table(table, source)
+    else:
+        pa_csv.write_csv(table, source, pa_csv.WriteOptions(quoting_style="none"))
+    run = walk.platform.run_now(schedule)
+    if run.returncode != 0:
+        raise DemoError(f"step batch: batch job {schedule['name']} failed:\n{run.stderr[-2000:]}")
+    rejects = output.with_name(f"{output.stem}.rejects.csv").read_text().splitlines()[1:]
+    scored = pq.read_metadata(output).num_rows if output.suffix == ".parquet" else None
+    walk.say(f"    {scored} rows scored into {output}; {len(rejects)} rejected with their reasons:")
+    for line in rejects:
+        walk.say(f"      {line}")
+    return {"job": schedule["name"], "scored": scored, "rejected": len(rejects), "output": str(output)}
+
+
+def drift_alert(server: str, model: str, prometheus: str, x: np.ndarray, timeout: float) -> dict:
+    drifted = (x * 3).tolist()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        post(f"{server}/models/{model}/invocations", {"instances": drifted})
+        for alert in alerts(prometheus):
+            if alert["labels"].get("alertname") == "ModelFeatureDrift" and alert["state"] == "firing":
+                return alert
+        time.sleep(5)
+    raise DemoError(
+        f"step drift: the drift alert did not fire within {timeout:.0f}s; "
+        f"check {prometheus}/alerts and the Prometheus log"
+    )
+
+
+def challenger_share(server: str, model: str, x: np.ndarray, requests: int = 400) -> float:
+    challenger = 0
+    body = json.dumps({"dataframe_split": {"columns": FEATURES, "data": [x[0].tolist()]}}).encode()
+    for _ in range(requests):
+        request = urllib.request.Request(
+            f"{server}/models/{model}/invocations", data=body, headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            challenger += response.headers.get("x-model-variant") == "challenger"
+    return challenger / requests
+
+
+def wait(check: Callable[[], object], deadline: float):
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(1)
+    raise DemoError("the retraining loop did not complete in time; see the training trigger's log")
+
+
+def wait_served(server: str, model: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the server polls the registry every few seconds
+        if status(f"{server}/v2/models/{model}/ready") == 200:
+            return
+        time.sleep(1)
+    raise DemoError(f"step serve: {model} was not served by {server} within 60 s; see the model server's log")
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def alerts(prometheus: str) -> list[dict]:
+    with urllib.request.urlopen(f"{prometheus}/api/v1/alerts", timeout=5) as response:
+        return json.load(response)["data"]["alerts"]
+
+
+def indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
