@@ -9,15 +9,14 @@ passes the environment the scripts document and turns their exit codes into exce
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 from services.registry import BACKUP_SCRIPT, RESTORE_SCRIPT
+from services.registry.scripts import run_script
 
 __all__ = [
     "BACKUP_SCRIPT",
@@ -132,24 +131,15 @@ class RestoreError(RuntimeError):
         self.code = code
 
 
-def _env(database: Database, tools: Path | None, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    if tools is not None:
-        env["PATH"] = f"{tools}{os.pathsep}{env.get('PATH', '')}"
-    return {**env, **database.libpq_env(), **extra}
+def _env(database: Database, **extra: str) -> dict[str, str]:
+    return {**database.libpq_env(), **extra}
 
 
 def take_backup(database: Database, backup_dir: Path, *, retain: int = 7, tools: Path | None = None) -> Backup:
     """Run backup.sh exactly as the CronJob does; `tools` is a folder holding pg_dump and pg_restore."""
     backup_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    done = subprocess.run(
-        ["sh", str(BACKUP_SCRIPT)],
-        env=_env(database, tools, BACKUP_DIR=str(backup_dir), BACKUP_RETAIN=str(retain)),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_script(BACKUP_SCRIPT, _env(database, BACKUP_DIR=str(backup_dir), BACKUP_RETAIN=str(retain)), tools=tools)
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise BackupError(f"backup.sh exited with {done.returncode}: {done.stderr.strip() or done.stdout.strip()}")
@@ -170,19 +160,13 @@ def restore_backup(
     """Run restore.sh exactly as the restore Job does. `backup` is "latest", "list", a name in
     `backup_dir` or a path. Raises RestoreError carrying the script's message and exit code."""
     started = time.monotonic()
-    done = subprocess.run(
-        ["sh", str(RESTORE_SCRIPT)],
-        env=_env(
-            database,
-            tools,
-            BACKUP_DIR=str(backup_dir or Path(str(backup)).parent),
-            BACKUP_FILE=str(backup),
-            RESTORE_FORCE="1" if force else "0",
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
+    env = _env(
+        database,
+        BACKUP_DIR=str(backup_dir or Path(str(backup)).parent),
+        BACKUP_FILE=str(backup),
+        RESTORE_FORCE="1" if force else "0",
     )
+    done = run_script(RESTORE_SCRIPT, env, tools=tools)
     if done.returncode != 0:
         lines = [line.removeprefix("restore: ") for line in done.stderr.splitlines() if line.startswith("restore: ")]
         raise RestoreError("\n".join(lines) or done.stderr.strip() or done.stdout.strip(), done.returncode)

@@ -145,6 +145,16 @@ class LocalPostgres:
             entry = pwd.getpwnam(self.run_as)
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
+    def install_script(self, script: Path) -> Path:
+        """A copy of `script` the server's user can run by path (archive_command), whoever owns the checkout."""
+        from services.registry.scripts import install
+
+        owner = None
+        if self.run_as:
+            entry = pwd.getpwnam(self.run_as)
+            owner = (entry.pw_uid, entry.pw_gid)
+        return install(script, self.server_folder("scripts"), owner)
+
     def server_folder(self, name: str) -> Path:
         """A folder under `root` the server may write to (a WAL archive, a tablespace)."""
         folder = self.root / name

@@ -12,14 +12,13 @@ scripts the base-backup CronJob and the point-in-time restore Job run.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from services.registry import BASE_BACKUP_SCRIPT, PITR_RESTORE_SCRIPT
 from services.registry.backups import BackupError, Database, RestoreError
+from services.registry.scripts import run_script
 
 __all__ = ["archive_settings", "take_base_backup", "prepare_point_in_time", "BaseBackup", "WAL_SUBDIR"]
 
@@ -44,18 +43,6 @@ class BaseBackup:
     output: str
 
 
-def _run(command: list[str], env: dict[str, str], tools: Path | None) -> subprocess.CompletedProcess:
-    full = {**os.environ, **env}
-    if tools is not None:
-        full["PATH"] = f"{tools}{os.pathsep}{full.get('PATH', '')}"
-    return subprocess.run(command, env=full, capture_output=True, text=True, check=False)
-
-
-def _as(user: str | None, command: list[str]) -> list[str]:
-    """In the cluster every script runs as the database's user; here too, so file modes match."""
-    return ["runuser", "-u", user, "--", *command] if user else command
-
-
 def take_base_backup(
     database: Database,
     backup_dir: Path,
@@ -69,7 +56,7 @@ def take_base_backup(
     env = {**database.libpq_env(), "BACKUP_DIR": str(backup_dir), "BASE_BACKUP_RETAIN": str(retain)}
     if wal_dir is not None:
         env["WAL_DIR"] = str(wal_dir)
-    done = _run(_as(run_as, ["sh", str(BASE_BACKUP_SCRIPT)]), env, tools)
+    done = run_script(BASE_BACKUP_SCRIPT, env, run_as=run_as, tools=tools)
     match = _WRITTEN.search(done.stdout)
     if done.returncode != 0 or match is None:
         raise BackupError(f"base-backup.sh exited with {done.returncode}: {done.stderr.strip() or done.stdout.strip()}")
@@ -97,7 +84,7 @@ def prepare_point_in_time(
     }
     if wal_dir is not None:
         env["WAL_DIR"] = str(wal_dir)
-    done = _run(_as(run_as, ["sh", str(PITR_RESTORE_SCRIPT)]), env, tools)
+    done = run_script(PITR_RESTORE_SCRIPT, env, run_as=run_as, tools=tools)
     if done.returncode != 0:
         lines = [
             line.removeprefix("pitr-restore: ")

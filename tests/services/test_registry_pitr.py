@@ -61,7 +61,7 @@ def recovery() -> Recovery:
     server = LocalPostgres(find_bin_dir(), Path(tempfile.mkdtemp(prefix="mlplat-pitr-")))
     try:
         backups = server.server_folder("backups")
-        server.settings = archive_settings(ARCHIVE_WAL_SCRIPT, backups / "wal", ARCHIVE_TIMEOUT)
+        server.settings = archive_settings(server.install_script(ARCHIVE_WAL_SCRIPT), backups / "wal", ARCHIVE_TIMEOUT)
         server.init()
         server.start()
         server.create_database()
