@@ -11,8 +11,9 @@ handful of documented REST calls get everything a run needs:
     GET /api/2.0/mlflow/runs/get                       the run's artifact location (reference distribution)
 
 and `loading.load_from_dir` turns the files into the model server's `LoadedModel`. A registry that
-stores artifacts anywhere else (S3, a shared file system), and any flavor other than scikit-learn, go
-through MLflow's own client instead (`loading.load`): slower to start, same result.
+is not a server (a `sqlite:///` or file store, services/registry/address.py), one that stores artifacts
+anywhere else (S3, a shared file system), and any flavor other than scikit-learn go through MLflow's own
+client instead (`loading.load`): slower to start, same result.
 
 Credentials as MLflow's client reads them: MLFLOW_TRACKING_TOKEN (bearer) or MLFLOW_TRACKING_USERNAME
 and MLFLOW_TRACKING_PASSWORD (basic).
@@ -32,6 +33,7 @@ from typing import Any
 from services.model_server.loading import LoadedModel, cache_dir, load_from_dir, read_mlmodel
 from services.model_server.reference import ARTIFACT_PATH, FeatureReference, from_json
 from services.model_server.uris import ModelRef
+from services.registry.address import is_server
 
 __all__ = ["RegistryError", "fetch_model"]
 
@@ -47,6 +49,8 @@ class RegistryError(RuntimeError):
 
 
 def fetch_model(ref: ModelRef, tracking_uri: str) -> LoadedModel:
+    if not is_server(tracking_uri):
+        return _resolved_by_mlflow_client(ref, tracking_uri)
     registry = _Registry(tracking_uri)
     if ref.alias:
         version = registry.get("registered-models/alias", name=ref.name, alias=ref.alias)["model_version"]
@@ -78,6 +82,22 @@ def _with_mlflow_client(name: str, version: str, run_id: str | None, tracking_ur
     return load(name, version, run_id)
 
 
+def _resolved_by_mlflow_client(ref: ModelRef, tracking_uri: str) -> LoadedModel:
+    """The general path: MLflow's client resolves the alias and loads the model from any store it opens."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    try:
+        if ref.alias:
+            version = client.get_model_version_by_alias(ref.name, ref.alias)
+        else:
+            version = client.get_model_version(ref.name, str(ref.version))
+    except MlflowException as exc:
+        raise RegistryError(f"the registry at {tracking_uri} could not resolve {ref.uri}: {exc.message}") from None
+    return _with_mlflow_client(ref.name, str(version.version), version.run_id or None, tracking_uri)
+
+
 def _reference(registry: _Registry, run_id: str | None) -> dict[str, FeatureReference]:
     if not run_id:
         return {}
@@ -91,11 +111,6 @@ def _reference(registry: _Registry, run_id: str | None) -> dict[str, FeatureRefe
 class _Registry:
     def __init__(self, tracking_uri: str):
         self.base = tracking_uri.rstrip("/")
-        if not self.base.startswith(("http://", "https://")):
-            raise RegistryError(
-                f"the tracking URI {tracking_uri!r} is not an MLflow server; set MLFLOW_TRACKING_URI (or "
-                "--tracking-uri) to its http(s):// address"
-            )
         self.headers = {}
         token = os.environ.get("MLFLOW_TRACKING_TOKEN")
         user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")

@@ -90,12 +90,12 @@ def _score(args: argparse.Namespace) -> int:
             schedule_seconds = parse_cron(args.schedule).max_interval_seconds
         except CronError as exc:
             raise CliError(f"--schedule: {exc}") from None
+    from services.registry import address
+
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
-    if not tracking_uri.startswith(("http://", "https://")):
-        raise CliError(
-            f"the registry address {tracking_uri!r} is not an MLflow server: set MLFLOW_TRACKING_URI or pass "
-            "--tracking-uri (e.g. http://127.0.0.1:5000, `mlplat status` shows it)"
-        )
+    wrong = address.problem(tracking_uri)
+    if wrong:
+        raise CliError(wrong)
     args.tracking_uri = tracking_uri
     gateway = args.pushgateway or os.environ.get("MLPLAT_PUSHGATEWAY") or None
     identity = None
