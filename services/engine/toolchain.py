@@ -406,9 +406,43 @@ def _point_replacements_at_published(component: Component, tree: Path, go: _Go, 
     return replaced
 
 
+def _stale(link: Path, stored: Path, cache: Path) -> bool:
+    """A link into the cache's store that points at another version of the component than `stored`."""
+    resolved = link.resolve()
+    return (cache / "store").resolve() in resolved.parents and resolved != stored.resolve()
+
+
 def _store(cache: Path, component: Component) -> Path:
     """Where one component's binaries are kept: keyed by its own module version, shared by every pin set."""
     return cache / "store" / f"{component.name}@{component.version}"
+
+
+def installed_sdk_version() -> str | None:
+    """The pulumi-kubernetes Python SDK in this environment: the provider version its programs ask for."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pulumi-kubernetes")
+    except PackageNotFoundError:
+        return None
+
+
+def provider_for_sdk(pins: Mapping[str, Pin], go: _Go, sdk: str | None) -> dict[str, Pin]:
+    """The pins with the provider at the installed SDK's version: the pinned build when they agree, else
+    the SDK's release from the proxy; when the proxy cannot serve it, an error naming both versions."""
+    pinned = pins["pulumi-kubernetes"]
+    if sdk is None or sdk == pinned.version:
+        return dict(pins)
+    try:
+        go.download("github.com/pulumi/pulumi-kubernetes/provider/v4", f"v{sdk}")
+    except ModuleUnavailable as exc:
+        raise ToolchainError(
+            f"the installed pulumi-kubernetes SDK is {sdk}, and its programs ask for provider {sdk}; the toolchain's "
+            f"provider is pinned at {pinned.version} (infra/toolchain.toml), and {exc}.\n-> install the SDK the "
+            f"project pins: `.venv/bin/pip install -c constraints.txt -e .` (or `make venv`), which gives "
+            f"pulumi-kubernetes {pinned.version}"
+        ) from None
+    return {**pins, "pulumi-kubernetes": Pin(sdk)}
 
 
 def build(
@@ -421,11 +455,14 @@ def build(
     """Make every requested binary available in bin_dir(); see the module docstring."""
     pins = load_pins() if pins is None else dict(pins)
     cache = cache_root() if cache is None else cache
+    go = _Go(cache, log)
+    # bin/ is named after the pins file; the provider inside it is built at the installed SDK's version
     target = cache / pins_hash(pins) / "bin"
+    if names is None or {"pulumi", "pulumi-kubernetes"} & {n for name in names for n in GROUPS.get(name, (name,))}:
+        pins = provider_for_sdk(pins, go, installed_sdk_version())
     logs = cache / "logs"
     target.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
-    go = _Go(cache, log)
     results: list[BuildResult] = []
     to_build: list[tuple[Component, list[Binary]]] = []
 
@@ -433,9 +470,11 @@ def build(
         missing: list[Binary] = []
         for binary in component.binaries:
             link, stored = target / binary.name, _store(cache, component) / binary.name
-            if link.exists():
+            if link.exists() and not _stale(link, stored, cache):
                 results.append(BuildResult(binary.name, "cached", link))
                 continue
+            if link.exists():  # it links to the same binary at another version (the provider follows the SDK)
+                link.unlink()
             if link.is_symlink():  # it points at something gone (a binary removed from PATH)
                 link.unlink()
             if stored.exists():

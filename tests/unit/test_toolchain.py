@@ -251,3 +251,50 @@ def test_kwok_gets_the_releases_fast_stages_as_one_config_file(tmp_path, monkeyp
     stages = tmp_path / "cache" / toolchain.pins_hash(PINS) / "bin" / toolchain.KWOK_STAGES
     names = [doc["metadata"]["name"] for doc in yaml.safe_load_all(stages.read_text())]
     assert names == [f"s{n}" for n in range(len(toolchain.KWOK_FAST_STAGES))]
+
+
+def test_the_provider_is_built_at_the_pinned_release_when_the_sdk_matches_it(tmp_path):
+    go = toolchain._Go(tmp_path, lambda line: None)
+    assert toolchain.provider_for_sdk(PINS, go, "4.25.0") == PINS
+    assert toolchain.provider_for_sdk(PINS, go, None) == PINS  # no SDK installed: nothing to follow
+
+
+def test_an_sdk_whose_provider_the_proxy_cannot_serve_stops_naming_both_versions_and_the_fix(tmp_path):
+    go = toolchain._Go(tmp_path, lambda line: None)  # GOPROXY=off: the proxy serves nothing
+    with pytest.raises(toolchain.ToolchainError) as caught:
+        toolchain.provider_for_sdk(PINS, go, "4.34.2")
+    message = str(caught.value)
+    assert "installed pulumi-kubernetes SDK is 4.34.2" in message
+    assert "pinned at 4.25.0" in message
+    assert "pip install -c constraints.txt -e ." in message
+
+
+def test_a_provider_linked_at_another_version_is_rebuilt_not_reused(tmp_path):
+    old = tmp_path / "store" / "pulumi-kubernetes@v4.0.0-old" / "pulumi-resource-kubernetes"
+    new = tmp_path / "store" / "pulumi-kubernetes@v4.34.2" / "pulumi-resource-kubernetes"
+    old.parent.mkdir(parents=True)
+    old.write_text("#!/bin/sh\n")
+    link = tmp_path / "bin" / "pulumi-resource-kubernetes"
+    link.parent.mkdir()
+    link.symlink_to(old)
+    assert toolchain._stale(link, new, tmp_path)
+    assert not toolchain._stale(link, old, tmp_path)
+
+
+def test_up_with_the_toolchains_pulumi_stops_before_a_download_that_cannot_succeed(tmp_path, monkeypatch):
+    from infra import automation
+    from services.deploy.pulumi_stack import check_provider
+    from services.deploy.target import DeployError
+
+    home = tmp_path / "pulumi-home"
+    (home / "plugins" / "resource-kubernetes-v4.25.0").mkdir(parents=True)
+    settings = automation.deploy_settings(
+        "dev", kube_context="kind-mlops", pulumi=toolchain.PulumiInstall(tmp_path / "pulumi", home)
+    )
+    monkeypatch.setattr(toolchain, "installed_sdk_version", lambda: "4.25.0")
+    check_provider(settings)  # the provider the SDK asks for is there
+    monkeypatch.setattr(toolchain, "installed_sdk_version", lambda: "4.34.2")
+    with pytest.raises(DeployError) as caught:
+        check_provider(settings)
+    assert "SDK installed here is 4.34.2" in str(caught.value) and "has provider 4.25.0" in str(caught.value)
+    assert "make toolchain" in str(caught.value)
