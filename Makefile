@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := infra,services,features,dev
 
-.PHONY: help venv up down standalone test test-engine test-cluster toolchain render bench lint clean
+.PHONY: help venv system-packages-test system-packages-up up down standalone test test-engine test-cluster toolchain \
+	render bench lint clean
 
 help:
 	@echo "make up           deploy the platform (kind when docker, kind and pulumi are present, else standalone)"
@@ -29,13 +30,21 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-up: venv
+# The system packages each target needs, declared once in packaging/system-packages.txt; installed with
+# apt-get (as root, or through sudo) when missing, otherwise the target stops saying what to install.
+system-packages-test:
+	@PYTHON=$(PYTHON) bash packaging/system-packages.sh test
+
+system-packages-up:
+	@PYTHON=$(PYTHON) bash packaging/system-packages.sh up
+
+up: venv system-packages-up
 	$(BIN)/mlplat up
 
 down: venv
 	$(BIN)/mlplat down
 
-test: venv
+test: system-packages-test venv
 	$(BIN)/python -m pytest tests --ignore=tests/cluster
 
 # The second test layer: builds the pinned toolchain once (Go, from the module proxy, cached under
@@ -62,7 +71,7 @@ bench: venv
 	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/features.py
 
-standalone: venv
+standalone: venv system-packages-up
 	$(BIN)/mlplat standalone
 
 lint: venv
