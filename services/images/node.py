@@ -65,15 +65,34 @@ def node_ref(pins: Mapping[str, Pin]) -> str:
     return f"{REPOSITORY}:v{pins['kubernetes'].version}"
 
 
-def node_inputs(pins: Mapping[str, Pin]) -> str:
-    """The hash of everything the node image is built from that is not a module at a pinned version."""
-    inputs = {
-        "recipe": RECIPE,
-        "pins": {name: [pins[name].version, pins[name].module] for name in sorted(NODE_PINS)},
-        "debian": [node_base.DEBIAN_SUITE, node_base.BASE_PACKAGES, node_parts.NET_PACKAGES],
-        "cni": [node_base.CNI_TEMPLATE, node_manifests.cni_manifest("")],
-    }
+def _digest(inputs: object) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def node_inputs(pins: Mapping[str, Pin]) -> str:
+    """The hash of what the node image is built from: the pins (a module at a pinned version is the same
+    source everywhere), the Debian package lists, the CNI template and manifest, and RECIPE."""
+    return _digest(
+        {
+            "recipe": RECIPE,
+            "pins": {name: [pins[name].version, pins[name].module] for name in sorted(NODE_PINS)},
+            "debian": [node_base.DEBIAN_SUITE, node_base.BASE_PACKAGES, node_parts.NET_PACKAGES],
+            "cni": [node_base.CNI_TEMPLATE, node_manifests.cni_manifest("")],
+        }
+    )
+
+
+def base_inputs(pins: Mapping[str, Pin]) -> str:
+    """The base image's share of the inputs: a new kube-router or CoreDNS does not rebuild the base tree."""
+    runtime = ("containerd", "runc", "cri-tools", "cni-plugins", "kind", "kubernetes")  # kubernetes: pause
+    return _digest(
+        {
+            "recipe": RECIPE,
+            "pins": {name: [pins[name].version, pins[name].module] for name in runtime},
+            "debian": [node_base.DEBIAN_SUITE, node_base.BASE_PACKAGES],
+            "cni": node_base.CNI_TEMPLATE,
+        }
+    )
 
 
 def _label(ref: str) -> str | None:
@@ -115,10 +134,11 @@ def build_node_image(
 
     pause = node_parts.pause_version(modules["kubernetes"])
     refs = node_parts.node_refs(pins, pause)
-    base = f"{BASE_REPOSITORY}:{inputs}"
+    base_key = base_inputs(pins)
+    base = f"{BASE_REPOSITORY}:{base_key}"
     started = time.monotonic()
-    if _label(base) != inputs:
-        node_base.build_base_image(base, inputs, binaries, modules["kind"], refs.pause, cache / "work", log)
+    if _label(base) != base_key:
+        node_base.build_base_image(base, base_key, binaries, modules["kind"], refs.pause, cache / "work", log)
     seconds["base image"] = time.monotonic() - started
 
     started = time.monotonic()

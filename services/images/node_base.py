@@ -28,7 +28,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.engine.toolchain import Log, run_step
+from services.engine.toolchain import Log, ToolchainError, run_step
 
 __all__ = [
     "BASE_PACKAGES",
@@ -117,10 +117,10 @@ def cri_base_spec(default_spec: Mapping) -> dict:
 
 
 def base_image_changes(inputs: str) -> list[str]:
-    """The Dockerfile's metadata, for `docker import --change`, plus the label the cache reads."""
+    """The Dockerfile's metadata, for `docker import --change`, plus the label the cache reads. (Its stop
+    signal, SIGRTMIN+3, on which systemd stops, is set by a build step: `import` does not take it.)"""
     return [
         "ENV container=docker",  # systemd: it runs in a container (systemd.io/CONTAINER_INTERFACE)
-        "STOPSIGNAL SIGRTMIN+3",  # systemd stops on this, not on SIGTERM
         'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
         f"LABEL platform.mlops/inputs={inputs}",
     ]
@@ -170,8 +170,8 @@ def _prune_systemd(tree: Path) -> None:
     doomed = [*units.glob("sysinit.target.wants/systemd-tmpfiles-setup.service")]
     for wants in ("multi-user.target.wants/*", "local-fs.target.wants/*", "basic.target.wants/*"):
         doomed += units.glob(wants)
-    doomed += units.glob("sockets.target.wants/*udev*") + [*units.glob("sockets.target.wants/*initctl*")]
-    doomed += (tree / "etc" / "systemd" / "system").glob("*.wants/*")
+    doomed += [*units.glob("sockets.target.wants/*udev*"), *units.glob("sockets.target.wants/*initctl*")]
+    doomed += [*(tree / "etc" / "systemd" / "system").glob("*.wants/*")]
     for path in doomed:
         path.unlink()
     with open(tree / "etc" / "systemd" / "journald.conf", "a", encoding="utf-8") as journald:
@@ -181,7 +181,7 @@ def _prune_systemd(tree: Path) -> None:
         init.symlink_to("/usr/lib/systemd/systemd")
 
 
-def _install_runtime(tree: Path, binaries: Path, log_file: Path, log: Log) -> None:
+def _install_runtime(tree: Path, binaries: Path) -> None:
     for name, place in RUNTIME_PLACES.items():
         target = tree / place / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +203,34 @@ def build_base_image(
     """Build the base image `ref` (see the module docstring); `binaries` is the toolchain's bin folder."""
     tree, log_file = work / "base-tree", work / "base.log"
     debootstrap(tree, BASE_PACKAGES, work.parent / "debs" / DEBIAN_SUITE, log_file, log)
+    lay_out_kind_base(tree, binaries, kind_module, sandbox_image, log_file, log)
+    log(f"node image: importing the base tree as {ref}")
+    import_tree(tree, ref, base_image_changes(inputs))
+    # `docker import --change` takes no STOPSIGNAL (Docker 20.10); a build step adds it without a layer.
+    dockerfile = f"FROM {ref}\nSTOPSIGNAL SIGRTMIN+3\n"
+    built = subprocess.run(["docker", "build", "-q", "-t", ref, "-"], input=dockerfile, capture_output=True, text=True)
+    if built.returncode != 0:
+        raise ToolchainError(f"docker build (the base image's stop signal) failed: {built.stderr.strip()}")
+    shutil.rmtree(tree)
+    return ref
+
+
+def import_tree(tree: Path, ref: str, changes: list[str]) -> None:
+    """`tar | docker import`: a file-system tree as a one-layer image."""
+    flags = [arg for change in changes for arg in ("--change", change)]
+    tar = subprocess.Popen(
+        ["tar", "--numeric-owner", "--xattrs", "-C", str(tree), "--exclude=./dev/*", "-c", "."], stdout=subprocess.PIPE
+    )
+    imported = subprocess.run(["docker", "import", *flags, "-", ref], stdin=tar.stdout, capture_output=True, text=True)
+    tar.wait()
+    if tar.returncode != 0 or imported.returncode != 0:
+        raise ToolchainError(f"docker import of {tree} failed: {imported.stderr.strip()}")
+
+
+def lay_out_kind_base(
+    tree: Path, binaries: Path, kind_module: Path, sandbox_image: str, log_file: Path, log: Log
+) -> None:
+    """Everything kind's Dockerfile does after installing packages, on a debootstrap tree."""
     _copy_kind_files(tree, kind_module)
     (tree / "kind").chmod(0o755)
     config = tree / "etc" / "containerd" / "config.toml"
@@ -212,18 +240,5 @@ def build_base_image(
         ["systemctl", "enable", "kubelet.service", "containerd.service", "undo-mount-hacks.service"],
         ["systemctl", "mask", "systemd-binfmt.service"],  # it would register binfmt handlers kernel-wide
     ):
-        run_step(["chroot", str(tree), *command], work, log_file, " ".join(command), log)
-    _install_runtime(tree, binaries, log_file, log)
-    log(f"node image: importing the base tree as {ref}")
-    changes = [arg for change in base_image_changes(inputs) for arg in ("--change", change)]
-    tar = subprocess.Popen(
-        ["tar", "--numeric-owner", "--xattrs", "-C", str(tree), "--exclude=./dev/*", "-c", "."], stdout=subprocess.PIPE
-    )
-    imported = subprocess.run(
-        ["docker", "import", *changes, "-", ref], stdin=tar.stdout, capture_output=True, text=True
-    )
-    tar.wait()
-    if tar.returncode != 0 or imported.returncode != 0:
-        raise RuntimeError(f"docker import of the node base tree failed: {imported.stderr.strip()}")
-    shutil.rmtree(tree)
-    return ref
+        run_step(["chroot", str(tree), *command], tree.parent, log_file, " ".join(command), log)
+    _install_runtime(tree, binaries)

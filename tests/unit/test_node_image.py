@@ -201,10 +201,17 @@ def test_an_image_whose_label_matches_the_inputs_is_returned_without_building(mo
 def test_the_base_image_keeps_kinds_metadata_and_carries_its_inputs():
     changes = node_base.base_image_changes("abc123")
     assert 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' in changes
-    assert "STOPSIGNAL SIGRTMIN+3" in changes and "ENV container=docker" in changes
+    assert "ENV container=docker" in changes
     assert f"LABEL {node.INPUTS_LABEL}=abc123" in changes
 
 
 def test_every_pin_but_the_engine_only_ones_is_part_of_the_node_images_cache_key():
     engine_only = {"pulumi", "pulumi-kubernetes", "kwok", "prometheus"}
     assert set(node.NODE_PINS) == set(toolchain.load_pins()) - engine_only
+
+
+def test_a_new_kube_router_rebuilds_the_node_image_but_not_its_base():
+    changed = {**PINS, "kube-router": toolchain.Pin("2.2.0")}
+    assert node.node_inputs(changed) != node.node_inputs(PINS)
+    assert node.base_inputs(changed) == node.base_inputs(PINS)
+    assert node.base_inputs({**PINS, "containerd": toolchain.Pin("2.3.5")}) != node.base_inputs(PINS)
