@@ -183,7 +183,8 @@ class _BuildContainer:
         self.name = name
 
     def run(self, *argv: str, stdin: bytes | Path | None = None) -> str:
-        return _docker("exec", "-i", self.name, *argv, stdin=stdin)
+        interactive = ["-i"] if stdin is not None else []
+        return _docker("exec", *interactive, self.name, *argv, stdin=stdin)
 
     def write(self, path: str, text: str) -> None:
         self.run("mkdir", "-p", path.rsplit("/", 1)[0])
@@ -198,6 +199,8 @@ def _docker(*argv: str, stdin: bytes | Path | None = None) -> str:
     if isinstance(stdin, Path):
         with open(stdin, "rb") as handle:
             completed = subprocess.run(["docker", *argv], stdin=handle, capture_output=True, check=False)
+    elif stdin is None:
+        completed = subprocess.run(["docker", *argv], stdin=subprocess.DEVNULL, capture_output=True, check=False)
     else:
         completed = subprocess.run(["docker", *argv], input=stdin, capture_output=True, check=False)
     if completed.returncode != 0:
