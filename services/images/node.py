@@ -245,8 +245,11 @@ def _assemble(
         missing = [image for image in required if image not in present and f"docker.io/{image}" not in present]
         if missing:
             raise ToolchainError(f"the node's containerd lacks {missing} after the imports")
-        # Stop containerd and wait until it has exited, so its database is closed before the commit.
-        container.run("bash", "-c", "pkill containerd; while pgrep -x containerd >/dev/null; do sleep 0.2; done")
+        # Stop containerd and wait until it has exited, so its database is closed before the commit. (It stays
+        # a zombie: the container's first process, sleep, reaps nothing.)
+        container.run(
+            "bash", "-c", "pkill containerd; while ps -o stat= -C containerd | grep -qv '^Z'; do sleep 0.2; done"
+        )
         _docker(
             "commit",
             "--change", 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
