@@ -47,7 +47,7 @@ REPOSITORY = "mlops-platform/kind-node"
 BASE_REPOSITORY = "mlops-platform/kind-node-base"
 INPUTS_LABEL = "platform.mlops/inputs"
 # Raise when the build changes in a way the hashed inputs do not show (a new step, a changed file).
-RECIPE = 1
+RECIPE = 2
 # The tables of infra/toolchain.toml a node image is built from (the kind-node group's, and kind's files).
 NODE_PINS = ("kubernetes", "etcd", "coredns", "containerd", "runc", "cri-tools", "cni-plugins")
 NODE_PINS += ("local-path-provisioner", "kube-router", "kind")

@@ -13,9 +13,10 @@ plugins from GitHub. The same layout comes from here:
   as the Dockerfile's `jq` does (the product-files hook added, rlimits removed);
 - `docker import` with the Dockerfile's metadata: `container=docker`, stop signal SIGRTMIN+3, the
   entrypoint.
-Two edits to kind's containerd config (`containerd_config`, ADR 0019): the sandbox image is the pause
-built here, and containerd writes the pod network's CNI config from the node's pod CIDR (its
-`conf_template`), which kindnetd does in kind's own image. Not carried: containerd-fuse-overlayfs (only
+Three edits to kind's containerd config (`containerd_config`, ADR 0019): the sandbox image is the pause
+built here; containerd writes the pod network's CNI config from the node's pod CIDR (its
+`conf_template`), which kindnetd does in kind's own image; and it never lowers a container's OOM score
+below its own, so pods start on hosts that deny CAP_SYS_RESOURCE. Not carried: containerd-fuse-overlayfs (only
 rootless Docker and Podman use it) and the licence files.
 """
 
@@ -67,6 +68,7 @@ RUNTIME_PLACES = {
     "portmap": "opt/cni/bin",
 }
 KIND_SANDBOX = 'sandbox_image = "registry.k8s.io/pause:3.10"'  # what kind v0.33.0's config.toml says
+KIND_OOM = "restrict_oom_score_adj = false"
 CNI_TEMPLATE_PATH = "/etc/containerd/cni-conflist.tmpl"
 # kindnet's network (a veth pair per pod, addresses from the node's pod CIDR, hostPorts), written by
 # containerd when the kubelet reports the node's pod CIDR. ipMasq: without kindnetd, the ptp plugin
@@ -93,12 +95,20 @@ CNI_TEMPLATE = """{
 
 
 def containerd_config(kind_config: str, sandbox_image: str) -> str:
-    """kind's /etc/containerd/config.toml with the two edits this image needs (see the module docstring).
+    """kind's /etc/containerd/config.toml with the edits this image needs (see the module docstring).
 
-    Refuses a config without kind v0.33.0's sandbox line, so a kind bump that moves it fails here, loudly."""
-    if KIND_SANDBOX not in kind_config:
-        raise ValueError(f"kind's containerd config no longer says {KIND_SANDBOX!r}: update node_base.KIND_SANDBOX")
+    `restrict_oom_score_adj = true`: containerd never gives a container a lower OOM score than its own.
+    kind sets it for rootless nodes only; it is needed wherever the host denies CAP_SYS_RESOURCE (VMs and
+    sandboxes whose init drops it, like this project's test machines): there nothing may lower a score,
+    so every pod sandbox, which the kubelet asks to run at -998, fails to start. Where the host grants
+    it, containerd runs at -999 (its systemd unit) and the setting changes nothing.
+
+    Refuses a config without kind v0.33.0's lines, so a kind bump that moves them fails here, loudly."""
+    for line in (KIND_SANDBOX, KIND_OOM):
+        if line not in kind_config:
+            raise ValueError(f"kind's containerd config no longer says {line!r}: update node_base")
     config = kind_config.replace(KIND_SANDBOX, f'sandbox_image = "{sandbox_image}"')
+    config = config.replace(KIND_OOM, "restrict_oom_score_adj = true")
     return config + (
         "\n# mlops-platform: containerd writes the pod network's CNI config from the node's pod CIDR (ADR 0019)\n"
         '[plugins."io.containerd.grpc.v1.cri".cni]\n'

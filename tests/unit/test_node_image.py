@@ -26,6 +26,8 @@ KIND_CONFIG = """version = 2
 [plugins."io.containerd.grpc.v1.cri"]
   # use fixed sandbox image
   sandbox_image = "registry.k8s.io/pause:3.10"
+  # restrict_oom_score_adj needs to be true when running inside UserNS (rootless)
+  restrict_oom_score_adj = false
 """
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain is not installed")
 
@@ -71,9 +73,15 @@ def test_the_containerd_config_uses_the_pause_built_here_and_writes_cni_config_f
     assert f'[plugins."io.containerd.grpc.v1.cri".cni]\n  conf_template = "{node_base.CNI_TEMPLATE_PATH}"' in config
 
 
-def test_a_kind_config_without_the_expected_sandbox_line_is_refused():
-    with pytest.raises(ValueError, match="update node_base.KIND_SANDBOX"):
-        node_base.containerd_config('sandbox_image = "registry.k8s.io/pause:3.11"', "registry.k8s.io/pause:3.10.1")
+def test_containerd_never_asks_for_a_lower_oom_score_than_its_own():
+    config = node_base.containerd_config(KIND_CONFIG, "registry.k8s.io/pause:3.10.1")
+    assert "restrict_oom_score_adj = true" in config and "restrict_oom_score_adj = false" not in config
+
+
+@pytest.mark.parametrize("line", [node_base.KIND_SANDBOX, node_base.KIND_OOM])
+def test_a_kind_config_without_a_line_the_build_edits_is_refused(line):
+    with pytest.raises(ValueError, match="no longer says"):
+        node_base.containerd_config(KIND_CONFIG.replace(line, ""), "registry.k8s.io/pause:3.10.1")
 
 
 def test_the_cri_base_spec_runs_kinds_product_files_hook_and_drops_rlimits():
