@@ -115,8 +115,23 @@ def node_image() -> node.NodeImage:
     return image
 
 
+def _require_privileged_containers(image: str) -> None:
+    """kind's nodes are privileged containers; some sandboxed Dockers cannot start one. Say so plainly."""
+    tried = subprocess.run(
+        ["docker", "run", "--rm", "--privileged", "--entrypoint", "/bin/true", image], capture_output=True, text=True
+    )
+    if tried.returncode != 0:
+        pytest.fail(
+            f"this Docker cannot start a privileged container, so kind cannot run here: {tried.stderr.strip()}\n"
+            "-> if it says 'unable to apply caps', register tests/kind_node/runc_bounded.py as Docker's runtime "
+            "(docs/kind-node.md, 'A Docker that cannot start privileged containers')",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def cluster(node_image, tmp_path_factory) -> Cluster:
+    _require_privileged_containers(node_image.ref)
     toolchain.build(["kind-tools", "kind-test"])
     bin_dir = toolchain.bin_dir()
     work = tmp_path_factory.mktemp("kind")
