@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -156,6 +157,8 @@ def build_node_image(
     started = time.monotonic()
     _assemble(ref, inputs, base, binaries, manifests, archives, required, log)
     seconds["node image"] = time.monotonic() - started
+    shutil.rmtree(cache / "build")  # the archives are in the image now; rewriting them takes seconds
+    _remove_other_tags(BASE_REPOSITORY, base)
     log(f"node image: {ref} built (" + ", ".join(f"{k} {v:.0f}s" for k, v in seconds.items()) + ")")
     return NodeImage(ref, inputs, "built", seconds)
 
@@ -163,6 +166,14 @@ def build_node_image(
 _WAIT_FOR_CONTAINERD = (
     "for i in $(seq 50); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.2; done; ctr info"
 )
+
+
+def _remove_other_tags(repository: str, keep: str) -> None:
+    """Base images of earlier inputs: nothing builds from them again (their inputs are gone)."""
+    listed = _docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository)
+    for ref in listed.split():
+        if ref != keep:
+            subprocess.run(["docker", "image", "rm", ref], capture_output=True, check=False)
 
 
 class _BuildContainer:

@@ -161,19 +161,21 @@ def _specs(refs: NodeRefs, binaries: Path, pause: Path, net: Path, layers: Path)
 def build_parts(
     refs: NodeRefs, binaries: Path, modules: Mapping[str, Path], pause_version_: str, cache: Path, log: Log
 ) -> list[Path]:
-    """Write every image the node carries as an archive under `cache`/archives; returns their paths.
+    """Write every image the node carries as an archive under `cache`/build; returns their paths.
 
-    `modules` holds the kubernetes and kube-router module folders (pause.c, the iptables wrapper)."""
-    work, layers = cache / "work", cache / "layers"
+    `modules` holds the kubernetes and kube-router module folders (pause.c, the iptables wrapper). Only
+    the Debian layer is kept between builds (it takes minutes); the rest takes seconds and is written
+    into `cache`/build, which the caller removes once the node image holds it."""
+    work, build = cache / "work", cache / "build"
     pause = compile_pause(
         modules["kubernetes"], pause_version_, cache / "bin" / f"pause-{pause_version_}", work / "pause.log", log
     )
-    net = _net_layer(layers, modules["kube-router"], work, log)
+    net = _net_layer(cache / "layers", modules["kube-router"], work, log)
     archives = []
-    for spec in _specs(refs, binaries, pause, net, layers):
+    for spec in _specs(refs, binaries, pause, net, build / "layers"):
         name = re.sub(r"[^A-Za-z0-9.-]+", "_", spec.ref)
-        archives.append(node_archive.write_archive(spec, cache / "archives" / f"{name}.tar"))
-    log(f"node image: {len(archives)} image archives written to {cache / 'archives'}")
+        archives.append(node_archive.write_archive(spec, build / f"{name}.tar"))
+    log(f"node image: {len(archives)} image archives written to {build}")
     return archives
 
 
