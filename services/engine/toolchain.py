@@ -335,7 +335,7 @@ def _node_runtime_components(pins: Mapping[str, Pin]) -> dict[str, Component]:
             tags=("no_aufs", "no_zfs", "no_btrfs", "no_devmapper"),  # kind's BUILDTAGS: snapshotters it never uses
         ),
         "runc": Component(
-            # runc is C as well as Go (nsenter, seccomp): linked static, as its `make static` does, so the
+            # runc is C as well as Go (nsenter, seccomp): linked static, as its `static` make target does, so the
             # binary needs nothing from the node's libraries.
             name="runc",
             module="github.com/opencontainers/runc",

@@ -251,6 +251,14 @@ def test_a_module_the_proxy_cannot_serve_stops_the_build_with_one_line_naming_it
     assert "cannot serve sigs.k8s.io/kwok@v0.8.0" in message
 
 
+@needs_go
+def test_reading_a_modules_files_from_a_refused_module_stops_with_one_line_naming_it(tmp_path):
+    with pytest.raises(toolchain.ModuleUnavailable) as caught:
+        toolchain.module_dir("kind", pins=PINS, cache=tmp_path, log=lambda line: None)
+    assert "\n" not in str(caught.value)
+    assert "cannot serve sigs.k8s.io/kind@v0.33.0" in str(caught.value)
+
+
 def test_cached_binaries_are_never_rebuilt(tmp_path):
     bin_dir = tmp_path / toolchain.pins_hash(PINS) / "bin"
     bin_dir.mkdir(parents=True)
