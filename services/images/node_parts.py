@@ -159,7 +159,7 @@ def _specs(refs: NodeRefs, binaries: Path, pause: Path, net: Path, layers: Path)
 
 
 def build_parts(
-    refs: NodeRefs, binaries: Path, modules: Mapping[str, Path], pause_version_: str, cache: Path, log: Log
+    refs: NodeRefs, binaries: Path, modules: Mapping[str, Path], pause_release: str, cache: Path, log: Log
 ) -> list[Path]:
     """Write every image the node carries as an archive under `cache`/build; returns their paths.
 
@@ -168,7 +168,7 @@ def build_parts(
     into `cache`/build, which the caller removes once the node image holds it."""
     work, build = cache / "work", cache / "build"
     pause = compile_pause(
-        modules["kubernetes"], pause_version_, cache / "bin" / f"pause-{pause_version_}", work / "pause.log", log
+        modules["kubernetes"], pause_release, cache / "bin" / f"pause-{pause_release}", work / "pause.log", log
     )
     net = _net_layer(cache / "layers", modules["kube-router"], work, log)
     archives = []
