@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := infra,services,features,dev
 
-.PHONY: help venv system-packages-test system-packages-up up down standalone test test-engine test-cluster toolchain \
-	render bench lint clean
+.PHONY: help venv system-packages-test system-packages-up up down standalone test test-engine test-kind test-cluster \
+	toolchain render bench lint clean
 
 help:
 	@echo "make up           deploy the platform (kind when docker, kind and pulumi are present, else standalone)"
@@ -16,6 +16,7 @@ help:
 	@echo "make down         tear it down"
 	@echo "make test         the fast test suite: no cluster, no Docker, no Pulumi CLI"
 	@echo "make test-engine  the real pulumi up/preview/refresh/destroy on a container-less control plane"
+	@echo "make test-kind    a real kind cluster from the node image built here (offline): DNS, storage, NetworkPolicy"
 	@echo "make toolchain    build the pinned Pulumi CLI, Kubernetes provider and control plane from source (cached)"
 	@echo "make test-cluster smoke test against a running kind deployment"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
@@ -54,6 +55,12 @@ test-engine: toolchain
 
 toolchain: venv
 	$(BIN)/mlplat toolchain
+
+# The kind layer: builds the kind node image on this machine (Go module proxy and Debian, no registry;
+# cached under ~/.cache/mlops-platform), boots a real kind cluster from it with infra/kind/cluster.yaml,
+# checks the node, DNS, storage and NetworkPolicy, and deletes the cluster. Needs Docker and debootstrap.
+test-kind: venv
+	MLPLAT_KIND_TESTS=1 $(BIN)/python -m pytest tests/kind_node -rs
 
 # The smoke test against a running kind deployment (after `make up` on a machine with Docker).
 test-cluster: venv

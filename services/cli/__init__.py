@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "services.cli.promote_cmd",
     "services.cli.demo_cmd",
     "services.cli.toolchain_cmd",
+    "services.cli.node_image_cmd",
     "services.cli.policy_cmd",
     "services.cli.registry_cmd",
     "services.cli.batch_cmd",

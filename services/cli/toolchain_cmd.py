@@ -1,7 +1,8 @@
 """`mlplat toolchain`: build the pinned engine toolchain (infra/toolchain.toml) from source, once.
 
-`mlplat toolchain` builds everything; `--only control-plane` (etcd, Kubernetes, kwok) or `--only pulumi`
-(CLI, Python language host, Kubernetes provider) builds a group; `--print-bin-dir` prints the cache's bin
+`mlplat toolchain` builds the engine's toolchain and the kind CLI; `--only control-plane` (etcd, Kubernetes,
+kwok), `--only pulumi` (CLI, Kubernetes provider) or `--only kind-node` (what the kind node image is built
+from; `mlplat node-image` asks for it itself) builds a group; `--print-bin-dir` prints the cache's bin
 folder and builds nothing, for `PATH="$(mlplat toolchain --print-bin-dir):$PATH"`.
 """
 
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--only",
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
-        help="comma-separated components or groups: control-plane, pulumi, etcd, kubernetes, kwok, ...",
+        help="comma-separated components or groups: control-plane, pulumi, kind-tools, kind-node, etcd, ...",
     )
     parser.set_defaults(handler=_toolchain)
 

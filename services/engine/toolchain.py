@@ -42,6 +42,7 @@ __all__ = [
     "Binary",
     "BuildResult",
     "Component",
+    "DEFAULT_GROUPS",
     "GROUPS",
     "KWOK_STAGES",
     "ModuleUnavailable",
@@ -53,9 +54,11 @@ __all__ = [
     "components",
     "load_pins",
     "local_replacements",
+    "module_dir",
     "pins_hash",
     "PulumiInstall",
     "pulumi_install",
+    "run_step",
     "select",
 ]
 
@@ -75,6 +78,7 @@ KWOK_FAST_STAGES = (
 )
 
 Log = Callable[[str], None]
+_CNI_VERSION = "github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion"
 
 
 class ToolchainError(Exception):
@@ -120,6 +124,10 @@ class Component:
     # Data files the binaries need, from the module as released: (files in the module, name in bin/),
     # several files concatenated as a multi-document YAML.
     files: tuple[tuple[tuple[str, ...], str], ...] = ()
+    tags: tuple[str, ...] = ()  # Go build tags, as the upstream Makefile passes them
+    build_flags: tuple[str, ...] = ()  # further `go build` flags (runc: -buildmode=pie)
+    # C libraries a cgo build links, as (pkg-config name, what to install): checked before compiling.
+    needs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,23 +179,33 @@ def bin_dir(pins: Mapping[str, Pin] | None = None, environ: Mapping[str, str] | 
 
 
 def components(pins: Mapping[str, Pin]) -> dict[str, Component]:
-    """The build recipes, one per table of infra/toolchain.toml."""
-    pulumi, k8s = pins["pulumi"].version, pins["kubernetes"].version
-    provider, etcd, kwok = pins["pulumi-kubernetes"], pins["etcd"].version, pins["kwok"].version
-    prometheus = pins["prometheus"].version
-    major, minor, _ = k8s.split(".")
-    k8s_stamps = {
-        "gitVersion": f"v{k8s}",
+    """The build recipes, one per table of infra/toolchain.toml (two share the [kubernetes] table)."""
+    return {**_engine_components(pins), **_kind_components(pins), **_node_runtime_components(pins)}
+
+
+def _kubernetes_ldflags(version: str) -> tuple[str, ...]:
+    """The version stamps a Kubernetes release build sets (hack/lib/version.sh)."""
+    major, minor, _ = version.split(".")
+    stamps = {
+        "gitVersion": f"v{version}",
         "gitMajor": major,
         "gitMinor": minor,
         "gitTreeState": "clean",
         "buildDate": "1970-01-01T00:00:00Z",  # reproducible: the cache key is the version, not the day
     }
-    k8s_ldflags = tuple(
+    return tuple(
         f"-X {package}.{key}={value}"
-        for key, value in k8s_stamps.items()
+        for key, value in stamps.items()
         for package in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version")
     )
+
+
+def _engine_components(pins: Mapping[str, Pin]) -> dict[str, Component]:
+    """The engine layer: Pulumi, its Kubernetes provider, the simulated control plane, promtool."""
+    pulumi, k8s = pins["pulumi"].version, pins["kubernetes"].version
+    provider, etcd, kwok = pins["pulumi-kubernetes"], pins["etcd"].version, pins["kwok"].version
+    prometheus = pins["prometheus"].version
+    k8s_ldflags = _kubernetes_ldflags(k8s)
     kube = f"Kubernetes v{k8s}"
     return {
         "pulumi": Component(
@@ -258,17 +276,153 @@ def components(pins: Mapping[str, Pin]) -> dict[str, Component]:
     }
 
 
+def _kind_components(pins: Mapping[str, Pin]) -> dict[str, Component]:
+    """kind itself, and the Kubernetes binaries a kind node runs, from the engine's Kubernetes module.
+
+    The node's binaries are a component of their own, at the [kubernetes] pin, so `make toolchain` (the
+    engine's control plane) does not compile a kubelet it never runs, while both share one module download
+    and one Go build cache."""
+    kind, k8s = pins["kind"].version, pins["kubernetes"].version
+    published = f"v0.{k8s.split('.', 1)[1]}"  # ./staging/src/k8s.io/api is published as k8s.io/api v0.35.8
+    return {
+        "kind": Component(
+            name="kind",
+            module="sigs.k8s.io/kind",
+            version=pins["kind"].module_version,
+            binaries=(Binary("kind", ".", ("version",), f"kind v{kind} "),),
+        ),
+        "kubernetes-node": Component(
+            name="kubernetes-node",
+            module="k8s.io/kubernetes",
+            version=pins["kubernetes"].module_version,
+            # Never taken from PATH: these go into the node image, so they must be this build.
+            binaries=(
+                Binary("kubelet", "./cmd/kubelet"),
+                Binary("kubeadm", "./cmd/kubeadm"),
+                Binary("kube-proxy", "./cmd/kube-proxy"),
+            ),
+            ldflags=_kubernetes_ldflags(k8s),
+            published_version=lambda module: published,
+        ),
+        "agnhost": Component(
+            # Kubernetes' own e2e test server (test/images/agnhost): the pods of the kind node tests.
+            name="agnhost",
+            module="k8s.io/kubernetes",
+            version=pins["kubernetes"].module_version,
+            binaries=(Binary("agnhost", "./test/images/agnhost"),),
+            published_version=lambda module: published,
+        ),
+    }
+
+
+def _node_runtime_components(pins: Mapping[str, Pin]) -> dict[str, Component]:
+    """What kind's base image and node image carry besides Kubernetes, built the way their releases are.
+
+    Versions and build tags follow kind's images/base/Dockerfile (containerd, runc, crictl, CNI plugins)
+    and kubeadm's own constants (CoreDNS); see infra/toolchain.toml for where each pin comes from."""
+    v = {name: pins[name].module_version for name in pins}
+    return {
+        "containerd": Component(
+            name="containerd",
+            module="github.com/containerd/containerd/v2",
+            version=v["containerd"],
+            binaries=(
+                Binary("containerd", "./cmd/containerd"),
+                Binary("ctr", "./cmd/ctr"),
+                Binary("containerd-shim-runc-v2", "./cmd/containerd-shim-runc-v2"),
+            ),
+            ldflags=(f"-X github.com/containerd/containerd/v2/version.Version={v['containerd']}",),
+            tags=("no_aufs", "no_zfs", "no_btrfs", "no_devmapper"),  # kind's BUILDTAGS: snapshotters it never uses
+        ),
+        "runc": Component(
+            # runc is C as well as Go (nsenter, seccomp): linked static, as its `static` make target does, so the
+            # binary needs nothing from the node's libraries.
+            name="runc",
+            module="github.com/opencontainers/runc",
+            version=v["runc"],
+            binaries=(Binary("runc", "."),),
+            ldflags=("-linkmode external", "-extldflags -static-pie"),
+            tags=("seccomp", "urfave_cli_no_docs", "netgo", "osusergo"),
+            build_flags=("-buildmode=pie",),
+            env={"CGO_ENABLED": "1"},
+            needs=(("libseccomp", "apt-get install gcc libseccomp-dev"),),
+        ),
+        "cri-tools": Component(
+            name="cri-tools",
+            module="sigs.k8s.io/cri-tools",
+            version=v["cri-tools"],
+            binaries=(Binary("crictl", "./cmd/crictl"),),
+            ldflags=(f"-X sigs.k8s.io/cri-tools/pkg/version.Version={v['cri-tools']}",),
+        ),
+        "cni-plugins": Component(
+            name="cni-plugins",
+            module="github.com/containernetworking/plugins",
+            version=v["cni-plugins"],
+            # The four kind's base image installs: pod addresses (host-local), lo, the veth pair, hostPorts.
+            binaries=(
+                Binary("host-local", "./plugins/ipam/host-local"),
+                Binary("loopback", "./plugins/main/loopback"),
+                Binary("ptp", "./plugins/main/ptp"),
+                Binary("portmap", "./plugins/meta/portmap"),
+            ),
+            ldflags=(f"-X {_CNI_VERSION}={v['cni-plugins']}",),
+        ),
+        "coredns": Component(
+            name="coredns",
+            module="github.com/coredns/coredns",
+            version=v["coredns"],
+            binaries=(Binary("coredns", "."),),
+            ldflags=(f"-X github.com/coredns/coredns/coremain.GitCommit={v['coredns']}",),
+        ),
+        "local-path-provisioner": Component(
+            name="local-path-provisioner",
+            module="github.com/rancher/local-path-provisioner",
+            version=v["local-path-provisioner"],
+            binaries=(Binary("local-path-provisioner", "."),),
+            ldflags=(f"-X main.VERSION={v['local-path-provisioner']}",),
+        ),
+        "kube-router": Component(
+            name="kube-router",
+            module="github.com/cloudnativelabs/kube-router/v2",
+            version=v["kube-router"],
+            binaries=(Binary("kube-router", "./cmd/kube-router"),),
+            ldflags=(
+                f"-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={v['kube-router']}",
+                "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=1970-01-01T00:00:00Z",
+            ),
+        ),
+    }
+
+
 GROUPS = {
     "control-plane": ("etcd", "kubernetes", "kwok"),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
     "checks": ("prometheus",),
+    "kind-tools": ("kind", "kubernetes"),  # the kind CLI and kubectl
+    # Everything a kind node image is built from (services/images/node.py); not part of `make toolchain`.
+    "kind-node": (
+        "kubernetes",
+        "kubernetes-node",
+        "etcd",
+        "coredns",
+        "containerd",
+        "runc",
+        "cri-tools",
+        "cni-plugins",
+        "local-path-provisioner",
+        "kube-router",
+    ),
+    "kind-test": ("agnhost",),
 }
+# What `mlplat toolchain` (`make toolchain`) builds when not told otherwise: the node image's parts need a C
+# compiler and libseccomp for runc, and only `make test-kind` and the kind node image use them.
+DEFAULT_GROUPS = ("control-plane", "pulumi", "checks", "kind-tools")
 
 
 def select(recipes: Mapping[str, Component], names: Iterable[str] | None) -> list[Component]:
-    """Components by name or group ("control-plane", "pulumi"); None means all of them."""
+    """Components by name or group ("control-plane", "kind-node"); None means the DEFAULT_GROUPS."""
     if names is None:
-        return list(recipes.values())
+        names = DEFAULT_GROUPS
     chosen: list[str] = []
     for name in names:
         for member in GROUPS.get(name, (name,)):
@@ -324,34 +478,43 @@ class _Go:
         return Path(info["Dir"])
 
     def run(self, argv: Sequence[str], cwd: Path, log_file: Path, what: str, env: Mapping[str, str] = {}) -> None:
-        """Run a long step, appending to its log and printing a heartbeat so a cold build is not silent."""
-        started = time.monotonic()
-        done = threading.Event()
+        run_step(argv, cwd, log_file, what, self.log, {**self.env, **env})
 
-        def heartbeat() -> None:
-            while not done.wait(HEARTBEAT_SECONDS):
-                self.log(f"  ... {what}: {time.monotonic() - started:.0f}s")
 
-        ticker = threading.Thread(target=heartbeat, daemon=True)
-        ticker.start()
-        try:
-            with open(log_file, "a", encoding="utf-8") as out:
-                out.write(f"$ {' '.join(argv)}\n")
-                out.flush()
-                completed = subprocess.run(
-                    ["nice", "-n", "10", *argv],
-                    cwd=cwd,
-                    env={**self.env, **env},
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                )
-        finally:
-            done.set()
-            ticker.join()
-        if completed.returncode != 0:
-            tail = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-            raise ToolchainError(f"{what} failed (exit {completed.returncode}); log: {log_file}\n" + "\n".join(tail))
+def run_step(
+    argv: Sequence[str], cwd: Path, log_file: Path, what: str, log: Log, env: Mapping[str, str] | None = None
+) -> None:
+    """Run a long step, appending to its log and printing a heartbeat so a cold build is not silent.
+
+    A failure raises ToolchainError with the step, the exit code, the log's path and its last lines."""
+    started = time.monotonic()
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            log(f"  ... {what}: {time.monotonic() - started:.0f}s")
+
+    ticker = threading.Thread(target=heartbeat, daemon=True)
+    ticker.start()
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file, "a", encoding="utf-8") as out:
+            out.write(f"$ {' '.join(argv)}\n")
+            out.flush()
+            completed = subprocess.run(
+                ["nice", "-n", "10", *argv],
+                cwd=cwd,
+                env=dict(os.environ if env is None else env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+    finally:
+        done.set()
+        ticker.join()
+    if completed.returncode != 0:
+        tail = log_file.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        raise ToolchainError(f"{what} failed (exit {completed.returncode}); log: {log_file}\n" + "\n".join(tail))
 
 
 def _on_path(binary: Binary, own_dir: Path) -> Path | None:
@@ -410,6 +573,35 @@ def _stale(link: Path, stored: Path, cache: Path) -> bool:
     """A link into the cache's store that points at another version of the component than `stored`."""
     resolved = link.resolve()
     return (cache / "store").resolve() in resolved.parents and resolved != stored.resolve()
+
+
+def _build_command(component: Component, ldflags: str, output: Path, package: str) -> list[str]:
+    tags = [f"-tags={','.join(component.tags)}"] if component.tags else []
+    return [
+        "go",
+        "build",
+        "-trimpath",
+        *component.build_flags,
+        *tags,
+        f"-ldflags={ldflags}",
+        "-o",
+        str(output),
+        package,
+    ]
+
+
+def _check_libraries(to_build: Sequence[Component]) -> None:
+    """A cgo build whose C library is missing would fail minutes in, deep in a linker log: say it first."""
+    for component in to_build:
+        for library, install in component.needs:
+            found = (
+                shutil.which("pkg-config")
+                and subprocess.run(["pkg-config", "--exists", library], check=False).returncode == 0
+            )
+            if not found:
+                raise ToolchainError(
+                    f"{component.name} links the C library {library}, which pkg-config cannot find: {install}"
+                )
 
 
 def _store(cache: Path, component: Component) -> Path:
@@ -500,6 +692,8 @@ def build(
             "(https://go.dev/dl/), then run `make toolchain` again"
         )
 
+    _check_libraries([component for component, missing in to_build if missing])
+
     # Resolve every module first: an unservable one stops the build before any long compile starts,
     # with one line per module the proxy refuses.
     sources: dict[str, Path] = {}
@@ -525,7 +719,9 @@ def build(
             (target / name).symlink_to(store / name)
         if not missing:
             continue
-        tree = cache / "src" / f"{component.name}@{component.version}"
+        # Named after the module, not the component: kubernetes and kubernetes-node build in the same path,
+        # so the second finds the first one's packages in the build cache.
+        tree = cache / "src" / f"{component.module.replace('/', '_')}@{component.version}"
         log(f"toolchain: {component.name} {component.version}: preparing a writable copy of {component.module}")
         _writable_copy(sources[component.name], tree)
         replaced = _point_replacements_at_published(component, tree, go, log_file)
@@ -539,7 +735,7 @@ def build(
             partial = store / f".{binary.name}.partial"
             ldflags = " ".join(["-s", "-w", *component.ldflags])
             go.run(
-                ["go", "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(partial), binary.package],
+                _build_command(component, ldflags, partial, binary.package),
                 tree,
                 log_file,
                 f"go build {binary.name}",
@@ -554,6 +750,23 @@ def build(
     if "pulumi-kubernetes" in {component.name for component in select(components(pins), names)}:
         _install_provider(target, pins["pulumi-kubernetes"].version, go, logs / "plugins.log")
     return results
+
+
+def module_dir(
+    name: str,
+    *,
+    pins: Mapping[str, Pin] | None = None,
+    cache: Path | None = None,
+    log: Log = lambda line: print(line, file=sys.stderr, flush=True),
+) -> Path:
+    """The released source of a component's module, read-only in the toolchain's module cache.
+
+    For files a release ships beside its binaries: kind's node base files, Kubernetes' pause.c. The same
+    download the build uses, so reading files costs nothing after a build; a refused module raises
+    ModuleUnavailable with one line naming it."""
+    pins = load_pins() if pins is None else dict(pins)
+    recipe = select(components(pins), [name])[0]
+    return _Go(cache_root() if cache is None else cache, log).download(recipe.module, recipe.version)
 
 
 @dataclass(frozen=True)

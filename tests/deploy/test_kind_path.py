@@ -58,6 +58,7 @@ class KindCluster(_Strict):
     nodes: list[Node]
     networking: Networking = Networking()
     featureGates: dict[str, bool] = {}
+    kubeadmConfigPatches: list[str] = []
 
 
 def _config() -> KindCluster:
@@ -70,6 +71,11 @@ def test_kind_config_is_a_valid_v1alpha4_cluster_with_a_digest_pinned_node_image
     image = config.nodes[0].image
     assert re.fullmatch(r"kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", image)
     assert kubernetes_version() == "1.35.8"
+
+
+def test_kind_config_lets_kubernetes_1_35s_kubelet_start_on_a_cgroup_v1_host():
+    patches = [yaml.safe_load(patch) for patch in _config().kubeadmConfigPatches]
+    assert {"kind": "KubeletConfiguration", "failCgroupV1": False} in patches
 
 
 def test_kind_config_maps_every_platform_ui_to_loopback_only():

@@ -24,6 +24,14 @@ PINS = {
     "etcd": toolchain.Pin("3.6.8"),
     "kwok": toolchain.Pin("0.8.0"),
     "prometheus": toolchain.Pin("3.5.0", "v0.305.0"),
+    "kind": toolchain.Pin("0.33.0"),
+    "containerd": toolchain.Pin("2.3.4"),
+    "runc": toolchain.Pin("1.4.3"),
+    "cri-tools": toolchain.Pin("1.36.0"),
+    "cni-plugins": toolchain.Pin("1.9.1"),
+    "coredns": toolchain.Pin("1.13.1"),
+    "local-path-provisioner": toolchain.Pin("0.0.33"),
+    "kube-router": toolchain.Pin("2.1.0"),
 }
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain is not installed")
 
@@ -113,6 +121,62 @@ def test_the_provider_recipe_generates_its_embedded_schema_before_building():
     assert ("go", "generate", "./cmd/pulumi-resource-kubernetes") in recipe.generate
 
 
+def test_make_toolchain_builds_kind_and_kubectl_but_not_the_node_images_parts():
+    chosen = {c.name for c in toolchain.select(toolchain.components(PINS), None)}
+    assert {"kind", "kubernetes", "etcd", "pulumi"} <= chosen
+    assert chosen.isdisjoint({"kubernetes-node", "runc", "containerd", "coredns", "kube-router", "agnhost"})
+
+
+def test_the_node_binaries_come_from_the_same_kubernetes_module_and_version_as_the_control_plane():
+    recipes = toolchain.components(PINS)
+    control_plane, node = recipes["kubernetes"], recipes["kubernetes-node"]
+    assert (
+        (node.module, node.version) == (control_plane.module, control_plane.version) == ("k8s.io/kubernetes", "v1.35.8")
+    )
+    assert node.ldflags == control_plane.ldflags  # stamped v1.35.8 like a release
+    assert node.published_version("k8s.io/api") == "v0.35.8"
+    assert {b.name for b in node.binaries} == {"kubelet", "kubeadm", "kube-proxy"}
+    assert all(not b.version_args for b in node.binaries)  # never a kubelet from PATH inside the node image
+
+
+def test_runc_is_linked_static_with_seccomp_like_its_make_static():
+    runc = toolchain.components(PINS)["runc"]
+    command = toolchain._build_command(runc, " ".join(runc.ldflags), Path("/out"), ".")
+    assert runc.env["CGO_ENABLED"] == "1"
+    assert "-tags=seccomp,urfave_cli_no_docs,netgo,osusergo" in command
+    assert "-buildmode=pie" in command
+    assert "-extldflags -static-pie" in command[command.index("-o") - 1]
+    assert runc.needs == (("libseccomp", "apt-get install gcc libseccomp-dev"),)
+
+
+def test_containerd_leaves_out_the_snapshotters_kind_never_uses_and_reports_its_version():
+    containerd = toolchain.components(PINS)["containerd"]
+    command = toolchain._build_command(containerd, "", Path("/out"), "./cmd/containerd")
+    assert "-tags=no_aufs,no_zfs,no_btrfs,no_devmapper" in command
+    assert "-X github.com/containerd/containerd/v2/version.Version=v2.3.4" in containerd.ldflags
+    assert {b.name for b in containerd.binaries} == {"containerd", "ctr", "containerd-shim-runc-v2"}
+
+
+def test_a_build_without_tags_passes_no_tags_flag():
+    command = toolchain._build_command(toolchain.components(PINS)["kind"], "-s -w", Path("/out"), ".")
+    assert command == ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", "/out", "."]
+
+
+def test_a_missing_c_library_is_named_with_what_to_install_before_anything_compiles():
+    recipe = toolchain.Component(
+        "tool", "example.com/tool", "v1.0.0", (), needs=(("no-such-library-x", "apt-get install x-dev"),)
+    )
+    with pytest.raises(
+        toolchain.ToolchainError, match="tool links the C library no-such-library-x.*apt-get install x-dev"
+    ):
+        toolchain._check_libraries([recipe])
+
+
+def test_the_kind_pin_is_the_kind_the_cluster_config_names():
+    kind = (toolchain.ROOT / "infra" / "kind" / "cluster.yaml").read_text()
+    assert f"kind v{toolchain.load_pins()['kind'].version}" in kind
+
+
 def test_groups_expand_and_unknown_names_list_the_choices():
     recipes = toolchain.components(PINS)
     assert [c.name for c in toolchain.select(recipes, ["control-plane"])] == ["etcd", "kubernetes", "kwok"]
@@ -185,6 +249,14 @@ def test_a_module_the_proxy_cannot_serve_stops_the_build_with_one_line_naming_it
     message = str(caught.value)
     assert "\n" not in message
     assert "cannot serve sigs.k8s.io/kwok@v0.8.0" in message
+
+
+@needs_go
+def test_reading_a_modules_files_from_a_refused_module_stops_with_one_line_naming_it(tmp_path):
+    with pytest.raises(toolchain.ModuleUnavailable) as caught:
+        toolchain.module_dir("kind", pins=PINS, cache=tmp_path, log=lambda line: None)
+    assert "\n" not in str(caught.value)
+    assert "cannot serve sigs.k8s.io/kind@v0.33.0" in str(caught.value)
 
 
 def test_cached_binaries_are_never_rebuilt(tmp_path):
