@@ -22,7 +22,8 @@ from pathlib import Path
 
 from blueprints.schema import Blueprint
 from services.demo.running import DemoError, RunningPlatform, StandalonePlatform, platform_urls
-from services.demo.steps import STEPS, Step, Walk
+from services.demo.steps import STEPS, Step
+from services.demo.walk import Walk
 
 __all__ = ["Demo", "DemoError", "STEPS", "Step", "platform_urls"]
 

@@ -21,17 +21,10 @@ from services.demo.running import DemoError
 from services.features.names import FEATURE_SERVICE_TAG
 
 if TYPE_CHECKING:
-    from services.demo.steps import Walk
+    from services.demo.walk import Walk
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 TAGS = {"training_data_digest": "sklearn:iris", "code_version": "demo"}
-
-
-def iris() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_iris
-
-    data = load_iris()
-    return data.data, data.target
 
 
 def feature_store(walk: Walk, tenant) -> dict:

@@ -13,44 +13,15 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
-from blueprints.schema import Blueprint
 from services.demo import lifecycle
-from services.demo.running import DemoError, RunningPlatform
+from services.demo.running import DemoError
+from services.demo.walk import Walk
 from services.registry.access import GATE, tenant_user
 from services.registry.credentials import acting_as
 
 __all__ = ["STEPS", "Step", "Walk"]
-
-
-@dataclass
-class Walk:
-    """What the steps share: the blueprint, the platform, the data, and the summary they fill in."""
-
-    blueprint: Blueprint
-    platform: RunningPlatform
-    say: Callable[[str], None]
-    drift_timeout: float = 240.0
-    retrain_timeout: float = 300.0
-    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-    summary: dict = field(
-        default_factory=lambda: {"promoted": [], "answers": 0, "drift_alert": None, "batch": [], "retrain": None}
-    )
-    registered: dict[str, list[str]] = field(default_factory=dict)  # model -> versions the train step made
-
-    def __post_init__(self) -> None:
-        self.x, self.y = lifecycle.iris()
-
-    def models(self):
-        return [(tenant, model) for tenant in self.blueprint.tenants for model in tenant.models]
-
-    def require(self, step: str, component: str) -> str:
-        url = self.platform.url(component)
-        if url is None:
-            raise DemoError(f"step {step}: {self.platform.missing(component)}")
-        return url
 
 
 def features(walk: Walk) -> None:

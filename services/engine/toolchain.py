@@ -644,7 +644,10 @@ def build(
     cache: Path | None = None,
     log: Log = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> list[BuildResult]:
-    """Make every requested binary available in bin_dir(); see the module docstring."""
+    """Make every requested binary available in bin_dir(); see the module docstring.
+
+    Three steps: reuse what is cached or on PATH (`_reuse`), resolve every module the rest needs on the
+    proxy before any compile starts (`_resolve`), then build each component into the store (`_compile`)."""
     pins = load_pins() if pins is None else dict(pins)
     cache = cache_root() if cache is None else cache
     go = _Go(cache, log)
@@ -655,19 +658,37 @@ def build(
     logs = cache / "logs"
     target.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
+    chosen = select(components(pins), names)
+    results, to_build = _reuse(chosen, target, cache)
+    if to_build and shutil.which("go", path=go.env.get("PATH")) is None:
+        missing = ", ".join(binary.name for _, binaries in to_build for binary in binaries)
+        raise ToolchainError(
+            f"building {missing} needs the Go toolchain, and `go` is not on PATH: install Go 1.26 or newer "
+            "(https://go.dev/dl/), then run `make toolchain` again"
+        )
+    _check_libraries([component for component, binaries in to_build if binaries])
+    sources = _resolve(to_build, go)
+    for component, binaries in to_build:
+        results += _compile(component, binaries, sources[component.name], target, cache, go)
+    if "pulumi-kubernetes" in {component.name for component in chosen}:
+        _install_provider(target, pins["pulumi-kubernetes"].version, go, logs / "plugins.log")
+    return results
+
+
+def _reuse(
+    chosen: Sequence[Component], target: Path, cache: Path
+) -> tuple[list[BuildResult], list[tuple[Component, list[Binary]]]]:
+    """Link what the store or PATH already has into `target`; returns those results and what is left to build."""
     results: list[BuildResult] = []
     to_build: list[tuple[Component, list[Binary]]] = []
-
-    for component in select(components(pins), names):
+    for component in chosen:
         missing: list[Binary] = []
         for binary in component.binaries:
             link, stored = target / binary.name, _store(cache, component) / binary.name
             if link.exists() and not _stale(link, stored, cache):
                 results.append(BuildResult(binary.name, "cached", link))
                 continue
-            if link.exists():  # it links to the same binary at another version (the provider follows the SDK)
-                link.unlink()
-            if link.is_symlink():  # it points at something gone (a binary removed from PATH)
+            if link.exists() or link.is_symlink():  # another version (the provider follows the SDK), or gone
                 link.unlink()
             if stored.exists():
                 link.symlink_to(stored)
@@ -684,18 +705,12 @@ def build(
                 link.symlink_to(stored)
         if missing or any(not (target / name).exists() for _, name in component.files):
             to_build.append((component, missing))
+    return results, to_build
 
-    if to_build and shutil.which("go", path=go.env.get("PATH")) is None:
-        names = ", ".join(binary.name for _, missing in to_build for binary in missing)
-        raise ToolchainError(
-            f"building {names} needs the Go toolchain, and `go` is not on PATH: install Go 1.26 or newer "
-            "(https://go.dev/dl/), then run `make toolchain` again"
-        )
 
-    _check_libraries([component for component, missing in to_build if missing])
-
-    # Resolve every module first: an unservable one stops the build before any long compile starts,
-    # with one line per module the proxy refuses.
+def _resolve(to_build: Sequence[tuple[Component, list[Binary]]], go: _Go) -> dict[str, Path]:
+    """Every module's source, downloaded first: an unservable one stops the build before any long compile
+    starts, with one line per module the proxy refuses."""
     sources: dict[str, Path] = {}
     refused: list[str] = []
     for component, _ in to_build:
@@ -705,50 +720,49 @@ def build(
             refused.append(str(exc))
     if refused:
         raise ModuleUnavailable("\n".join(refused))
+    return sources
 
-    for component, missing in to_build:
-        log_file = logs / f"{component.name}@{component.version}.log"
-        store = _store(cache, component)
-        store.mkdir(parents=True, exist_ok=True)
-        for sources_in_module, name in component.files:
-            documents = [(sources[component.name] / path).read_text(encoding="utf-8") for path in sources_in_module]
-            partial = store / f".{name}.partial"
-            partial.write_text("\n---\n".join(doc.strip() for doc in documents) + "\n", encoding="utf-8")
-            partial.rename(store / name)
-            (target / name).unlink(missing_ok=True)
-            (target / name).symlink_to(store / name)
-        if not missing:
-            continue
-        # Named after the module, not the component: kubernetes and kubernetes-node build in the same path,
-        # so the second finds the first one's packages in the build cache.
-        tree = cache / "src" / f"{component.module.replace('/', '_')}@{component.version}"
-        log(f"toolchain: {component.name} {component.version}: preparing a writable copy of {component.module}")
-        _writable_copy(sources[component.name], tree)
-        replaced = _point_replacements_at_published(component, tree, go, log_file)
-        if replaced:
-            log(f"  {len(replaced)} local replace directives now point at published versions")
-        for command in component.generate:
-            go.run(command, tree, log_file, f"{component.name}: {' '.join(command)}", component.env)
-        for binary in missing:
-            log(f"toolchain: building {binary.name} {component.version} (log: {log_file})")
-            started = time.monotonic()
-            partial = store / f".{binary.name}.partial"
-            ldflags = " ".join(["-s", "-w", *component.ldflags])
-            go.run(
-                _build_command(component, ldflags, partial, binary.package),
-                tree,
-                log_file,
-                f"go build {binary.name}",
-                component.env,
-            )
-            partial.rename(store / binary.name)  # atomic: a stored binary is always a complete one
-            (target / binary.name).symlink_to(store / binary.name)
-            seconds = time.monotonic() - started
-            log(f"  built {binary.name} in {seconds:.0f}s")
-            results.append(BuildResult(binary.name, "built", target / binary.name, seconds))
-        shutil.rmtree(tree)  # the work tree is only needed while building; the caches keep the speed
-    if "pulumi-kubernetes" in {component.name for component in select(components(pins), names)}:
-        _install_provider(target, pins["pulumi-kubernetes"].version, go, logs / "plugins.log")
+
+def _compile(
+    component: Component, missing: list[Binary], source: Path, target: Path, cache: Path, go: _Go
+) -> list[BuildResult]:
+    """One component's files and binaries into its store, each linked into `target` once complete."""
+    log_file = cache / "logs" / f"{component.name}@{component.version}.log"
+    store = _store(cache, component)
+    store.mkdir(parents=True, exist_ok=True)
+    for sources_in_module, name in component.files:
+        documents = [(source / path).read_text(encoding="utf-8") for path in sources_in_module]
+        partial = store / f".{name}.partial"
+        partial.write_text("\n---\n".join(doc.strip() for doc in documents) + "\n", encoding="utf-8")
+        partial.rename(store / name)
+        (target / name).unlink(missing_ok=True)
+        (target / name).symlink_to(store / name)
+    if not missing:
+        return []
+    # Named after the module, not the component: kubernetes and kubernetes-node build in the same path,
+    # so the second finds the first one's packages in the build cache.
+    tree = cache / "src" / f"{component.module.replace('/', '_')}@{component.version}"
+    go.log(f"toolchain: {component.name} {component.version}: preparing a writable copy of {component.module}")
+    _writable_copy(source, tree)
+    replaced = _point_replacements_at_published(component, tree, go, log_file)
+    if replaced:
+        go.log(f"  {len(replaced)} local replace directives now point at published versions")
+    for command in component.generate:
+        go.run(command, tree, log_file, f"{component.name}: {' '.join(command)}", component.env)
+    results = []
+    for binary in missing:
+        go.log(f"toolchain: building {binary.name} {component.version} (log: {log_file})")
+        started = time.monotonic()
+        partial = store / f".{binary.name}.partial"
+        ldflags = " ".join(["-s", "-w", *component.ldflags])
+        command = _build_command(component, ldflags, partial, binary.package)
+        go.run(command, tree, log_file, f"go build {binary.name}", component.env)
+        partial.rename(store / binary.name)  # atomic: a stored binary is always a complete one
+        (target / binary.name).symlink_to(store / binary.name)
+        seconds = time.monotonic() - started
+        go.log(f"  built {binary.name} in {seconds:.0f}s")
+        results.append(BuildResult(binary.name, "built", target / binary.name, seconds))
+    shutil.rmtree(tree)  # the work tree is only needed while building; the caches keep the speed
     return results
 
 

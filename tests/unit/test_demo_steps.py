@@ -11,7 +11,8 @@ from blueprints import load
 from services.cli import main
 from services.demo import STEPS
 from services.demo.running import DemoError
-from services.demo.steps import Walk, batch, challenger, drift, features, retrain
+from services.demo.steps import batch, challenger, drift, features, retrain
+from services.demo.walk import Walk
 
 
 class FakePlatform:
