@@ -19,7 +19,7 @@ LOCAL_MIRROR = "localhost:5001"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("images", help="list or build every image the platform needs (air-gapped installs)")
-    commands = parser.add_subparsers(dest="images_command", metavar="SUBCOMMAND", required=True)
+    commands = parser.add_subparsers(dest="images_command", metavar="{list,build}", required=True)
     listing = commands.add_parser("list", help="every image a blueprint needs, and how it is built here")
     listing.add_argument("--blueprint", help="shipped name or path [every shipped blueprint]")
     listing.set_defaults(handler=_list)
@@ -76,15 +76,18 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _select(images: list, only: str | None) -> list:
-    if not only:
-        return images
+def _only(only: str | None) -> list[str] | None:
+    """The --only names, checked against the catalog before anything slow runs."""
+    from services.images.catalog import images_for
+
+    if only is None:
+        return None
     names = [name.strip() for name in only.split(",") if name.strip()]
-    known = {image.name: image for image in images}
+    known = [image.name for image in images_for()]
     missing = [name for name in names if name not in known]
-    if missing:
-        raise CliError(f"--only: no image named {', '.join(missing)}; choose from: {', '.join(known)}")
-    return [known[name] for name in names]
+    if missing or not names:
+        raise CliError(f"--only: no image named {', '.join(missing) or repr(only)}; choose from: {', '.join(known)}")
+    return names
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -95,13 +98,14 @@ def _build(args: argparse.Namespace) -> int:
     from services.images.rootfs import RootfsError
     from services.images.trust import BuildTrust, TrustError
 
+    only = _only(args.only)
     try:
         trust = BuildTrust.from_option(args.ca_file)
         if args.push:
             mirrored("docker.io/library/check:1", args.mirror)  # validates --mirror before any build
     except (TrustError, MirrorError) as exc:
         raise CliError(str(exc)) from None
-    images = _select(_needs(args.blueprint), args.only)
+    images = [image for image in _needs(args.blueprint) if only is None or image.name in only]
     builder = Builder(trust, rebuild=args.rebuild)
     started = time.monotonic()
     outcomes = []

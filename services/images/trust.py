@@ -5,6 +5,9 @@ wget, apt inside a Dockerfile, pip, npm) must then trust that CA, and the images
 the CA belongs to the network the image was built on, not to the clusters it runs in.
 
 One option carries it: `mlplat images build --ca-file PEM`, or MLPLAT_BUILD_CA_FILE; nothing by default.
+The file may be the proxy's CA alone or a whole bundle that includes it (a machine's
+/etc/ssl/certs/ca-certificates.crt): certificates that Debian's ca-certificates package ships are
+dropped, since every base image here trusts them already; what is left is the extra CA.
 - Host-side steps get a bundle file: the machine's own bundle plus the extra certificates
   (debootstrap through WGETRC, npm through npm_config_cafile).
 - Docker builds get the PEM text as the build argument EXTRA_CA_CERTS. The Dockerfiles use it only in
@@ -20,11 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BuildTrust", "TrustError", "ENV_VAR", "SYSTEM_BUNDLE"]
+__all__ = ["BuildTrust", "DEBIAN_CERTIFICATES", "ENV_VAR", "SYSTEM_BUNDLE", "TrustError"]
 
 ENV_VAR = "MLPLAT_BUILD_CA_FILE"
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # Debian's; what the host's own tools trust
 _BEGIN = "-----BEGIN CERTIFICATE-----"
+_END = "-----END CERTIFICATE-----"
+DEBIAN_CERTIFICATES = Path("/usr/share/ca-certificates/mozilla")  # what ca-certificates ships, on Debian hosts
+# A build argument is one command-line argument, and Linux caps one at 128 KiB.
+_MAX_BYTES = 96 * 1024
 
 
 class TrustError(ValueError):
@@ -54,7 +61,15 @@ class BuildTrust:
                 f"{option}: {value} holds no PEM certificate ({_BEGIN} ...): export the CA as PEM, "
                 "e.g. `openssl x509 -in ca.der -inform der -out ca.pem`"
             )
-        return cls(pem=text.strip() + "\n", source=f"{option} {value}")
+        shipped = _debian_certificates()
+        certificates = [cert for cert in _certificates(text) if cert not in shipped]
+        pem = "".join(certificates)
+        if len(pem) > _MAX_BYTES:
+            raise TrustError(
+                f"{option}: {value} holds {len(certificates)} certificates that Debian does not ship "
+                f"({len(pem) // 1024} KiB, more than a build argument can carry): name the proxy's CA alone"
+            )
+        return cls(pem=pem, source=f"{option} {value}")
 
     def __bool__(self) -> bool:
         return bool(self.pem)
@@ -72,3 +87,21 @@ class BuildTrust:
         system = SYSTEM_BUNDLE.read_text(encoding="ascii", errors="replace") if SYSTEM_BUNDLE.exists() else ""
         bundle.write_text(system.rstrip() + "\n" + self.pem, encoding="ascii")
         return bundle
+
+
+def _certificates(text: str) -> list[str]:
+    """Each PEM certificate of a file, normalised (one block per certificate, without surrounding text)."""
+    blocks = []
+    for chunk in text.split(_BEGIN)[1:]:
+        body = chunk.split(_END)[0]
+        blocks.append(f"{_BEGIN}\n" + "\n".join(line.strip() for line in body.strip().splitlines()) + f"\n{_END}\n")
+    return blocks
+
+
+def _debian_certificates() -> set[str]:
+    if not DEBIAN_CERTIFICATES.is_dir():
+        return set()
+    found: set[str] = set()
+    for path in DEBIAN_CERTIFICATES.glob("*.crt"):
+        found.update(_certificates(path.read_text(encoding="ascii", errors="replace")))
+    return found
