@@ -60,10 +60,12 @@ read_settings() {
 
 init_cluster() {
 	log "initialising a database cluster in $PGDATA as $POSTGRES_USER"
-	local args=(--username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD"))
+	local args=(--username="$POSTGRES_USER")
 	[ -z "${POSTGRES_INITDB_WALDIR:-}" ] || args+=(--waldir="$POSTGRES_INITDB_WALDIR")
+	# The password reaches initdb through a pipe, never a file on disk; the pipe must be opened on
+	# initdb's own command line (it closes when the command that created it ends).
 	# shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a list of options, split on purpose
-	initdb "${args[@]}" $POSTGRES_INITDB_ARGS
+	initdb "${args[@]}" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS
 	local method=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
 	printf '\nhost all all all %s\n' "$method" >> "$PGDATA/pg_hba.conf"
 }
