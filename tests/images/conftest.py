@@ -167,3 +167,30 @@ def volume(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o777)
     return folder
+
+
+def pod_volumes(manifests: list[dict], workload: dict, folder: Path) -> tuple[list[tuple[Path, str, bool]], list[str]]:
+    """A workload's volumes as its first container mounts them: ConfigMaps and Secrets handed over as the
+    kubelet hands them, persistent volume claims as empty writable folders; emptyDirs as scratch paths.
+    Returns (volumes for run_as_pod, scratch paths)."""
+    from tests.infra.conftest import find
+
+    pod = workload["spec"]["template"]["spec"]
+    namespace = workload["metadata"]["namespace"]
+    sources = {source["name"]: source for source in pod.get("volumes", [])}
+    volumes: list[tuple[Path, str, bool]] = []
+    scratch: list[str] = []
+    for mount in pod["containers"][0].get("volumeMounts", []):
+        # A name without a pod volume is a StatefulSet's volumeClaimTemplate: a persistent volume too.
+        source, path = sources.get(mount["name"], {"persistentVolumeClaim": {}}), mount["mountPath"]
+        if "configMap" in source:
+            data = find(manifests, "ConfigMap", source["configMap"]["name"], namespace)["data"]
+            volumes.append((handed_over(folder / mount["name"], data), path, True))
+        elif "secret" in source:
+            secret = find(manifests, "Secret", source["secret"]["secretName"], namespace)
+            volumes.append((handed_over(folder / mount["name"], dict(secret.get("stringData") or {})), path, True))
+        elif "persistentVolumeClaim" in source:
+            volumes.append((volume(folder / mount["name"]), path, False))
+        elif "emptyDir" in source:
+            scratch.append(path)
+    return volumes, scratch

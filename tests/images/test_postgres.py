@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from infra import images as pins
-from tests.images.conftest import handed_over, volume
+from tests.images.conftest import handed_over, pod_volumes, volume
 from tests.infra.conftest import find, rendered, rendered_with_wal_archiving
 
 UID = pins.POSTGRES_UID
@@ -16,19 +16,6 @@ ENV = {"POSTGRES_USER": "mlflow", "POSTGRES_PASSWORD": "s3cret", "POSTGRES_DB": 
 PGDATA = "/var/lib/postgresql/data/pgdata"  # as the StatefulSet sets it: a folder inside the volume
 READY = "database system is ready to accept connections"
 INITIALISED = "initialisation complete: starting the server"
-
-
-def _config_maps(manifests, workload, folder):
-    """The workload's ConfigMap volumes, handed over as the kubelet hands them: (folder, mount path, ro)."""
-    pod = workload["spec"]["template"]["spec"]
-    sources = {v["name"]: v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
-    namespace = workload["metadata"]["namespace"]
-    return [
-        (handed_over(folder / mount["name"], find(manifests, "ConfigMap", sources[mount["name"]], namespace)["data"]),
-         mount["mountPath"], True)
-        for mount in pod["containers"][0]["volumeMounts"]
-        if mount["name"] in sources
-    ]  # fmt: skip
 
 
 @pytest.fixture
@@ -131,18 +118,10 @@ def test_wal_archiving_arguments_start_the_server_and_archive_a_segment(image, r
     manifests = rendered_with_wal_archiving().manifests
     statefulset = find(manifests, "StatefulSet", "mlflow-db", "mlops-system")
     args = statefulset["spec"]["template"]["spec"]["containers"][0]["args"]
-    backups = volume(tmp_path / "backups")
+    volumes, scratch = pod_volumes(manifests, statefulset, tmp_path)
+    backups = next(host for host, path, _ in volumes if path == "/backups")
     container = run_as_pod(
-        image("postgres"),
-        UID,
-        args=args,
-        env={**ENV, "PGDATA": PGDATA},
-        volumes=[
-            (volume(tmp_path / "data"), "/var/lib/postgresql/data", False),
-            (backups, "/backups", False),
-            *_config_maps(manifests, statefulset, tmp_path),
-        ],
-        scratch=SCRATCH,
+        image("postgres"), UID, args=args, env={**ENV, "PGDATA": PGDATA}, volumes=volumes, scratch=scratch
     )
     container.wait_log(INITIALISED, timeout=120)
     container.wait_log(READY, timeout=60)
