@@ -106,6 +106,10 @@ def _build(args: argparse.Namespace) -> int:
     except (TrustError, MirrorError) as exc:
         raise CliError(str(exc)) from None
     images = [image for image in _needs(args.blueprint) if only is None or image.name in only]
+    if args.push and args.mirror == LOCAL_MIRROR and "registry" not in {image.name for image in images}:
+        from services.images.catalog import LOCAL_REGISTRY
+
+        images.insert(0, LOCAL_REGISTRY)  # the local mirror runs the registry built here: build it first
     builder = Builder(trust, rebuild=args.rebuild)
     started = time.monotonic()
     outcomes = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import images as pins
+from infra.versions import node_image
 from services.images.rootfs import DEBIAN, PYTHON
 
 __all__ = [
@@ -259,7 +260,7 @@ LOCAL_REGISTRY = Image(
 
 KIND_NODE = Image(
     name="kind-node",
-    ref="",  # read from infra/kind/cluster.yaml by images_for()
+    ref="",  # infra/kind/cluster.yaml's, filled in by images_for()
     version="Kubernetes v1.35.8 for kind v0.33.0",
     how="built by the kind node image build, not by `mlplat images build`",
     source="sigs.k8s.io/kind@v0.33.0 and k8s.io/kubernetes@v1.35.8",
@@ -267,13 +268,6 @@ KIND_NODE = Image(
 )
 
 KIND: tuple[Image, ...] = (LOCAL_REGISTRY, KIND_NODE)
-
-
-def _kind_node_ref() -> str:
-    import yaml
-
-    config = yaml.safe_load((ROOT / "infra" / "kind" / "cluster.yaml").read_text(encoding="utf-8"))
-    return config["nodes"][0]["image"]
 
 
 def images_for(platform_ref: str = PLATFORM.ref) -> tuple[Image, ...]:
@@ -284,7 +278,7 @@ def images_for(platform_ref: str = PLATFORM.ref) -> tuple[Image, ...]:
         *DEPLOYED,
         replace(PLATFORM, ref=platform_ref),
         LOCAL_REGISTRY,
-        replace(KIND_NODE, ref=_kind_node_ref()),
+        replace(KIND_NODE, ref=node_image()),
     )
 
 
