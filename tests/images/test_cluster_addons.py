@@ -9,7 +9,13 @@ from tests.infra.conftest import find, rendered
 
 
 def test_kube_state_metrics_runs_as_65534_and_is_the_pinned_release(image, run_as_pod):
-    done = run_as_pod(image("kube-state-metrics"), pins.PROMETHEUS_UID, args=["--version"], detach=False)
+    done = run_as_pod(
+        image("kube-state-metrics"),
+        pins.PROMETHEUS_UID,
+        entrypoint="/kube-state-metrics",
+        args=["version"],
+        detach=False,
+    )
     assert done.returncode == 0 and "v2.15.0" in done.stdout + done.stderr, done.stderr
 
 

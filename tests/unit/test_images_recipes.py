@@ -64,3 +64,26 @@ def test_the_platform_image_inputs_are_the_sources_it_copies_without_bytecode():
     assert any(path.name == "constraints.txt" for path in files)
     assert any(path.parts[-2:] == ("model_server", "app.py") for path in files)
     assert not any("__pycache__" in path.parts or path.suffix == ".pyc" for path in files)
+
+
+def test_a_refused_module_stops_the_build_before_any_compile_with_one_line_naming_it(monkeypatch, tmp_path):
+    from services.images import go_program
+    from services.images.go_program import ModuleUnavailable
+
+    class FakeGo:
+        def download(self, module, version):
+            if module == "example.com/refused":
+                raise ModuleUnavailable(f"the Go module proxy cannot serve {module}@{version}: 403 Forbidden")
+            return tmp_path
+
+    monkeypatch.setattr(go_program, "_go", lambda log, env: FakeGo())
+    monkeypatch.setattr(go_program, "images_cache", lambda: tmp_path)
+    programs = [
+        GoProgram("example.com/served", "v1.0.0", (GoBinary("served", "."),)),
+        GoProgram("example.com/refused", "v2.0.0", (GoBinary("refused", "."),)),
+    ]
+    with pytest.raises(ModuleUnavailable) as refused:
+        go_program.resolve(programs, log=lambda line: None)
+    assert str(refused.value).splitlines() == [
+        "the Go module proxy cannot serve example.com/refused@v2.0.0: 403 Forbidden"
+    ]
