@@ -8,7 +8,8 @@ program it ships, and the ids of the images it builds from. An image whose label
 again, and since a base keeps its id while its own inputs stay the same, nothing above it is either.
 
 What the hash leaves out, on purpose: the Debian archive's state (an image from Debian's packages is
-rebuilt when its recipe changes, not when Debian publishes a fix: `--rebuild` forces it) and the extra
+rebuilt when its recipe changes, not when Debian publishes a fix: `--rebuild` builds the images again
+without Docker's layer cache, the debootstrap bases excepted) and the extra
 CA (it changes how packages are downloaded, not what is installed).
 
 With `push`, each image is also tagged under the mirror (services/images/mirror.py) and pushed; for the
@@ -117,7 +118,7 @@ class Builder:
             self.log(f"images: building the base {spec.ref} (plays {spec.plays})")
             docker.build(
                 context, context / "Dockerfile", spec.ref, build_args=args, labels={INPUTS_LABEL: inputs},
-                log_file=self.logs / f"base-{spec.name}.log", log=self.log,
+                log_file=self.logs / f"base-{spec.name}.log", log=self.log, no_cache=self.rebuild,
             )  # fmt: skip
         return spec.ref
 
@@ -167,7 +168,7 @@ class Builder:
         build_args = {**args, **self.trust.build_args()}
         docker.build(
             context, dockerfile, image.ref, build_args=build_args, labels=labels,
-            log_file=self.logs / f"image-{image.name}.log", log=self.log,
+            log_file=self.logs / f"image-{image.name}.log", log=self.log, no_cache=self.rebuild,
         )  # fmt: skip
         return self._outcome(image, "built", time.monotonic() - started)
 

@@ -15,7 +15,7 @@ them, services/images/mirror.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra import images as pins
@@ -70,7 +70,6 @@ class Image:
     differences: tuple[str, ...] = ()  # how it differs from the upstream image (docs/air-gapped.md)
     not_built: str = ""  # why `mlplat images build` does not build it, and what to do instead
     debian_package: str = ""  # for images from Debian's packages: the package whose version they carry
-    labels: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def built_here(self) -> bool:

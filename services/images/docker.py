@@ -99,9 +99,13 @@ def build(
     labels: Mapping[str, str],
     log_file: Path,
     log: Log = _stderr,
+    no_cache: bool = False,
 ) -> None:
-    """`docker build` with the host's network (package downloads inside the build need it here)."""
+    """`docker build` with the host's network (package downloads inside the build need it here);
+    `no_cache` ignores Docker's layer cache too (fresh packages from the archive)."""
     argv = ["docker", "build", "--network", "host", "--force-rm", "-f", str(dockerfile), "-t", tag]
+    if no_cache:
+        argv.append("--no-cache")
     for key, value in build_args.items():
         argv += ["--build-arg", f"{key}={value}"]
     for key, value in labels.items():
