@@ -86,30 +86,42 @@ def test_without_a_password_it_refuses_to_initialise_and_says_how_to_fix_it(imag
     assert done.returncode != 0 and "POSTGRES_PASSWORD" in done.stderr
 
 
-def test_the_backup_cronjob_runs_its_script_as_70_from_the_configmap(database, image, run_as_pod, tmp_path):
-    """backup.sh is handed over as the CronJob mounts it (a ConfigMap), never read from the checkout."""
-    server, _ = database
+def _job(image, run_as_pod, tmp_path, server, cronjob: str, backups, **env):
+    """Run a registry CronJob's container once, as its Job would: its command, its environment, its
+    scripts handed over as the ConfigMap, sharing the server's network (PGHOST=127.0.0.1)."""
     manifests = rendered("foundation").manifests
     scripts = find(manifests, "ConfigMap", "mlflow-db-scripts", "mlops-system")["data"]
-    job = find(manifests, "CronJob", "mlflow-db-backup", "mlops-system")["spec"]["jobTemplate"]["spec"]["template"]
+    job = find(manifests, "CronJob", cronjob, "mlops-system")["spec"]["jobTemplate"]["spec"]["template"]
     container = job["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    env.update({"PGUSER": "mlflow", "PGPASSWORD": "s3cret", "PGDATABASE": "mlflow", "PGHOST": "127.0.0.1"})
-    backups = volume(tmp_path / "backups")
-    done = run_as_pod(
+    variables = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    variables.update({"PGUSER": "mlflow", "PGPASSWORD": "s3cret", "PGDATABASE": "mlflow", "PGHOST": "127.0.0.1"})
+    return run_as_pod(
         image("postgres"),
         UID,
         entrypoint=container["command"][0],
         args=container["command"][1:],
-        env=env,
-        volumes=[(backups, "/backups", False), (handed_over(tmp_path / "scripts", scripts), "/scripts", True)],
+        env={**variables, **env},
+        volumes=[(backups, "/backups", False), (handed_over(tmp_path / cronjob, scripts), "/scripts", True)],
         scratch=("/tmp",),
         network=f"container:{server.id}",
         detach=False,
     )
-    assert done.returncode == 0, done.stderr
-    assert "backup written: /backups/mlflow-" in done.stdout
+
+
+def test_the_backup_and_restore_jobs_run_their_scripts_as_70_from_the_configmap(database, image, run_as_pod, tmp_path):
+    """backup.sh and restore.sh are handed over as the CronJobs mount them (a ConfigMap), never read
+    from the checkout, and every tool they call is in the image for UID 70 on a read-only root."""
+    server, _ = database
+    backups = volume(tmp_path / "backups")
+    backup = _job(image, run_as_pod, tmp_path, server, "mlflow-db-backup", backups)
+    assert backup.returncode == 0, backup.stderr
+    assert "backup written: /backups/mlflow-" in backup.stdout
     assert len(list(backups.glob("mlflow-*.dump.sha256"))) == 1
+    server.exec("psql", "postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow", "-c", "DELETE FROM models")
+    restore = _job(image, run_as_pod, tmp_path, server, "mlflow-db-restore", backups, RESTORE_FORCE="1")
+    assert restore.returncode == 0, restore.stderr
+    rows = server.exec("psql", "postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow", "-tAc", "SELECT name FROM models")
+    assert rows.stdout.strip() == "iris"
 
 
 def test_wal_archiving_arguments_start_the_server_and_archive_a_segment(image, run_as_pod, tmp_path):
