@@ -87,3 +87,9 @@ def test_a_refused_module_stops_the_build_before_any_compile_with_one_line_namin
     assert str(refused.value).splitlines() == [
         "the Go module proxy cannot serve example.com/refused@v2.0.0: 403 Forbidden"
     ]
+
+
+def test_prometheus_is_built_from_the_module_the_toolchains_promtool_comes_from():
+    from services.engine import toolchain
+
+    assert PROGRAMS["prometheus"].version == toolchain.load_pins()["prometheus"].module_version
