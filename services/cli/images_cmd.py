@@ -13,8 +13,7 @@ import argparse
 import time
 
 from services.cli import CliError
-
-LOCAL_MIRROR = "localhost:5001"
+from services.images.registry import LOCAL_MIRROR  # stdlib only: `mlplat --help` stays instant
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -55,7 +55,6 @@ def prometheus_ui(tree: Path, go: toolchain._Go, log_file: Path, log: Log) -> No
     shutil.rmtree(static / "mantine-ui", ignore_errors=True)
     (ui / "mantine-ui" / "dist").rename(static / "mantine-ui")
     go.run(["bash", "scripts/compress_assets.sh"], tree, log_file, "compress the web UI assets")
-    shutil.rmtree(ui / "node_modules", ignore_errors=True)  # 400 MB that the Go build does not read
 
 
 PROGRAMS: dict[str, GoProgram] = {

@@ -15,6 +15,7 @@ registry build) keeps what was pushed.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import urllib.error
@@ -23,7 +24,9 @@ from collections.abc import Callable
 
 from services.images import docker
 
-__all__ = ["CONTAINER", "HOST_PORT", "LOCAL_MIRROR", "NETWORK", "VOLUME", "RegistryError", "ensure_running"]
+__all__ = [
+    "CONTAINER", "HOST_PORT", "LOCAL_MIRROR", "NETWORK", "VOLUME", "RegistryError", "connect_to_kind", "ensure_running"
+]  # fmt: skip
 
 CONTAINER = "kind-registry"
 NETWORK = "kind"
@@ -41,8 +44,6 @@ def _state(name: str) -> dict | None:
     done = docker.docker("container", "inspect", name, check=False)
     if done.returncode != 0:
         return None
-    import json
-
     return json.loads(done.stdout)[0]
 
 
