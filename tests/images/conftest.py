@@ -193,4 +193,10 @@ def pod_volumes(manifests: list[dict], workload: dict, folder: Path) -> tuple[li
             volumes.append((volume(folder / mount["name"]), path, False))
         elif "emptyDir" in source:
             scratch.append(path)
+    # A mount inside another (/etc/prometheus/rules in /etc/prometheus) needs its mount point to exist in
+    # the outer one: the kubelet makes it; here the outer folder is mounted read-only, so make it first.
+    for host, outer, _ in volumes:
+        for inner in [p for _, p, _ in volumes] + scratch:
+            if inner.startswith(f"{outer}/"):
+                (host / inner.removeprefix(f"{outer}/")).mkdir(parents=True, exist_ok=True)
     return volumes, scratch

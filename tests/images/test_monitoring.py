@@ -4,6 +4,7 @@ configuration as 65534 on a read-only root, the way the monitoring Deployments r
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import urllib.request
 
@@ -33,7 +34,10 @@ def test_prometheus_loads_the_generated_configuration_and_rules_and_serves_its_u
     assert sum(len(group["rules"]) for group in groups) > 10
     jobs = json.loads(container.get(port, "/api/v1/status/config"))["data"]["yaml"]
     assert "kubernetes_sd_configs" in jobs  # the cluster's configuration, not the image's example
-    assert "<title>Prometheus</title>" in container.get(port, "/query")  # the web UI, embedded at build time
+    page = container.get(port, "/query")  # the web UI, built with npm and embedded at build time
+    script = re.search(r'src="\./(assets/index-[^"]+\.js)"', page)
+    assert script, page[:500]
+    assert "createRoot" in container.get(port, f"/{script.group(1)}")  # the React app itself
     assert "prometheus, version 3.5.0" in container.exec("prometheus", "--version").stdout
 
 
