@@ -1,1 +1,7 @@
-"""Every image the platform deploys, built here from source or from Debian's packages (docs/air-gapped.md)."""
+"""Every image the platform needs, built here from Go modules and Debian's packages (docs/air-gapped.md).
+
+catalog.py lists them with their provenance; programs.py and go_program.py build the Go programs;
+rootfs.py makes the debootstrap bases; build.py builds the images in dependency order, cached by their
+inputs; mirror.py is the rule for references under a mirror; registry.py runs the local registry;
+trust.py carries a build's extra CA. `mlplat images list|build` (services/cli/images_cmd.py) is the shell.
+"""
