@@ -104,6 +104,8 @@ def _build(args: argparse.Namespace) -> int:
             mirrored("docker.io/library/check:1", args.mirror)  # validates --mirror before any build
     except (TrustError, MirrorError) as exc:
         raise CliError(str(exc)) from None
+    if docker.docker("info", check=False).returncode != 0:
+        raise CliError("images: the Docker daemon is not reachable: start Docker, then check `docker info`", code=1)
     images = [image for image in _needs(args.blueprint) if only is None or image.name in only]
     if args.push and args.mirror == LOCAL_MIRROR and "registry" not in {image.name for image in images}:
         from services.images.catalog import LOCAL_REGISTRY

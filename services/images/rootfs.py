@@ -87,6 +87,8 @@ def ensure(rootfs: Rootfs, trust: BuildTrust | None = None, log: Log | None = No
         return rootfs.ref
     if shutil.which("debootstrap") is None:
         raise RootfsError("building base images needs debootstrap: apt-get install debootstrap (and run as root)")
+    if os.geteuid() != 0:
+        raise RootfsError(f"debootstrap makes {rootfs.ref} as root (it creates device files and chroots): run as root")
     cache = images_cache()
     folder, logs, debs = cache / "rootfs" / rootfs.name, cache / "logs", cache / "debs"
     for path in (logs, debs):

@@ -61,3 +61,12 @@ def test_list_names_every_image_the_blueprint_runs_and_the_kind_path_and_how_eac
     assert "kindest/node:" in out
     assert "not built" in out.split(pins.GRAFANA, 1)[1].splitlines()[1]
     assert "mlops-platform/busybox:bookworm (plays quay.io/prometheus/busybox)" in out
+
+
+def test_build_without_a_reachable_docker_daemon_says_so(capsys, monkeypatch):
+    import subprocess
+
+    monkeypatch.delenv("MLPLAT_BUILD_CA_FILE", raising=False)
+    monkeypatch.setattr(docker, "docker", lambda *args, **kw: subprocess.CompletedProcess(args, 1, "", "no daemon"))
+    assert main(["images", "build", "--only", "registry"]) == 1
+    assert "the Docker daemon is not reachable" in capsys.readouterr().err
