@@ -19,3 +19,7 @@ PROMETHEUS_UID = 65534  # nobody
 GRAFANA_UID = 472
 GATEWAY_UID = 101  # nginx
 PLATFORM_UID = 10001  # services/Dockerfile's `mlplat` user
+
+# Not deployed into the cluster: the local registry of the kind path (kind's local-registry guide runs
+# it as the container `kind-registry`), which serves the images built here (docs/air-gapped.md).
+REGISTRY = "docker.io/library/registry:3.0.0"
