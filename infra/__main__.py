@@ -8,6 +8,10 @@ Stack config (Pulumi.<stack>.yaml):
   mlops-platform:kubeconfig   optional path to a kubeconfig file
   mlops-platform:metricsServer  install metrics-server (default true); the container-less sim cluster sets
                               false, because an aggregated API no container serves stalls API discovery
+  mlops-platform:imageMirror  pull every image from this registry (overrides the blueprint's
+                              platform.imageMirror); the kind path sets it when images cannot be pulled
+  mlops-platform:grafana      deploy Grafana (default true); the kind path sets false where its image can
+                              be neither pulled nor built (docs/air-gapped.md)
 """
 
 from pathlib import Path
@@ -26,6 +30,12 @@ try:
 except BlueprintError as exc:
     raise pulumi.RunError(f"invalid blueprint:\n{exc}") from None
 
+if config.get("imageMirror"):
+    try:
+        blueprint = blueprint.under_mirror(config.get("imageMirror"))
+    except ValueError as exc:
+        raise pulumi.RunError(f"mlops-platform:imageMirror: {exc}") from None
+
 kube_context = config.require("kubeContext")
 if not kube_context.strip():
     raise pulumi.RunError("mlops-platform:kubeContext is empty: name the kubeconfig context to deploy to")
@@ -36,7 +46,11 @@ provider = k8s.Provider(
 )
 platform = Platform(
     "mlops",
-    PlatformArgs(blueprint=blueprint, install_metrics_server=config.get_bool("metricsServer", True)),
+    PlatformArgs(
+        blueprint=blueprint,
+        install_metrics_server=config.get_bool("metricsServer", True),
+        install_grafana=config.get_bool("grafana", True),
+    ),
     opts=pulumi.ResourceOptions(provider=provider),
 )
 

@@ -23,3 +23,22 @@ PLATFORM_UID = 10001  # services/Dockerfile's `mlplat` user
 # Not deployed into the cluster: the local registry of the kind path (kind's local-registry guide runs
 # it as the container `kind-registry`), which serves the images built here (docs/air-gapped.md).
 REGISTRY = "docker.io/library/registry:3.0.0"
+
+
+def deployed(ref: str, mirror: str | None) -> str:
+    """The reference a pod uses: `ref`, or the same path and tag under the blueprint's image mirror
+    (`platform.imageMirror`; the rule is services/images/mirror.py's)."""
+    if not mirror:
+        return ref
+    from services.images.mirror import mirrored
+
+    return mirrored(ref, mirror)
+
+
+def platform_image(image, mirror: str | None):
+    """The platform's own image (an ImageRef) as pods pull it: under the mirror when there is one."""
+    if not mirror:
+        return image
+    from services.images.mirror import parse
+
+    return image.model_copy(update={"repository": f"{mirror}/{parse(image.ref).path}"})

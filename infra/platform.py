@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, selector_labels, standard_labels, tenant_namespace
 from blueprints.schema import Blueprint
 from blueprints.schema import Tenant as TenantSpec
+from infra import images
 from infra.components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
 from infra.components.feature_store import FeatureStore, FeatureStoreArgs
@@ -52,6 +53,7 @@ __all__ = ["Platform", "PlatformArgs"]
 class PlatformArgs:
     blueprint: Blueprint
     install_metrics_server: bool = True
+    install_grafana: bool = True  # False where Grafana's image can be neither pulled nor built
 
 
 def _registry_namespace(instance: str) -> str:
@@ -69,6 +71,9 @@ class Platform(pulumi.ComponentResource):
         super().__init__("mlops-platform:platform:Platform", name, None, opts)
         self.name, self.blueprint = name, args.blueprint
         blueprint, platform = args.blueprint, args.blueprint.platform
+        # Every image, and the platform's own, as pods pull them: under platform.imageMirror when set.
+        self.mirror = platform.image_mirror
+        self.image = images.platform_image(platform.image, self.mirror)
         trained = any(model.training for spec in blueprint.tenants for model in spec.models)
 
         system_ns = k8s.core.v1.Namespace(
@@ -89,13 +94,14 @@ class Platform(pulumi.ComponentResource):
             ModelRegistryArgs(
                 namespace=SYSTEM_NAMESPACE,
                 settings=platform.registry,
-                image=platform.image,
+                image=self.image,
                 ha=platform.ha,
                 node_port=NodePorts.MLFLOW,
+                mirror=self.mirror,
             ),
             opts=in_system,
         )
-        self._platform_services(in_system, trained, install_metrics_server=args.install_metrics_server)
+        self._platform_services(in_system, trained, args)
         tenants = {spec.name: self._tenant(spec) for spec in blueprint.tenants}
         self.tenant_namespaces = [tenant_namespace(spec.name) for spec in blueprint.tenants]
         self._shared_registry_access(registry, tenants)
@@ -104,13 +110,13 @@ class Platform(pulumi.ComponentResource):
         if trained:
             TrainingTrigger(
                 f"{name}-training-trigger",
-                TrainingTriggerArgs(blueprint=blueprint, image=platform.image, tracking_uri=registry.tracking_uri),
+                TrainingTriggerArgs(blueprint=blueprint, image=self.image, tracking_uri=registry.tracking_uri),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
             )
         self.tracking_uri = registry.tracking_uri
         self.register_outputs({"tracking_uri": registry.tracking_uri, "tenant_namespaces": self.tenant_namespaces})
 
-    def _platform_services(self, in_system: pulumi.ResourceOptions, trained: bool, install_metrics_server: bool):
+    def _platform_services(self, in_system: pulumi.ResourceOptions, trained: bool, args: PlatformArgs):
         """Monitoring, the serving gateway, the cluster add-ons kind lacks and the admission policies."""
         name, blueprint, platform = self.name, self.blueprint, self.blueprint.platform
         # every registry, by instance: the shared one (always deployed) and each dedicated tenant's
@@ -122,12 +128,22 @@ class Platform(pulumi.ComponentResource):
                 # the drift alert starts a training run: Alertmanager posts it to the trigger
                 alert_webhooks={ALERT_DRIFT: alerts_url(SYSTEM_NAMESPACE)} if trained else {},
                 registries=registries,
+                mirror=self.mirror,
+                grafana=args.install_grafana,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        Gateway(f"{name}-gateway", GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1), opts=in_system)
-        if install_metrics_server:
-            MetricsServer(f"{name}-metrics-server", MetricsServerArgs(), opts=pulumi.ResourceOptions(parent=self))
+        Gateway(
+            f"{name}-gateway",
+            GatewayArgs(blueprint=blueprint, replicas=2 if platform.ha else 1, mirror=self.mirror),
+            opts=in_system,
+        )
+        if args.install_metrics_server:
+            MetricsServer(
+                f"{name}-metrics-server",
+                MetricsServerArgs(mirror=self.mirror),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         AdmissionPolicies(
             f"{name}-admission",
             AdmissionPoliciesArgs(settings=platform.policy),
@@ -155,14 +171,14 @@ class Platform(pulumi.ComponentResource):
     def _shared_registry_access(self, registry: ModelRegistry, tenants: dict[str, Tenant]) -> None:
         """Who may do what in the shared registry (ADR 0017): its users' Secrets, in the namespaces of the
         workloads that sign in with them, and the Job that grants their permissions."""
-        blueprint, platform = self.blueprint, self.blueprint.platform
+        blueprint = self.blueprint
         shared = [t.name for t in blueprint.tenants if t.registry == "shared"]
         RegistryAccess(
             f"{self.name}-registry-access",
             RegistryAccessArgs(
                 plan=access_plan(blueprint, "shared"),
                 namespace=SYSTEM_NAMESPACE,
-                image=platform.image,
+                image=self.image,
                 tenant_namespaces={t: tenant_namespace(t) for t in shared},
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[registry, *(tenants[t] for t in shared)]),
@@ -176,10 +192,11 @@ class Platform(pulumi.ComponentResource):
             ModelRegistryArgs(
                 namespace=ns,
                 settings=platform.registry,
-                image=platform.image,
+                image=self.image,
                 ha=platform.ha,
                 instance=spec.name,
                 tenant=spec.name,
+                mirror=self.mirror,
             ),
             opts=in_tenant,
         )
@@ -188,7 +205,7 @@ class Platform(pulumi.ComponentResource):
             RegistryAccessArgs(
                 plan=access_plan(self.blueprint, spec.name),
                 namespace=ns,
-                image=platform.image,
+                image=self.image,
                 tenant_namespaces={spec.name: ns},
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[own]),
@@ -197,7 +214,7 @@ class Platform(pulumi.ComponentResource):
 
     def _tenant_workloads(self, spec: TenantSpec, tenant: Tenant, registry: ModelRegistry) -> None:
         """A tenant's registry (when dedicated), feature store, model services, training and batch jobs."""
-        name, platform, ns = self.name, self.blueprint.platform, tenant_namespace(spec.name)
+        name, ns = self.name, tenant_namespace(spec.name)
         in_tenant = pulumi.ResourceOptions(parent=self, depends_on=[tenant])
         tracking_uri = registry.tracking_uri
         if spec.registry == "dedicated":
@@ -206,7 +223,9 @@ class Platform(pulumi.ComponentResource):
         if spec.features is not None:
             store = FeatureStore(
                 f"{name}-{spec.name}-features",
-                FeatureStoreArgs(tenant=spec, namespace=ns, image=platform.image, pushgateway_url=pushgateway_url()),
+                FeatureStoreArgs(
+                    tenant=spec, namespace=ns, image=self.image, pushgateway_url=pushgateway_url(), mirror=self.mirror
+                ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[tenant, registry]),
             )
             specs, online_store = feature_specs(spec), store.online_store_url
@@ -217,7 +236,7 @@ class Platform(pulumi.ComponentResource):
                     tenant=spec.name,
                     namespace=ns,
                     model=model,
-                    image=platform.image,
+                    image=self.image,
                     tracking_uri=tracking_uri,
                     feature_spec=specs_to_json({model.name: specs[model.name]}) if model.name in specs else None,
                     online_store_url=online_store if model.name in specs else None,
@@ -228,7 +247,7 @@ class Platform(pulumi.ComponentResource):
                 ModelTraining(
                     f"{name}-{spec.name}-{model.name}-training",
                     ModelTrainingArgs(
-                        tenant=spec.name, namespace=ns, model=model, image=platform.image, tracking_uri=tracking_uri
+                        tenant=spec.name, namespace=ns, model=model, image=self.image, tracking_uri=tracking_uri
                     ),
                     opts=in_tenant,
                 )
@@ -239,7 +258,7 @@ class Platform(pulumi.ComponentResource):
                     tenant=spec.name,
                     namespace=ns,
                     job=job,
-                    image=platform.image,
+                    image=self.image,
                     tracking_uri=tracking_uri,
                     pushgateway_url=pushgateway_url(),
                 ),

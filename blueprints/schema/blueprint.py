@@ -165,6 +165,12 @@ class Blueprint(Spec):
                 )
         return self
 
+    def under_mirror(self, mirror: str) -> Blueprint:
+        """This blueprint with every image pulled from `mirror` (the kind path's local registry, say)."""
+        data = self.model_dump(by_alias=True)
+        data["platform"] = self.platform.under_mirror(mirror).model_dump(by_alias=True)
+        return Blueprint.model_validate(data)
+
     def tenant(self, name: str) -> Tenant:
         for tenant in self.tenants:
             if tenant.name == name:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from blueprints.schema.costs import CostSettings
 from blueprints.schema.fields import ResourceList, Resources, Spec, StorageQuantity
-from blueprints.schema.policy import PolicySettings
+from blueprints.schema.policy import REGISTRY_PREFIX, PolicySettings
 
 
 class ImageRef(Spec):
@@ -138,11 +138,45 @@ class MonitoringSettings(Spec):
 
 
 class Platform(Spec):
-    """Settings of the shared platform services."""
+    """Settings of the shared platform services.
+
+    `imageMirror` is for air-gapped installs (docs/air-gapped.md): every image the platform deploys is
+    pulled from the mirror instead, under the same path and tag (`quay.io/prometheus/prometheus:v3.5.0`
+    from `registry.corp:5000/prometheus/prometheus:v3.5.0`), so the pinned-image rules hold unchanged. The
+    mirror must be one of the policy's allowed registries.
+    """
 
     image: ImageRef = ImageRef()
+    image_mirror: str | None = Field(default=None, description="a registry that serves every image the platform uses")
     ha: bool = Field(default=False, description="replicas, PDBs and anti-affinity for platform services")
     registry: RegistrySettings = RegistrySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     policy: PolicySettings = PolicySettings()
     costs: CostSettings = CostSettings()
+
+    @field_validator("image_mirror")
+    @classmethod
+    def _registry(cls, mirror: str | None) -> str | None:
+        if mirror is not None and not REGISTRY_PREFIX.match(mirror):
+            raise ValueError(
+                f"{mirror!r} is not a registry: write a lowercase host with an optional port and path, without a "
+                'scheme or a trailing "/" (e.g. "localhost:5001" or "registry.example.com/mirror")'
+            )
+        return mirror
+
+    @model_validator(mode="after")
+    def _mirror_allowed(self) -> Platform:
+        if self.image_mirror and self.image_mirror not in self.policy.allowed_registries:
+            raise ValueError(
+                f"imageMirror: {self.image_mirror!r} is not in policy.allowedRegistries, so the policy gates would "
+                "refuse every image pulled from it: add it to allowedRegistries"
+            )
+        return self
+
+    def under_mirror(self, mirror: str) -> Platform:
+        """These settings with every image pulled from `mirror`, which the policy gates then allow."""
+        allowed = self.policy.allowed_registries
+        policy = self.policy.model_copy(
+            update={"allowed_registries": [*allowed, mirror] if mirror not in allowed else allowed}
+        )
+        return Platform.model_validate({**self.model_dump(), "image_mirror": mirror, "policy": policy.model_dump()})

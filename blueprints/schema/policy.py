@@ -15,7 +15,7 @@ Enforcement = Literal["mandatory", "advisory", "disabled"]
 
 # A registry prefix as images spell it: a host (optionally with a port), optionally followed by a
 # repository path. `mlops-platform` matches the platform's own image, built and loaded into kind.
-_REGISTRY_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
+REGISTRY_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
 
 
 class PolicySettings(Spec):
@@ -46,7 +46,7 @@ class PolicySettings(Spec):
     @classmethod
     def _registry_prefixes(cls, registries: list[str]) -> list[str]:
         for registry in registries:
-            if not _REGISTRY_PREFIX.match(registry):
+            if not REGISTRY_PREFIX.match(registry):
                 raise ValueError(
                     f"{registry!r} is not a registry prefix: write a lowercase host with an optional port and "
                     'path, without a scheme or a trailing "/" (e.g. "quay.io" or "ghcr.io/my-org")'

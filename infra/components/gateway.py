@@ -75,6 +75,7 @@ class GatewayArgs:
     blueprint: Blueprint
     namespace: str = SYSTEM_NAMESPACE
     replicas: int = 1
+    mirror: str | None = None  # platform.imageMirror: pull nginx from it
 
 
 class Gateway(pulumi.ComponentResource):
@@ -105,7 +106,7 @@ class Gateway(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "nginx",
-                                "image": images.GATEWAY,
+                                "image": images.deployed(images.GATEWAY, args.mirror),
                                 "args": ["nginx", "-g", "daemon off;", "-c", "/etc/gateway/nginx.conf"],
                                 "ports": [{"name": "http", "containerPort": Ports.GATEWAY}],
                                 "resources": {

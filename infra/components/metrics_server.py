@@ -25,6 +25,7 @@ NAME = "metrics-server"
 class MetricsServerArgs:
     namespace: str = "kube-system"
     kubelet_insecure_tls: bool = True
+    mirror: str | None = None  # platform.imageMirror: pull metrics-server from it
 
 
 class MetricsServer(pulumi.ComponentResource):
@@ -118,7 +119,7 @@ class MetricsServer(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "metrics-server",
-                                "image": images.METRICS_SERVER,
+                                "image": images.deployed(images.METRICS_SERVER, args.mirror),
                                 "args": flags,
                                 "ports": [{"name": "https", "containerPort": Ports.METRICS_SERVER}],
                                 "resources": {

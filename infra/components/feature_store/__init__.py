@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from blueprints.naming import SYSTEM_NAMESPACE
 from blueprints.schema import ImageRef
 from blueprints.schema import Tenant as TenantSpec
+from infra import images
 from infra.components.feature_store.database import FeatureDatabase, FeatureDatabaseArgs
 from infra.components.feature_store.materialization import FeatureMaterialization, FeatureMaterializationArgs
 from infra.components.feature_store.server import FeatureServer, FeatureServerArgs
@@ -59,6 +60,7 @@ class FeatureStoreArgs:
     image: ImageRef
     pushgateway_url: str
     database_namespace: str = SYSTEM_NAMESPACE
+    mirror: str | None = None  # platform.imageMirror: pull the database job's image from it
 
 
 class FeatureStore(pulumi.ComponentResource):
@@ -72,7 +74,9 @@ class FeatureStore(pulumi.ComponentResource):
             raise ValueError(f"tenant {spec.name!r} declares no features")
         database = FeatureDatabase(
             name,
-            FeatureDatabaseArgs(spec.name, ns, args.database_namespace, image),
+            FeatureDatabaseArgs(
+                spec.name, ns, args.database_namespace, image, images.deployed(images.POSTGRES, args.mirror)
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         store = cluster_store(spec.name, database_host(args.database_namespace))

@@ -35,6 +35,7 @@ class FeatureDatabaseArgs:
     namespace: str  # the tenant's
     database_namespace: str  # the platform's PostgreSQL
     image: ImageRef
+    postgres_image: str = images.POSTGRES  # the pinned image, or the same under platform.imageMirror
 
 
 class FeatureDatabase(SubComponent):
@@ -80,7 +81,7 @@ class FeatureDatabase(SubComponent):
             spec=run_to_completion(
                 db_labels,
                 images.POSTGRES_UID,
-                [_create_database(tenant, command)],
+                [_create_database(tenant, command, args.postgres_image)],
                 [{"name": "sql", "configMap": {"name": f"feast-db-{tenant}"}}, scratch_volume("tmp", "16Mi")],
                 backoff_limit=6,
                 deadline_seconds=1800,
@@ -90,14 +91,14 @@ class FeatureDatabase(SubComponent):
         self.register_outputs({"role": database_role(tenant)})
 
 
-def _create_database(tenant: str, command: list[str]) -> dict:
+def _create_database(tenant: str, command: list[str], image: str) -> dict:
     superuser = [
         {"name": env, "valueFrom": {"secretKeyRef": {"name": f"{DATABASE}-credentials", "key": key}}}
         for env, key in (("PGUSER", "POSTGRES_USER"), ("PGPASSWORD", "POSTGRES_PASSWORD"))
     ]
     return {
         "name": "create-database",
-        "image": images.POSTGRES,
+        "image": image,
         "command": command,
         "env": [
             *superuser,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 
 from blueprints.schema import ImageRef, RegistrySettings
+from infra import images
 from infra.components.model_registry.backups import RegistryBackups, RegistryBackupsArgs
 from infra.components.model_registry.database import RegistryDatabase, RegistryDatabaseArgs
 from infra.components.model_registry.names import (
@@ -53,6 +54,7 @@ class ModelRegistryArgs:
     tenant: str | None = None
     # The shared registry's UI is published on a fixed NodePort (kind maps it to the host).
     node_port: int | None = None
+    mirror: str | None = None  # platform.imageMirror: pull the database's image from it
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -63,13 +65,16 @@ class ModelRegistry(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops-platform:platform:ModelRegistry", name, None, opts)
         ns, settings, where = args.namespace, args.settings, {"instance": args.instance, "tenant": args.tenant}
+        postgres = images.deployed(images.POSTGRES, args.mirror)
         part = pulumi.ResourceOptions(parent=self)
-        database = RegistryDatabase(name, RegistryDatabaseArgs(ns, settings, **where), opts=part)
+        database = RegistryDatabase(
+            name, RegistryDatabaseArgs(ns, settings, **where, postgres_image=postgres), opts=part
+        )
         server = TrackingServer(
             name,
             TrackingServerArgs(ns, settings, args.image, database, ha=args.ha, node_port=args.node_port, **where),
             opts=part,
         )
-        RegistryBackups(name, RegistryBackupsArgs(ns, settings, **where), opts=part)
+        RegistryBackups(name, RegistryBackupsArgs(ns, settings, **where, postgres_image=postgres), opts=part)
         self.tracking_uri = server.tracking_uri
         self.register_outputs({"tracking_uri": self.tracking_uri})

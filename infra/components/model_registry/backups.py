@@ -50,6 +50,7 @@ class RegistryBackupsArgs:
     settings: RegistrySettings
     instance: str
     tenant: str | None = None
+    postgres_image: str = images.POSTGRES  # the pinned image, or the same under platform.imageMirror
 
 
 class RegistryBackups(SubComponent):
@@ -96,7 +97,7 @@ class RegistryBackups(SubComponent):
             PITR_TEMPLATE,
             restore_labels,
             "`mlplat registry restore --point-in-time` (with the database scaled to 0)",
-            _pitr_pod(restore_labels, args.settings),
+            _pitr_pod(restore_labels, args.settings, args.postgres_image),
         )
         self.register_outputs({})
 
@@ -106,7 +107,14 @@ class RegistryBackups(SubComponent):
             _beside_database(database_selector(self.args.instance)) if self.args.settings.backup.wal_archiving else None
         )
         return _script_pod(
-            script, env, labels, self.args.settings, restart=restart, read_only=read_only, affinity=beside
+            script,
+            env,
+            labels,
+            self.args.settings,
+            self.args.postgres_image,
+            restart=restart,
+            read_only=read_only,
+            affinity=beside,
         )
 
     def _scheduled(
@@ -160,7 +168,7 @@ class RegistryBackups(SubComponent):
         )
 
 
-def _pitr_pod(labels: dict[str, str], settings: RegistrySettings) -> dict:
+def _pitr_pod(labels: dict[str, str], settings: RegistrySettings, image: str) -> dict:
     """The point-in-time restore writes the database's own volume, so it runs while the database is
     scaled to 0 (no affinity to it) and mounts that volume instead of connecting."""
     pod = _script_pod(
@@ -173,6 +181,7 @@ def _pitr_pod(labels: dict[str, str], settings: RegistrySettings) -> dict:
         ],
         labels,
         settings,
+        image,
         restart="Never",
         read_only=True,
         connect=False,
@@ -198,6 +207,7 @@ def _script_pod(
     env: list[dict],
     labels: dict[str, str],
     settings: RegistrySettings,
+    image: str,
     *,
     restart: str,
     read_only: bool,
@@ -221,7 +231,7 @@ def _script_pod(
         "containers": [
             {
                 "name": script.removesuffix(".sh"),
-                "image": images.POSTGRES,
+                "image": image,
                 "command": ["/bin/sh", f"/scripts/{script}"],
                 "env": [*(connection if connect else []), {"name": "BACKUP_DIR", "value": "/backups"}, *env],
                 "resources": resources(settings.database),

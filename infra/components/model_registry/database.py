@@ -56,6 +56,7 @@ class RegistryDatabaseArgs:
     settings: RegistrySettings
     instance: str
     tenant: str | None = None
+    postgres_image: str = images.POSTGRES  # the pinned image, or the same under platform.imageMirror
 
 
 class RegistryDatabase(SubComponent):
@@ -98,13 +99,15 @@ class RegistryDatabase(SubComponent):
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-db",
             metadata=metadata(DATABASE_NAME, ns, labels),
-            spec=_statefulset_spec(settings, labels, database_selector(args.instance), archiving),
+            spec=_statefulset_spec(settings, labels, database_selector(args.instance), archiving, args.postgres_image),
             opts=self.child(depends_on=[self.credentials]),
         )
         self.register_outputs({})
 
 
-def _statefulset_spec(settings: RegistrySettings, labels: dict, select: dict, archiving: dict | None) -> dict:
+def _statefulset_spec(
+    settings: RegistrySettings, labels: dict, select: dict, archiving: dict | None, image: str
+) -> dict:
     pg_ready = {
         "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow", "-h", "127.0.0.1"]},
         "periodSeconds": 10,
@@ -113,7 +116,7 @@ def _statefulset_spec(settings: RegistrySettings, labels: dict, select: dict, ar
     }
     container = {
         "name": "postgres",
-        "image": images.POSTGRES,
+        "image": image,
         "ports": [{"name": "postgres", "containerPort": Ports.POSTGRES}],
         **({"args": archiving["args"]} if archiving else {}),
         "env": [*database_env(), {"name": "PGDATA", "value": PGDATA}],

@@ -46,6 +46,8 @@ class MonitoringArgs:
     alert_webhooks: dict[str, str] = field(default_factory=dict)  # alert name -> URL Alertmanager posts to
     # registry instance -> its namespace: Prometheus signs in to each registry's /metrics (ADR 0017)
     registries: dict[str, str] = field(default_factory=dict)
+    mirror: str | None = None  # platform.imageMirror: pull every image from it
+    grafana: bool = True  # False where Grafana's image can be neither pulled nor built (docs/air-gapped.md)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -70,11 +72,16 @@ class Monitoring(pulumi.ComponentResource):
         )
         part = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         prometheus = Prometheus(
-            f"{name}-prometheus", PrometheusArgs(ns, settings, registries=args.registries), opts=part
+            f"{name}-prometheus",
+            PrometheusArgs(ns, settings, registries=args.registries, mirror=args.mirror),
+            opts=part,
         )
-        Alertmanager(f"{name}-alertmanager", AlertmanagerArgs(ns, settings, args.alert_webhooks), opts=part)
-        Pushgateway(f"{name}-pushgateway", PushgatewayArgs(ns), opts=part)
-        KubeStateMetrics(f"{name}-kube-state-metrics", KubeStateMetricsArgs(ns), opts=part)
-        Grafana(f"{name}-grafana", GrafanaArgs(ns, settings, prometheus.url), opts=part)
+        Alertmanager(
+            f"{name}-alertmanager", AlertmanagerArgs(ns, settings, args.alert_webhooks, args.mirror), opts=part
+        )
+        Pushgateway(f"{name}-pushgateway", PushgatewayArgs(ns, args.mirror), opts=part)
+        KubeStateMetrics(f"{name}-kube-state-metrics", KubeStateMetricsArgs(ns, args.mirror), opts=part)
+        if args.grafana:
+            Grafana(f"{name}-grafana", GrafanaArgs(ns, settings, prometheus.url, args.mirror), opts=part)
         self.prometheus_url = prometheus.url
         self.register_outputs({"prometheus_url": prometheus.url})

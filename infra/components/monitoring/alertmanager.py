@@ -24,6 +24,7 @@ class AlertmanagerArgs:
     namespace: str
     settings: MonitoringSettings
     alert_webhooks: dict[str, str] = field(default_factory=dict)  # alert name -> URL Alertmanager posts to
+    mirror: str | None = None  # platform.imageMirror: pull every image from it
 
 
 class Alertmanager(SubComponent):
@@ -49,7 +50,7 @@ class Alertmanager(SubComponent):
             images.PROMETHEUS_UID,
             container={
                 "name": "alertmanager",
-                "image": images.ALERTMANAGER,
+                "image": images.deployed(images.ALERTMANAGER, args.mirror),
                 "args": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
                 "ports": [{"name": "http", "containerPort": Ports.ALERTMANAGER}],
                 "resources": resources(args.settings.alertmanager),

@@ -39,6 +39,7 @@ class GrafanaArgs:
     namespace: str
     settings: MonitoringSettings
     prometheus_url: str
+    mirror: str | None = None  # platform.imageMirror: pull every image from it
 
 
 class Grafana(SubComponent):
@@ -81,7 +82,7 @@ class Grafana(SubComponent):
             "grafana",
             labels,
             images.GRAFANA_UID,
-            container=_container(args.settings),
+            container=_container(args.settings, args.mirror),
             volumes=[
                 {"name": "datasources", "configMap": {"name": "grafana-datasources"}},
                 {"name": "dashboard-provider", "configMap": {"name": "grafana-dashboard-provider"}},
@@ -98,13 +99,13 @@ class Grafana(SubComponent):
         self.register_outputs({})
 
 
-def _container(settings: MonitoringSettings) -> dict:
+def _container(settings: MonitoringSettings, mirror: str | None) -> dict:
     def secret(name: str, key: str) -> dict:
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": "grafana-admin", "key": key}}}
 
     return {
         "name": "grafana",
-        "image": images.GRAFANA,
+        "image": images.deployed(images.GRAFANA, mirror),
         "env": [
             secret("GF_SECURITY_ADMIN_USER", "admin-user"),
             secret("GF_SECURITY_ADMIN_PASSWORD", "admin-password"),

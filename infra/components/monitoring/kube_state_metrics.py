@@ -21,6 +21,7 @@ __all__ = ["KubeStateMetrics", "KubeStateMetricsArgs"]
 @dataclass(frozen=True)
 class KubeStateMetricsArgs:
     namespace: str
+    mirror: str | None = None  # platform.imageMirror: pull every image from it
 
 
 class KubeStateMetrics(SubComponent):
@@ -67,7 +68,7 @@ class KubeStateMetrics(SubComponent):
             images.PROMETHEUS_UID,
             container={
                 "name": "kube-state-metrics",
-                "image": images.KUBE_STATE_METRICS,
+                "image": images.deployed(images.KUBE_STATE_METRICS, args.mirror),
                 "args": [
                     f"--port={KSM_PORT}",
                     "--telemetry-port=8081",

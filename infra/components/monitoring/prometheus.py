@@ -35,6 +35,7 @@ class PrometheusArgs:
     # registry instance -> its namespace: Prometheus signs in to each registry's /metrics with the
     # password RegistryAccess puts in `registry-monitoring-<instance>` here (ADR 0017)
     registries: dict[str, str] = field(default_factory=dict)
+    mirror: str | None = None  # platform.imageMirror: pull every image from it
 
 
 class Prometheus(SubComponent):
@@ -106,7 +107,7 @@ class Prometheus(SubComponent):
             images.PROMETHEUS_UID,
             container={
                 "name": "prometheus",
-                "image": images.PROMETHEUS,
+                "image": images.deployed(images.PROMETHEUS, args.mirror),
                 "args": [
                     "--config.file=/etc/prometheus/prometheus.yml",
                     "--storage.tsdb.path=/prometheus",

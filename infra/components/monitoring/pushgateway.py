@@ -20,6 +20,7 @@ __all__ = ["Pushgateway", "PushgatewayArgs"]
 @dataclass(frozen=True)
 class PushgatewayArgs:
     namespace: str
+    mirror: str | None = None  # platform.imageMirror: pull every image from it
 
 
 class Pushgateway(SubComponent):
@@ -44,7 +45,7 @@ class Pushgateway(SubComponent):
             images.PROMETHEUS_UID,
             container={
                 "name": "pushgateway",
-                "image": images.PUSHGATEWAY,
+                "image": images.deployed(images.PUSHGATEWAY, args.mirror),
                 # persisted: each job's last success time must survive a restart, or every job looks late
                 "args": ["--persistence.file=/data/metrics", f"--web.listen-address=:{Ports.PUSHGATEWAY}"],
                 "ports": [{"name": "http", "containerPort": Ports.PUSHGATEWAY}],
