@@ -50,6 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "infra" / "__main__.py"
 
 Output = Callable[[str], None]
+# Stack config a target sets only when it departs from the default; an unset one is removed from the stack.
+TOGGLES = tuple(f"{PROJECT}:{key}" for key in ("metricsServer", "imageMirror", "grafana"))
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def deploy_settings(
     blueprint: str | None = None,
     kubeconfig: str | None = None,
     metrics_server: bool = True,
+    image_mirror: str | None = None,
+    grafana: bool = True,
     root: Path = ROOT,
     state_dir: Path | None = None,
     work_dir: Path | None = None,
@@ -104,6 +108,10 @@ def deploy_settings(
         config[f"{PROJECT}:kubeconfig"] = kubeconfig
     if not metrics_server:
         config[f"{PROJECT}:metricsServer"] = "false"
+    if image_mirror:
+        config[f"{PROJECT}:imageMirror"] = image_mirror
+    if not grafana:
+        config[f"{PROJECT}:grafana"] = "false"
     return DeploySettings(
         work_dir=work_dir or root,
         stack=stack,
@@ -149,6 +157,9 @@ def stack(settings: DeploySettings):
     for key, value in settings.config.items():
         if key not in current or current[key].value != value:
             selected.set_config(key, auto.ConfigValue(value))
+    for key in TOGGLES:  # a toggle the settings no longer set goes back to its default
+        if key in current and key not in settings.config:
+            selected.remove_config(key)
     return selected
 
 

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     down.add_argument("--stack", default="dev", help="Pulumi stack [dev]")
     down.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="standalone state folder [.mlplat]")
     down.add_argument("--blueprint", help="shipped name or path [the stack's blueprint]")
+    down.add_argument(
+        "--keep-registry", action="store_true", help="kind: keep the local registry and the images it holds"
+    )
     down.set_defaults(handler=_down)
 
     standalone = subparsers.add_parser("standalone", help="run the platform as local processes (no Docker)")
@@ -79,7 +82,7 @@ def _up(args: argparse.Namespace) -> int:
 def _down(args: argparse.Namespace) -> int:
     from services.deploy.targets import for_down
 
-    for_down(args.target, _deployment(args)).down()
+    for_down(args.target, _deployment(args), Options(keep_registry=args.keep_registry)).down()
     return 0
 
 

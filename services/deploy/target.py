@@ -58,6 +58,7 @@ class Options:
     port_offset: int = 0  # standalone: shift every port (two platforms side by side)
     node_cpus: int | None = None  # sim: the fake node's CPUs (default: this machine's)
     node_memory: str | None = None  # sim: the fake node's memory, a quantity such as "8Gi"
+    keep_registry: bool = False  # kind, down: keep the local registry (and the images it holds)
 
 
 class Target(Protocol):

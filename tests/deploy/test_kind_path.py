@@ -3,6 +3,7 @@ driven by a fake command runner (the real run is .github/workflows/e2e-kind.yml)
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from blueprints.naming import NodePorts
 from infra.versions import kubernetes_version
 from services.deploy.capacity import Requests
 from services.deploy.commands import CommandFailed
+from services.deploy.kind_images import Supply
 from services.deploy.target import Deployment
 from services.deploy.targets.kind import KIND_CONFIG, KindTarget
 
@@ -59,6 +61,7 @@ class KindCluster(_Strict):
     networking: Networking = Networking()
     featureGates: dict[str, bool] = {}
     kubeadmConfigPatches: list[str] = []
+    containerdConfigPatches: list[str] = []
 
 
 def _config() -> KindCluster:
@@ -83,6 +86,11 @@ def test_kind_config_maps_every_platform_ui_to_loopback_only():
     for port in (NodePorts.MLFLOW, NodePorts.GRAFANA, NodePorts.PROMETHEUS, NodePorts.GATEWAY):
         assert mappings[port].hostPort == port
         assert mappings[port].listenAddress == "127.0.0.1"
+
+
+def test_kind_config_lets_containerd_read_a_local_registrys_hosts_file():
+    patches = "\n".join(_config().containerdConfigPatches)
+    assert 'config_path = "/etc/containerd/certs.d"' in patches
 
 
 def test_kind_config_keeps_the_default_cni_that_enforces_networkpolicy():
@@ -118,6 +126,12 @@ def test_dockerfile_user_matches_the_uid_the_pods_run_as():
 
 
 # --- the deploy steps, with a fake runner --------------------------------------------------------
+@pytest.fixture(autouse=True)
+def no_toolchain(tmp_path, monkeypatch):
+    """The tools by name, as on a machine where they are on PATH: no toolchain built under this cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-toolchain"))
+
+
 class FakeRunner:
     def __init__(self, responses: dict[str, tuple[int, str]] | None = None):
         self.commands: list[list[str]] = []
@@ -170,12 +184,38 @@ def test_too_few_docker_cpus_for_the_requests_beside_kinds_own_pods_stop_the_dep
     _deploy(FakeRunner({"docker info": (0, "4")})).check_docker_cpus(Requests(Decimal("1.21"), Decimal(2**30)))
 
 
+def _workloads(*rows: tuple[str, str, str, int, int]) -> str:
+    return json.dumps(
+        {
+            "items": [
+                {
+                    "kind": kind,
+                    "metadata": {"namespace": ns, "name": name},
+                    "spec": {"replicas": desired},
+                    "status": {"readyReplicas": ready},
+                }
+                for kind, ns, name, desired, ready in rows
+            ]
+        }
+    )
+
+
 def test_a_failed_step_says_what_to_do_next():
-    runner = FakeRunner({"kubectl": (1, "error: timed out waiting for the condition")})
+    runner = FakeRunner({"kubectl": (0, _workloads(("Deployment", "data-science", "iris", 1, 0)))})
     with pytest.raises(CommandFailed) as failure:
-        _deploy(runner).wait_ready(["data-science"])
-    assert "kubectl --context kind-mlops -n data-science get pods" in str(failure.value)
-    assert "timed out waiting" in str(failure.value)
+        _deploy(runner).wait_ready(timeout=0, poll=0)
+    assert "kubectl --context kind-mlops get pods -A" in str(failure.value)
+    assert "data-science/iris 0/1" in str(failure.value)
+
+
+def test_waiting_ends_when_every_deployment_and_statefulset_of_the_platform_is_ready():
+    rows = [("Deployment", "mlops-system", "mlflow", 1, 1), ("StatefulSet", "mlops-system", "mlflow-db", 1, 1)]
+    other = ("Deployment", "somebody-else", "app", 1, 0)  # not the platform's: not waited for
+    runner = FakeRunner({"kubectl": (0, _workloads(*rows, other))})
+    _deploy(runner).wait_ready(timeout=0, poll=0)
+    assert runner.commands == [
+        ["kubectl", "--context", "kind-mlops", "get", "deployments,statefulsets", "-A", "-o=json"]
+    ]
 
 
 def test_wait_covers_platform_and_every_tenant_namespace():
@@ -188,16 +228,76 @@ def test_mlplat_up_on_kind_runs_preflight_cluster_image_pulumi_and_wait_in_order
     calls = []
     monkeypatch.setattr(KindTarget, "check_docker_memory", lambda self, need: calls.append(("memory", need > 0)))
     monkeypatch.setattr(KindTarget, "check_docker_cpus", lambda self, need: calls.append(("cpus", need.cpu_cores > 0)))
-    monkeypatch.setattr(KindTarget, "ensure_cluster", lambda self: calls.append(("cluster",)) or False)
+    monkeypatch.setattr(KindTarget, "supply", lambda self: calls.append(("images",)) or Supply())
+    monkeypatch.setattr(KindTarget, "ensure_cluster", lambda self, node_image: calls.append(("cluster",)) or False)
     monkeypatch.setattr(KindTarget, "build_and_load_image", lambda self: calls.append(("image",)))
-    monkeypatch.setattr(KindTarget, "wait_ready", lambda self, ns: calls.append(("wait", tuple(ns))))
+    monkeypatch.setattr(KindTarget, "wait_ready", lambda self: calls.append(("wait", tuple(self.namespaces()))))
     monkeypatch.setattr(
         automation, "up", lambda settings, on_output, gate: calls.append(("pulumi up", settings.config, gate))
     )
     KindTarget(Deployment("foundation", load("foundation"), root=tmp_path)).deploy()
-    assert [c[0] for c in calls] == ["memory", "cpus", "cluster", "image", "pulumi up", "wait"]
+    assert [c[0] for c in calls] == ["memory", "cpus", "images", "cluster", "image", "pulumi up", "wait"]
     assert calls[0] == ("memory", True) and calls[1] == ("cpus", True)
-    assert calls[4][1] == {"mlops-platform:kubeContext": "kind-mlops", "mlops-platform:blueprint": "foundation"}
-    assert calls[4][2].pack.is_file() and calls[4][2].config.is_file()  # the deploy-time pack gates the update
-    assert calls[5][1] == ("mlops-system", "mlops-monitoring", "data-science")
+    assert calls[5][1] == {"mlops-platform:kubeContext": "kind-mlops", "mlops-platform:blueprint": "foundation"}
+    assert calls[5][2].pack.is_file() and calls[5][2].config.is_file()  # the deploy-time pack gates the update
+    assert calls[6][1] == ("mlops-system", "mlops-monitoring", "data-science")
     assert "http://localhost:30500" in capsys.readouterr().out
+
+
+# --- the image supply: pulled where a registry answers, built here and mirrored where none does ----
+def test_the_node_image_already_here_means_nothing_is_pulled_or_built():
+    from services.deploy.kind_images import ImageSupply
+
+    runner = FakeRunner({"docker image inspect": (0, "[]")})
+    assert ImageSupply("foundation", runner, log=lambda line: None).can_pull()
+    assert [c[:3] for c in runner.commands] == [["docker", "image", "inspect"]]
+
+
+def test_a_node_image_no_registry_serves_means_building_here():
+    from services.deploy.kind_images import ImageSupply
+
+    lines: list[str] = []
+    runner = FakeRunner({"docker image inspect": (1, ""), "docker pull": (1, "dial tcp: lookup registry-1.docker.io")})
+    assert not ImageSupply("foundation", runner, log=lines.append).can_pull()
+    assert runner.commands[1][:2] == ["docker", "pull"]
+    assert "cannot pull kindest/node:v1.35.8" in lines[0] and "registry-1.docker.io" in lines[0]
+
+
+def test_the_nodes_are_pointed_at_the_local_registry_as_kinds_guide_does(monkeypatch):
+    from services.deploy.kind_images import ImageSupply
+    from services.images import registry
+
+    monkeypatch.setattr(registry, "connect_to_kind", lambda log=None: True)
+    runner = FakeRunner({"kind get nodes": (0, "mlops-control-plane\n")})
+    ImageSupply("foundation", runner, log=lambda line: None).point_nodes_at_registry("mlops")
+    folder = "/etc/containerd/certs.d/localhost:5001"
+    assert ["docker", "exec", "mlops-control-plane", "mkdir", "-p", folder] in runner.commands
+    writes = [c for c in runner.commands if c[:3] == ["docker", "exec", "mlops-control-plane"] and c[3] == "sh"]
+    assert writes and '[host."http://kind-registry:5000"]' in writes[0][-1] and f"{folder}/hosts.toml" in writes[0][-1]
+    assert runner.commands[-1][:4] == ["kubectl", "--context", "kind-mlops", "apply"]  # local-registry-hosting
+
+
+def test_offline_the_cluster_boots_the_node_image_built_here_and_deploys_through_the_mirror(monkeypatch, tmp_path):
+    from infra import automation
+
+    calls = []
+    offline = Supply(node_image="mlops-platform/kind-node:v1.35.8", mirror="localhost:5001", left_out={"grafana": "x"})
+    monkeypatch.setattr(KindTarget, "check_docker_memory", lambda self, need: None)
+    monkeypatch.setattr(KindTarget, "check_docker_cpus", lambda self, need: None)
+    monkeypatch.setattr(KindTarget, "supply", lambda self: offline)
+    monkeypatch.setattr(KindTarget, "ensure_cluster", lambda self, node_image: calls.append(("cluster", node_image)))
+    monkeypatch.setattr(KindTarget, "build_and_load_image", lambda self: calls.append(("kind load",)))
+    monkeypatch.setattr(
+        "services.deploy.kind_images.ImageSupply.point_nodes_at_registry", lambda self, c: calls.append(("hosts", c))
+    )
+    monkeypatch.setattr(KindTarget, "wait_ready", lambda self: calls.append(("wait",)))
+    monkeypatch.setattr(
+        automation, "up", lambda settings, on_output, gate: calls.append(("pulumi up", settings.config, gate))
+    )
+    KindTarget(Deployment("foundation", load("foundation"), root=tmp_path)).deploy()
+    assert [c[0] for c in calls] == ["cluster", "hosts", "pulumi up", "wait"]  # nothing loaded: the mirror serves
+    assert calls[0][1] == "mlops-platform/kind-node:v1.35.8"
+    config = calls[2][1]
+    assert config["mlops-platform:imageMirror"] == "localhost:5001" and config["mlops-platform:grafana"] == "false"
+    policy = json.loads(calls[2][2].config.read_text())
+    assert "localhost:5001" in json.dumps(policy)  # the deploy-time gate allows the mirror

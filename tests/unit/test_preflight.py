@@ -89,6 +89,7 @@ def test_mlplat_up_lists_every_missing_tool_and_exits_2(tmp_path, monkeypatch, c
     from services.cli import main
 
     monkeypatch.setenv("PATH", fake_tools(tmp_path, {"kubectl": GOOD["kubectl"]}))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-toolchain"))  # nor built by `make toolchain`
     assert main(["up", "--target", "kind"]) == 2
     err = capsys.readouterr().err
     for tool in ("docker", "kind", "pulumi"):

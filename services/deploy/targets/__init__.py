@@ -41,12 +41,12 @@ def for_up(requested: str, deployment: Deployment, options: Options | None = Non
     return kind, []
 
 
-def for_down(requested: str, deployment: Deployment) -> Target:
+def for_down(requested: str, deployment: Deployment, options: Options | None = None) -> Target:
     """The target `down` removes. auto: the standalone platform if one runs from the state folder, else kind."""
     if requested != "auto":
-        return create(requested, deployment)
+        return create(requested, deployment, options)
     standalone = StandaloneTarget(deployment)
-    return standalone if standalone.running() else create("kind", deployment)
+    return standalone if standalone.running() else create("kind", deployment, options)
 
 
 def for_status(requested: str, deployment: Deployment) -> Target:

@@ -1,10 +1,14 @@
 """The kind target: a local kind cluster, deployed with the real `pulumi up`.
 
-    up:     preflight (docker, kind, pulumi, kubectl) -> Docker big enough for the blueprint -> cluster
-            (created, or reused) -> the platform image built and loaded -> `pulumi up` with the policy
-            pack -> every Deployment available -> the URLs
-    down:   `pulumi destroy`, then the cluster deleted
+    up:     preflight (docker; kind, pulumi and kubectl on PATH or built by `make toolchain`) -> Docker big
+            enough for the blueprint -> the images: pulled, or built here and served by a local registry
+            (services/deploy/kind_images.py) -> cluster (created, or reused) -> `pulumi up` with the
+            policy pack -> every Deployment and StatefulSet ready -> the URLs
+    down:   `pulumi destroy`, then the cluster deleted, then the local registry (unless kept)
     status: every Deployment and StatefulSet with its ready replicas
+
+The same code runs on a laptop with internet and on a machine that reaches no image registry: only the
+image supply differs, and it says which one it took.
 
 Each step is a method over an injected command runner (services/deploy/commands.py), so the tests
 check the exact commands, their order and the decisions between them (reuse a cluster that exists,
@@ -15,8 +19,11 @@ blueprint changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +35,7 @@ from blueprints.quantity import format_bytes
 from services.deploy import pulumi_stack
 from services.deploy.capacity import KIND_NODE_OVERHEAD, Requests, blueprint_requests, shortfalls
 from services.deploy.commands import CommandFailed, Runner, subprocess_runner
+from services.deploy.kind_images import ImageSupply, Supply
 from services.deploy.preflight import KIND_TOOLS, check_tools
 from services.deploy.target import DeployError, Deployment, Options
 
@@ -67,7 +75,21 @@ class KindTarget:
 
     # --- the protocol -----------------------------------------------------------------------------
     def preflight(self) -> list[str]:
-        return [str(problem) for problem in check_tools(KIND_TOOLS)]
+        return [str(problem) for problem in check_tools(KIND_TOOLS, which=self.which)]
+
+    def which(self, tool: str) -> str | None:
+        """A tool on PATH, else the one `make toolchain` built (kind, pulumi and kubectl are among them)."""
+        found = shutil.which(tool)
+        if found or tool == "docker":
+            return found
+        from services.engine.toolchain import bin_dir
+
+        built = bin_dir() / tool
+        return str(built) if built.exists() else None
+
+    def tool(self, name: str) -> str:
+        """How to run a tool: its name when it is on PATH (as the commands read in docs), else its path."""
+        return name if shutil.which(name) else (self.which(name) or name)
 
     def up(self) -> None:
         problems = self.preflight()
@@ -81,25 +103,58 @@ class KindTarget:
         self.deploy()
 
     def deploy(self) -> None:
-        """Cluster (created or reused) -> image built and loaded -> `pulumi up` -> wait -> URLs."""
+        """Images -> cluster (created or reused) -> `pulumi up` -> every workload ready -> URLs."""
         try:
             requested = blueprint_requests(self.deployment.blueprint_name)
             self.check_docker_memory(requested.memory_bytes)
             self.check_docker_cpus(requested)
-            self.ensure_cluster()
-            self.build_and_load_image()
-            settings = self._settings(blueprint=self.deployment.blueprint_override)
+            supply = self.supply()
+            self.ensure_cluster(node_image=supply.node_image)
+            if supply.mirror:
+                self.images.point_nodes_at_registry(self.cluster)
+            else:
+                self.build_and_load_image()
+            deployment = self.deployment
+            if supply.mirror:  # the gate allows the mirror, as the program does (Blueprint.under_mirror)
+                deployment = dataclasses.replace(deployment, blueprint=deployment.blueprint.under_mirror(supply.mirror))
             with pulumi_stack.pulumi_failures(
                 "pulumi up", "fix the error above and run `make up` again (it resumes where it stopped)"
             ):
-                pulumi_stack.up(settings, self.deployment, self.context, self.deployment.root / "policy")
-            self.wait_ready(self.namespaces())
+                pulumi_stack.up(self._settings(supply), deployment, self.context, deployment.root / "policy")
+            self.wait_ready()
         except CommandFailed as exc:
             raise DeployError(str(exc), code=1) from None
         print("\nThe platform is up:")
         for label, url in URLS.items():
-            print(f"  {label:<16} {url}")
-        print("\nNext: `kubectl --context kind-mlops get pods -A`, `mlplat cost`, `make down` to tear it all down.")
+            if label != "Grafana" or "grafana" not in supply.left_out:
+                print(f"  {label:<16} {url}")
+        for component, why in supply.left_out.items():
+            print(f"  {component:<16} left out: {why}")
+        print(
+            f"\nNext: `kubectl --context {self.context} get pods -A`, `mlplat demo`, `make down` to tear it all down."
+        )
+
+    @property
+    def images(self) -> ImageSupply:
+        return ImageSupply(
+            self.deployment.blueprint_name, self.run, self.log, kind=self.tool("kind"), kubectl=self.tool("kubectl")
+        )
+
+    def supply(self) -> Supply:
+        """Pull what can be pulled; where nothing can, build everything here and serve it from a local registry."""
+        if self.images.can_pull():
+            return Supply()
+        from services.engine.toolchain import ModuleUnavailable, ToolchainError
+        from services.images.build import BuildError
+        from services.images.docker import DockerError
+        from services.images.registry import RegistryError
+        from services.images.rootfs import RootfsError
+
+        try:
+            return self.images.build_here()
+        except (ModuleUnavailable, ToolchainError, BuildError, DockerError, RegistryError, RootfsError) as exc:
+            # each names the step, the module or the log to read
+            raise DeployError(f"building the images failed: {exc}", code=1) from None
 
     def down(self) -> None:
         """`pulumi destroy`, then delete the kind cluster."""
@@ -109,21 +164,23 @@ class KindTarget:
                 "nothing to tear down: no standalone platform is running and the kind tools are missing", code=2
             )
         try:
-            with pulumi_stack.pulumi_failures("pulumi destroy", "fix the error above and run `make down` again"):
-                pulumi_stack.destroy(self._settings())
-            self.delete_cluster()
+            if (
+                self.cluster
+                in self._must([self.tool("kind"), "get", "clusters"], "check kind: `kind get clusters`").split()
+            ):
+                with pulumi_stack.pulumi_failures("pulumi destroy", "fix the error above and run `make down` again"):
+                    pulumi_stack.destroy(self._settings(Supply()))
+                self.delete_cluster()
+            if not self.options.keep_registry:
+                self.remove_registry()
         except CommandFailed as exc:
             raise DeployError(str(exc), code=1) from None
-        print("kind cluster and stack removed")
+        print("kind cluster and stack removed" + ("" if self.options.keep_registry else ", and the local registry"))
 
     def status(self, as_json: bool = False) -> bool:
         from services.engine.workloads import readiness
 
-        listing = self._must(
-            ["kubectl", "--context", self.context, "get", "deployments,statefulsets", "-A", "-o=json"],
-            f"is the cluster up? `kind get clusters` should list {self.cluster!r} (`make up` creates it)",
-        )
-        rows = [readiness(item) for item in json.loads(listing)["items"]]
+        rows = [readiness(item) for item in self._workloads()]
         if as_json:
             print(json.dumps({"context": self.context, "workloads": rows}, indent=2))
         else:
@@ -133,10 +190,35 @@ class KindTarget:
         return all(row["ready"] >= row["desired"] for row in rows)
 
     # --- the steps ----------------------------------------------------------------------------------
-    def _settings(self, blueprint: str | None = None):
+    def _settings(self, supply: Supply):
+        """The stack's settings. Its config lives in `.mlplat/kind/` (never in the tracked Pulumi.<stack>.yaml,
+        which only selects the blueprint); the toolchain's Pulumi runs when none is on PATH."""
         from infra import automation
 
-        return automation.deploy_settings(self.deployment.stack, kube_context=self.context, blueprint=blueprint)
+        pulumi = None
+        if shutil.which("pulumi") is None and self.which("pulumi"):
+            from services.engine.toolchain import bin_dir, pulumi_install
+
+            pulumi = pulumi_install(bin_dir())
+        root = self.deployment.root.resolve()
+        (root / "kind").mkdir(parents=True, exist_ok=True)
+        return automation.deploy_settings(
+            self.deployment.stack,
+            kube_context=self.context,
+            blueprint=self.deployment.blueprint_name,
+            image_mirror=supply.mirror,
+            grafana="grafana" not in supply.left_out,
+            state_dir=root,
+            work_dir=root / "kind",
+            pulumi=pulumi,
+        )
+
+    def _workloads(self) -> list[dict]:
+        listing = self._must(
+            [self.tool("kubectl"), "--context", self.context, "get", "deployments,statefulsets", "-A", "-o=json"],
+            f"is the cluster up? `kind get clusters` should list {self.cluster!r} (`make up` creates it)",
+        )
+        return json.loads(listing)["items"]
 
     def _must(self, command: Sequence[str], advice: str) -> str:
         code, output = self.run(command)
@@ -170,15 +252,17 @@ class KindTarget:
                 "(pulumi config set blueprint foundation); otherwise pods stay Pending",
             )
 
-    def ensure_cluster(self) -> bool:
-        """Create the cluster unless it exists; True when it was created."""
-        clusters = self._must(["kind", "get", "clusters"], "check that kind and Docker work: `kind get clusters`")
+    def ensure_cluster(self, node_image: str | None = None) -> bool:
+        """Create the cluster unless it exists; True when it was created. `node_image` replaces the pinned one."""
+        kind = self.tool("kind")
+        clusters = self._must([kind, "get", "clusters"], "check that kind and Docker work: `kind get clusters`")
         if self.cluster in clusters.split():
             self.log(f"kind cluster {self.cluster!r} exists: reusing it")
             return False
         self.log(f"creating kind cluster {self.cluster!r} (about a minute)...")
+        image = ["--image", node_image] if node_image else []
         self._must(
-            ["kind", "create", "cluster", "--config", str(KIND_CONFIG), "--wait", "120s"],
+            [kind, "create", "cluster", "--config", str(KIND_CONFIG), *image, "--wait", "120s"],
             "if a port is busy, free 30080/30090/30300/30500 on 127.0.0.1; see docs/kind.md#troubleshooting",
         )
         return True
@@ -192,32 +276,52 @@ class KindTarget:
         )
         self.log(f"loading {ref} into the kind node...")
         self._must(
-            ["kind", "load", "docker-image", ref, "--name", self.cluster],
+            [self.tool("kind"), "load", "docker-image", ref, "--name", self.cluster],
             "the image must exist locally: `docker images mlops-platform/platform`",
         )
 
-    def wait_ready(self, namespaces: Sequence[str], timeout: str = "600s") -> None:
-        for ns in namespaces:
-            self.log(f"waiting for Deployments in {ns} to become available...")
-            self._must(
-                [
-                    "kubectl",
-                    "--context",
-                    self.context,
-                    "-n",
-                    ns,
-                    "wait",
-                    "--for=condition=Available",
-                    "deployment",
-                    "--all",
-                    f"--timeout={timeout}",
-                ],
-                f"inspect the pods: `kubectl --context {self.context} -n {ns} get pods` and "
-                f"`kubectl --context {self.context} -n {ns} describe pod <name>`; see docs/kind.md#troubleshooting",
-            )
+    def wait_ready(self, timeout: float = 600.0, poll: float = 5.0) -> None:
+        """Until every Deployment and StatefulSet of the platform's namespaces has its ready replicas."""
+        from services.engine.workloads import readiness
+
+        namespaces = set(self.namespaces())
+        deadline, last = time.monotonic() + timeout, ""
+        while True:
+            rows = [readiness(item) for item in self._workloads() if item["metadata"]["namespace"] in namespaces]
+            short = [
+                f"{r['namespace']}/{r['name']} {r['ready']}/{r['desired']}" for r in rows if r["ready"] < r["desired"]
+            ]
+            if rows and not short:
+                self.log(f"all {len(rows)} Deployments and StatefulSets are ready")
+                return
+            report = f"waiting for {len(short)} of {len(rows)} workloads: {', '.join(short)}"
+            if report != last:
+                self.log(report)
+                last = report
+            if time.monotonic() > deadline:
+                raise CommandFailed(
+                    ["kubectl", "get", "deployments,statefulsets", "-A"],
+                    report,
+                    f"inspect the pods: `kubectl --context {self.context} get pods -A` and "
+                    f"`kubectl --context {self.context} -n <namespace> describe pod <name>`; "
+                    "see docs/kind.md#troubleshooting",
+                )
+            time.sleep(poll)
 
     def namespaces(self) -> list[str]:
         return [SYSTEM_NAMESPACE, MONITORING_NAMESPACE, *[t.name for t in self.deployment.blueprint.tenants]]
 
     def delete_cluster(self) -> None:
-        self._must(["kind", "delete", "cluster", "--name", self.cluster], "run `kind get clusters` to see what is left")
+        self._must(
+            [self.tool("kind"), "delete", "cluster", "--name", self.cluster],
+            "run `kind get clusters` to see what is left",
+        )
+
+    def remove_registry(self) -> None:
+        """The local registry container and its volume, when the kind path started them."""
+        from services.images.registry import CONTAINER, VOLUME
+
+        if self.run(["docker", "container", "inspect", CONTAINER])[0] == 0:
+            self._must(["docker", "rm", "-f", CONTAINER], f"remove it by hand: `docker rm -f {CONTAINER}`")
+        if self.run(["docker", "volume", "inspect", VOLUME])[0] == 0:
+            self._must(["docker", "volume", "rm", VOLUME], f"remove it by hand: `docker volume rm {VOLUME}`")
