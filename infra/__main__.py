@@ -10,6 +10,8 @@ Stack config (Pulumi.<stack>.yaml):
                               false, because an aggregated API no container serves stalls API discovery
   mlops-platform:imageMirror  pull every image from this registry (overrides the blueprint's
                               platform.imageMirror); the kind path sets it when images cannot be pulled
+  mlops-platform:platformImageTag  the platform image's tag (overrides platform.image.tag); the kind path
+                              sets its content tag, so a rebuilt image rolls the pods out
   mlops-platform:grafana      deploy Grafana (default true); the kind path sets false where its image can
                               be neither pulled nor built (docs/air-gapped.md)
 """
@@ -35,6 +37,12 @@ if config.get("imageMirror"):
         blueprint = blueprint.under_mirror(config.get("imageMirror"))
     except ValueError as exc:
         raise pulumi.RunError(f"mlops-platform:imageMirror: {exc}") from None
+
+if config.get("platformImageTag"):
+    try:
+        blueprint = blueprint.with_platform_tag(config.get("platformImageTag"))
+    except ValueError as exc:
+        raise pulumi.RunError(f"mlops-platform:platformImageTag: {exc}") from None
 
 kube_context = config.require("kubeContext")
 if not kube_context.strip():

@@ -51,7 +51,7 @@ PROGRAM = ROOT / "infra" / "__main__.py"
 
 Output = Callable[[str], None]
 # Stack config a target sets only when it departs from the default; an unset one is removed from the stack.
-TOGGLES = tuple(f"{PROJECT}:{key}" for key in ("metricsServer", "imageMirror", "grafana"))
+TOGGLES = tuple(f"{PROJECT}:{key}" for key in ("metricsServer", "imageMirror", "platformImageTag", "grafana"))
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ def deploy_settings(
     kubeconfig: str | None = None,
     metrics_server: bool = True,
     image_mirror: str | None = None,
+    platform_image_tag: str | None = None,
     grafana: bool = True,
     root: Path = ROOT,
     state_dir: Path | None = None,
@@ -110,6 +111,8 @@ def deploy_settings(
         config[f"{PROJECT}:metricsServer"] = "false"
     if image_mirror:
         config[f"{PROJECT}:imageMirror"] = image_mirror
+    if platform_image_tag:
+        config[f"{PROJECT}:platformImageTag"] = platform_image_tag
     if not grafana:
         config[f"{PROJECT}:grafana"] = "false"
     return DeploySettings(

@@ -5,6 +5,11 @@ user runs on a laptop. Champion/challenger split and shadow traffic happen insid
 (app-level canary, see the ADR), so one Deployment serves every variant and no service mesh is
 needed. The HPA owns the replica count after creation (`ignore_changes` on spec.replicas), so a
 later `pulumi up` never scales a busy model back down.
+
+Pulumi does not wait for the Deployment to be ready (`pulumi.com/skipAwait`): a model server is ready
+only once it serves its champion, and a new platform has none until a model is trained and promoted
+(`mlplat demo`), so waiting would fail the first `pulumi up` of every fresh cluster. The kind target
+waits for the server to start instead (services/deploy/targets/kind.py).
 """
 
 from __future__ import annotations
@@ -117,7 +122,7 @@ class ModelService(pulumi.ComponentResource):
             volumes.append({"name": "features", "configMap": {"name": f"{app}-features"}})
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=metadata(app, ns, labels),
+            metadata=metadata(app, ns, labels, {"pulumi.com/skipAwait": "true"}),
             spec={
                 "replicas": model.replicas.min,
                 "selector": {"matchLabels": select},

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from services.deploy.commands import CommandFailed, Runner
 
-__all__ = ["ImageSupply", "Supply", "REGISTRY_HOSTING"]
+__all__ = ["ImageSupply", "Supply", "REGISTRY_HOSTING", "content_tag"]
 
 Log = Callable[[str], None]
 
@@ -46,12 +46,26 @@ data:
 """
 
 
+def content_tag(run: Runner, ref: str) -> str:
+    """A tag naming the image's content: `0.1.0` becomes `0.1.0-<12 hex of its image id>`.
+
+    The platform's image changes with every code change, its release tag does not, and a node that
+    already holds `mlops-platform/platform:0.1.0` never pulls it again (imagePullPolicy IfNotPresent):
+    the pods would keep running the old code. A tag that changes with the content rolls them out."""
+    code, output = run(["docker", "image", "inspect", "--format", "{{.Id}}", ref])
+    if code != 0:
+        raise CommandFailed(["docker", "image", "inspect", ref], output, "the image must have been built first")
+    tag = ref.rpartition(":")[2]
+    return f"{tag}-{output.strip().removeprefix('sha256:')[:12]}"
+
+
 @dataclass(frozen=True)
 class Supply:
     """What `kind create cluster` and `pulumi up` are given."""
 
     node_image: str | None = None  # `--image`; None: the one the cluster config pins
     mirror: str | None = None  # the stack's imageMirror; None: pods pull from the images' registries
+    platform_tag: str | None = None  # the platform image's content tag (see content_tag)
     left_out: dict[str, str] = field(default_factory=dict)  # component -> why its image is missing
 
 
@@ -93,15 +107,22 @@ class ImageSupply:
         deployed = [image for image in needs.images if image.name not in ("kind-node",)]
         builder.resolve_modules([image for image in deployed if image.built_here])
         left_out: dict[str, str] = {}
+        platform_tag = None
         for image in deployed:
-            if image.built_here:
+            if image.name == "platform":
+                outcome = builder.build(image)
+                platform_tag = content_tag(self.run, outcome.ref)
+                tagged = f"{outcome.ref.rpartition(':')[0]}:{platform_tag}"
+                self.run(["docker", "tag", outcome.ref, tagged])
+                builder.push(build.Outcome(image.name, tagged, outcome.result), LOCAL_MIRROR)
+            elif image.built_here:
                 builder.push(builder.build(image), LOCAL_MIRROR)
             elif docker.image_id(image.ref):  # loaded by hand (`docker load`): serve it too
                 builder.push(build.Outcome(image.name, image.ref, "loaded"), LOCAL_MIRROR)
             else:
                 left_out[image.name] = image.not_built
                 self.log(f"images: {image.name} is left out of this deployment: {image.not_built}")
-        return Supply(node_image=node, mirror=LOCAL_MIRROR, left_out=left_out)
+        return Supply(node_image=node, mirror=LOCAL_MIRROR, platform_tag=platform_tag, left_out=left_out)
 
     def point_nodes_at_registry(self, cluster: str) -> None:
         """Tell each node's containerd where `localhost:5001` is, join the registry to kind's network."""

@@ -49,7 +49,11 @@ AUTH_CACHE_SECONDS = 60
 # --expose-prometheus, which Prometheus must scrape signed in as platform.monitoring, a user without
 # grants. Off, a route without a validator needs a sign-in only: /metrics, and nothing else of MLflow's
 # (tests/services/test_registry_isolation.py checks both sides).
-SERVER_ENV = {"MLFLOW_BASIC_AUTH_FAIL_CLOSED": "false"}
+#
+# MLflow 3 also starts a job executor (huey consumers, one process per GenAI job type, ~250 MB each)
+# for features this platform does not use (trace archival, prompt optimisation): measured in the
+# platform image, it tripled the server's memory and got it OOM-killed under its 1 GiB limit. Off.
+SERVER_ENV = {"MLFLOW_BASIC_AUTH_FAIL_CLOSED": "false", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def auth_config(database_uri: str, admin: str = ADMIN, default_permission: str = DEFAULT_PERMISSION) -> str:

@@ -162,13 +162,29 @@ def test_an_absent_cluster_is_created_from_the_pinned_config():
     assert runner.commands[1] == ["kind", "create", "cluster", "--config", str(KIND_CONFIG), "--wait", "120s"]
 
 
-def test_image_is_built_from_the_dockerfile_and_loaded_into_the_cluster():
-    runner = FakeRunner()
-    _deploy(runner).build_and_load_image()
-    build, load_cmd = runner.commands
+def test_image_is_built_from_the_dockerfile_and_loaded_into_the_cluster_under_its_content_tag():
+    image_id = "sha256:" + "0123456789ab" + "f" * 52
+    runner = FakeRunner({"docker image inspect": (0, image_id)})
+    assert _deploy(runner).build_and_load_image() == "0.1.0-0123456789ab"
+    build, _inspect, tag, load_cmd = runner.commands
     assert build[:4] == ["docker", "build", "-f", str(ROOT / "services" / "Dockerfile")]
     assert build[5] == "mlops-platform/platform:0.1.0"
-    assert load_cmd == ["kind", "load", "docker-image", "mlops-platform/platform:0.1.0", "--name", "mlops"]
+    # a rebuilt image gets a new tag, so the pods roll out (a node never pulls a tag it holds again)
+    assert tag == ["docker", "tag", "mlops-platform/platform:0.1.0", "mlops-platform/platform:0.1.0-0123456789ab"]
+    assert load_cmd == ["kind", "load", "docker-image", "mlops-platform/platform:0.1.0-0123456789ab", "--name", "mlops"]
+
+
+def test_a_content_tag_deploys_the_platform_image_at_that_tag():
+    from infra.render import render_blueprint
+
+    manifests = render_blueprint(
+        "foundation", config={"mlops-platform:platformImageTag": "0.1.0-0123456789ab"}
+    ).manifests
+    images = {
+        c["image"] for m in manifests if m["kind"] == "Deployment" for c in m["spec"]["template"]["spec"]["containers"]
+    }
+    assert "mlops-platform/platform:0.1.0-0123456789ab" in images
+    assert "mlops-platform/platform:0.1.0" not in images
 
 
 def test_too_little_docker_memory_stops_before_anything_is_created():
@@ -184,38 +200,71 @@ def test_too_few_docker_cpus_for_the_requests_beside_kinds_own_pods_stop_the_dep
     _deploy(FakeRunner({"docker info": (0, "4")})).check_docker_cpus(Requests(Decimal("1.21"), Decimal(2**30)))
 
 
-def _workloads(*rows: tuple[str, str, str, int, int]) -> str:
-    return json.dumps(
+WORKLOADS = "kubectl --context kind-mlops get deployments,statefulsets"
+MODEL_PODS = "kubectl --context kind-mlops get pods"
+
+
+def _workloads(*rows: tuple[str, str, str, int, int], component: str = "registry-server") -> str:
+    items = [
         {
-            "items": [
-                {
-                    "kind": kind,
-                    "metadata": {"namespace": ns, "name": name},
-                    "spec": {"replicas": desired},
-                    "status": {"readyReplicas": ready},
-                }
-                for kind, ns, name, desired, ready in rows
-            ]
+            "kind": kind,
+            "metadata": {"namespace": ns, "name": name},
+            "spec": {
+                "replicas": desired,
+                "template": {"metadata": {"labels": {"app.kubernetes.io/component": component}}},
+            },
+            "status": {"readyReplicas": ready},
         }
-    )
+        for kind, ns, name, desired, ready in rows
+    ]
+    return json.dumps({"items": items})
+
+
+def _model_pods(ns: str, model: str, started: bool) -> str:
+    pod = {
+        "metadata": {"namespace": ns, "labels": {"app.kubernetes.io/name": model}},
+        "status": {"containerStatuses": [{"name": "model-server", "started": started}]},
+    }
+    return json.dumps({"items": [pod]})
 
 
 def test_a_failed_step_says_what_to_do_next():
-    runner = FakeRunner({"kubectl": (0, _workloads(("Deployment", "data-science", "iris", 1, 0)))})
+    workloads = _workloads(("Deployment", "mlops-system", "mlflow", 1, 0))
+    runner = FakeRunner({WORKLOADS: (0, workloads), MODEL_PODS: (0, '{"items": []}')})
     with pytest.raises(CommandFailed) as failure:
         _deploy(runner).wait_ready(timeout=0, poll=0)
     assert "kubectl --context kind-mlops get pods -A" in str(failure.value)
-    assert "data-science/iris 0/1" in str(failure.value)
+    assert "mlops-system/mlflow 0/1" in str(failure.value)
 
 
 def test_waiting_ends_when_every_deployment_and_statefulset_of_the_platform_is_ready():
     rows = [("Deployment", "mlops-system", "mlflow", 1, 1), ("StatefulSet", "mlops-system", "mlflow-db", 1, 1)]
     other = ("Deployment", "somebody-else", "app", 1, 0)  # not the platform's: not waited for
-    runner = FakeRunner({"kubectl": (0, _workloads(*rows, other))})
+    runner = FakeRunner({WORKLOADS: (0, _workloads(*rows, other)), MODEL_PODS: (0, '{"items": []}')})
     _deploy(runner).wait_ready(timeout=0, poll=0)
-    assert runner.commands == [
-        ["kubectl", "--context", "kind-mlops", "get", "deployments,statefulsets", "-A", "-o=json"]
+    assert runner.commands[0] == [
+        "kubectl",
+        "--context",
+        "kind-mlops",
+        "get",
+        "deployments,statefulsets",
+        "-A",
+        "-o=json",
     ]
+
+
+@pytest.mark.parametrize(("started", "ends"), [(True, True), (False, False)])
+def test_a_model_server_without_a_champion_counts_once_its_container_started(started, ends):
+    workloads = _workloads(("Deployment", "data-science", "iris", 1, 0), component="model-server")
+    runner = FakeRunner({WORKLOADS: (0, workloads), MODEL_PODS: (0, _model_pods("data-science", "iris", started))})
+    lines: list[str] = []
+    target = KindTarget(Deployment("foundation", load("foundation")), run=runner, log=lines.append)
+    if ends:
+        target.wait_ready(timeout=0, poll=0)
+        assert "data-science/iris started, waiting for a champion" in lines[-1]
+    else:
+        with pytest.raises(CommandFailed, match="data-science/iris 0/1"):
+            target.wait_ready(timeout=0, poll=0)
 
 
 def test_wait_covers_platform_and_every_tenant_namespace():

@@ -127,12 +127,24 @@ def _pod_spec(args: TrackingServerArgs) -> dict:
     db_uri = (
         f"postgresql+psycopg2://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@{DATABASE_NAME}:{Ports.POSTGRES}/$(POSTGRES_DB)"
     )
+    # MLflow refuses a request whose Host header it does not know (DNS-rebinding protection). Besides its
+    # Service names and the host's loopback (the UI through the NodePort), the pod's own address: the
+    # kubelet's probes and Prometheus' pod discovery call it by IP (POD_IP, from the downward API below).
     allowed_hosts = ",".join(
-        [f"{SERVER_NAME}", f"{SERVER_NAME}:*", f"{SERVER_NAME}.{ns}*", "localhost:*", "127.0.0.1:*"]
+        [
+            f"{SERVER_NAME}",
+            f"{SERVER_NAME}:*",
+            f"{SERVER_NAME}.{ns}*",
+            "localhost:*",
+            "127.0.0.1:*",
+            "$(POD_IP):*",
+        ]
     )
     mlflow_args = [
         *("--backend-store-uri", db_uri, "--serve-artifacts", "--artifacts-destination", "/mlflow/artifacts"),
-        *("--host", "0.0.0.0", "--port", str(Ports.MLFLOW), "--workers", "2", "--allowed-hosts", allowed_hosts),
+        # One worker (about 260 MB each, measured in the platform image): the Flask app runs in a thread
+        # pool under uvicorn, so one worker serves requests concurrently; more capacity is more replicas.
+        *("--host", "0.0.0.0", "--port", str(Ports.MLFLOW), "--workers", "1", "--allowed-hosts", allowed_hosts),
         # /metrics for Prometheus (request counts and latencies per endpoint)
         *("--expose-prometheus", f"{SCRATCH}/prometheus-metrics"),
     ]
@@ -152,7 +164,12 @@ def _pod_spec(args: TrackingServerArgs) -> dict:
                 # `mlflow server --app-name basic-auth`, configured from the environment (server.py)
                 "command": ["mlplat"],
                 "args": server_args(mlflow_args),
-                "env": [*database_env(), *secret_env, {"name": "HOME", "value": "/tmp"}],
+                "env": [
+                    {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                    *database_env(),
+                    *secret_env,
+                    {"name": "HOME", "value": "/tmp"},
+                ],
                 "ports": [{"name": "http", "containerPort": Ports.MLFLOW}],
                 "resources": resources(args.settings.server),
                 "securityContext": restricted_container_security(),

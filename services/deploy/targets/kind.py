@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import sys
 import time
@@ -113,14 +114,14 @@ class KindTarget:
             if supply.mirror:
                 self.images.point_nodes_at_registry(self.cluster)
             else:
-                self.build_and_load_image()
+                supply = dataclasses.replace(supply, platform_tag=self.build_and_load_image())
             deployment = self.deployment
             if supply.mirror:  # the gate allows the mirror, as the program does (Blueprint.under_mirror)
                 deployment = dataclasses.replace(deployment, blueprint=deployment.blueprint.under_mirror(supply.mirror))
             with pulumi_stack.pulumi_failures(
                 "pulumi up", "fix the error above and run `make up` again (it resumes where it stopped)"
             ):
-                pulumi_stack.up(self._settings(supply), deployment, self.context, deployment.root / "policy")
+                pulumi_stack.up(self._settings(supply), deployment, self.context, deployment.root.resolve() / "policy")
             self.wait_ready()
         except CommandFailed as exc:
             raise DeployError(str(exc), code=1) from None
@@ -154,7 +155,17 @@ class KindTarget:
             return self.images.build_here()
         except (ModuleUnavailable, ToolchainError, BuildError, DockerError, RegistryError, RootfsError) as exc:
             # each names the step, the module or the log to read
-            raise DeployError(f"building the images failed: {exc}", code=1) from None
+            from services.images.trust import ENV_VAR
+
+            hint = (
+                ""
+                if os.environ.get(ENV_VAR)
+                else (
+                    f"\n-> if this machine reaches package registries through a TLS-inspecting proxy, give the builds "
+                    f"its CA: {ENV_VAR}=<a PEM file, or the system bundle that includes it> (docs/air-gapped.md)"
+                )
+            )
+            raise DeployError(f"building the images failed: {exc}{hint}", code=1) from None
 
     def down(self) -> None:
         """`pulumi destroy`, then delete the kind cluster."""
@@ -207,6 +218,7 @@ class KindTarget:
             kube_context=self.context,
             blueprint=self.deployment.blueprint_name,
             image_mirror=supply.mirror,
+            platform_image_tag=supply.platform_tag,
             grafana="grafana" not in supply.left_out,
             state_dir=root,
             work_dir=root / "kind",
@@ -267,34 +279,43 @@ class KindTarget:
         )
         return True
 
-    def build_and_load_image(self) -> None:
+    def build_and_load_image(self) -> str:
+        """Build the platform image, tag it with its content (`content_tag`), load that into the node; the tag."""
+        from services.deploy.kind_images import content_tag
+
         ref = self.deployment.blueprint.platform.image.ref
         self.log(f"building the platform image {ref} (first build takes a few minutes)...")
         self._must(
             ["docker", "build", "-f", str(DOCKERFILE), "-t", ref, str(ROOT)],
             "read the build output above; `docker build -f services/Dockerfile .` reproduces it",
         )
-        self.log(f"loading {ref} into the kind node...")
+        tag = content_tag(self.run, ref)
+        tagged = f"{ref.rpartition(':')[0]}:{tag}"
         self._must(
-            [self.tool("kind"), "load", "docker-image", ref, "--name", self.cluster],
+            ["docker", "tag", ref, tagged], "the image must exist locally: `docker images mlops-platform/platform`"
+        )
+        self.log(f"loading {tagged} into the kind node...")
+        self._must(
+            [self.tool("kind"), "load", "docker-image", tagged, "--name", self.cluster],
             "the image must exist locally: `docker images mlops-platform/platform`",
         )
+        return tag
 
     def wait_ready(self, timeout: float = 600.0, poll: float = 5.0) -> None:
-        """Until every Deployment and StatefulSet of the platform's namespaces has its ready replicas."""
-        from services.engine.workloads import readiness
+        """Until every Deployment and StatefulSet of the platform's namespaces has its ready replicas.
 
+        A model server is ready only once it serves its champion, and a new platform has none yet: for
+        those it is enough that their containers started (the startup probe passed), and the report says
+        that they wait for a champion (`mlplat demo` registers one)."""
         namespaces = set(self.namespaces())
         deadline, last = time.monotonic() + timeout, ""
         while True:
-            rows = [readiness(item) for item in self._workloads() if item["metadata"]["namespace"] in namespaces]
-            short = [
-                f"{r['namespace']}/{r['name']} {r['ready']}/{r['desired']}" for r in rows if r["ready"] < r["desired"]
-            ]
-            if rows and not short:
-                self.log(f"all {len(rows)} Deployments and StatefulSets are ready")
+            short, waiting, total = self._not_ready(namespaces)
+            if total and not short:
+                note = f"; {', '.join(waiting)} started, waiting for a champion (mlplat demo)" if waiting else ""
+                self.log(f"all {total} Deployments and StatefulSets are up{note}")
                 return
-            report = f"waiting for {len(short)} of {len(rows)} workloads: {', '.join(short)}"
+            report = f"waiting for {len(short)} of {total} workloads: {', '.join(short)}"
             if report != last:
                 self.log(report)
                 last = report
@@ -307,6 +328,40 @@ class KindTarget:
                     "see docs/kind.md#troubleshooting",
                 )
             time.sleep(poll)
+
+    def _not_ready(self, namespaces: set[str]) -> tuple[list[str], list[str], int]:
+        """(workloads not ready, model servers started but not serving yet, workloads in all)."""
+        from services.engine.workloads import readiness
+
+        items = [item for item in self._workloads() if item["metadata"]["namespace"] in namespaces]
+        started = self._started_model_servers(namespaces)
+        short, waiting = [], []
+        for item in items:
+            row = readiness(item)
+            labels = item["spec"]["template"]["metadata"].get("labels", {})
+            where = f"{row['namespace']}/{row['name']}"
+            if row["ready"] >= row["desired"]:
+                continue
+            if labels.get("app.kubernetes.io/component") == "model-server" and started.get(where, 0) >= row["desired"]:
+                waiting.append(where)
+            else:
+                short.append(f"{where} {row['ready']}/{row['desired']}")
+        return short, waiting, len(items)
+
+    def _started_model_servers(self, namespaces: set[str]) -> dict[str, int]:
+        """namespace/model -> model-server pods whose containers have started (live, maybe not ready)."""
+        listing = self._must(
+            [self.tool("kubectl"), "--context", self.context, "get", "pods", "-A", "-o=json"]
+            + ["-l", "app.kubernetes.io/component=model-server"],
+            f"is the cluster up? `kubectl --context {self.context} get pods -A`",
+        )
+        counts: dict[str, int] = {}
+        for pod in json.loads(listing)["items"]:
+            meta, statuses = pod["metadata"], pod.get("status", {}).get("containerStatuses", [])
+            if meta["namespace"] in namespaces and statuses and all(s.get("started") for s in statuses):
+                key = f"{meta['namespace']}/{meta['labels'].get('app.kubernetes.io/name', '')}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def namespaces(self) -> list[str]:
         return [SYSTEM_NAMESPACE, MONITORING_NAMESPACE, *[t.name for t in self.deployment.blueprint.tenants]]
