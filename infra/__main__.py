@@ -10,8 +10,9 @@ Stack config (Pulumi.<stack>.yaml):
                               false, because an aggregated API no container serves stalls API discovery
   mlops-platform:imageMirror  pull every image from this registry (overrides the blueprint's
                               platform.imageMirror); the kind path sets it when images cannot be pulled
-  mlops-platform:platformImageTag  the platform image's tag (overrides platform.image.tag); the kind path
-                              sets its content tag, so a rebuilt image rolls the pods out
+  mlops-platform:platformImageTag  the tag pods pull the platform image at (its labels keep the release,
+                              platform.image.tag); the kind path sets its build's content tag, so a
+                              rebuilt image rolls the pods out
   mlops-platform:grafana      deploy Grafana (default true); the kind path sets false where its image can
                               be neither pulled nor built (docs/air-gapped.md)
 """
@@ -38,12 +39,6 @@ if config.get("imageMirror"):
     except ValueError as exc:
         raise pulumi.RunError(f"mlops-platform:imageMirror: {exc}") from None
 
-if config.get("platformImageTag"):
-    try:
-        blueprint = blueprint.with_platform_tag(config.get("platformImageTag"))
-    except ValueError as exc:
-        raise pulumi.RunError(f"mlops-platform:platformImageTag: {exc}") from None
-
 kube_context = config.require("kubeContext")
 if not kube_context.strip():
     raise pulumi.RunError("mlops-platform:kubeContext is empty: name the kubeconfig context to deploy to")
@@ -58,6 +53,7 @@ platform = Platform(
         blueprint=blueprint,
         install_metrics_server=config.get_bool("metricsServer", True),
         install_grafana=config.get_bool("grafana", True),
+        platform_image_tag=config.get("platformImageTag") or None,
     ),
     opts=pulumi.ResourceOptions(provider=provider),
 )

@@ -35,10 +35,9 @@ def deployed(ref: str, mirror: str | None) -> str:
     return mirrored(ref, mirror)
 
 
-def platform_image(image, mirror: str | None):
-    """The platform's own image (an ImageRef) as pods pull it: under the mirror when there is one."""
-    if not mirror:
-        return image
-    from services.images.mirror import parse
-
-    return image.model_copy(update={"repository": f"{mirror}/{parse(image.ref).path}"})
+def platform_image(image, mirror: str | None, content_tag: str | None = None):
+    """The platform's own image (an ImageRef) as pods pull it: at its build's content tag when the deploy
+    names one, under the mirror when there is one. Its release tag, which labels objects, stays."""
+    ref = f"{image.ref.rpartition(':')[0]}:{content_tag}" if content_tag else image.ref
+    ref = deployed(ref, mirror)
+    return image if ref == image.ref else image.pulled_as(ref)

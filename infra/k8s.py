@@ -27,6 +27,7 @@ __all__ = [
     "scrape_annotations",
     "preferred_anti_affinity",
     "run_to_completion",
+    "job_name",
 ]
 
 
@@ -131,6 +132,14 @@ def config_hash(*contents: str) -> dict[str, str]:
     a new tenant's routes planned as a ConfigMap change only, before this)."""
     digest = hashlib.sha256("\0".join(contents).encode()).hexdigest()[:16]
     return {CONFIG_HASH: digest}
+
+
+def job_name(prefix: str, *inputs: str) -> str:
+    """A Job's name after everything its pods run (script, plan, image): a Job's pod template cannot be
+    changed, so a change must be a new Job, created beside the old one. A name that stayed the same would
+    make Pulumi delete and recreate the Job under one name, which the API refuses while the old one is
+    still being deleted (seen on kind when the platform image changed)."""
+    return f"{prefix}-{hashlib.sha256(chr(0).join(inputs).encode()).hexdigest()[:10]}"
 
 
 def run_to_completion(

@@ -54,6 +54,7 @@ class PlatformArgs:
     blueprint: Blueprint
     install_metrics_server: bool = True
     install_grafana: bool = True  # False where Grafana's image can be neither pulled nor built
+    platform_image_tag: str | None = None  # the build's content tag, which the kind path deploys
 
 
 def _registry_namespace(instance: str) -> str:
@@ -73,7 +74,7 @@ class Platform(pulumi.ComponentResource):
         blueprint, platform = args.blueprint, args.blueprint.platform
         # Every image, and the platform's own, as pods pull them: under platform.imageMirror when set.
         self.mirror = platform.image_mirror
-        self.image = images.platform_image(platform.image, self.mirror)
+        self.image = images.platform_image(platform.image, self.mirror, args.platform_image_tag)
         trained = any(model.training for spec in blueprint.tenants for model in spec.models)
 
         system_ns = k8s.core.v1.Namespace(

@@ -171,12 +171,6 @@ class Blueprint(Spec):
         data["platform"] = self.platform.under_mirror(mirror).model_dump(by_alias=True)
         return Blueprint.model_validate(data)
 
-    def with_platform_tag(self, tag: str) -> Blueprint:
-        """This blueprint with the platform image at another tag (the kind path's content tag)."""
-        data = self.model_dump(by_alias=True)
-        data["platform"]["image"]["tag"] = tag
-        return Blueprint.model_validate(data)
-
     def tenant(self, name: str) -> Tenant:
         for tenant in self.tenants:
             if tenant.name == name:

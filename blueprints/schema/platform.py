@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from blueprints.schema.costs import CostSettings
 from blueprints.schema.fields import ResourceList, Resources, Spec, StorageQuantity
@@ -13,10 +13,15 @@ from blueprints.schema.policy import REGISTRY_PREFIX, PolicySettings
 
 
 class ImageRef(Spec):
-    """A container image, always pinned: a tag that is not `latest`, or a digest."""
+    """A container image, always pinned: a tag that is not `latest`, or a digest.
+
+    `tag` is the release: it labels every object (`app.kubernetes.io/version`). Where the image is pulled
+    from can differ (a mirror, a tag naming the build's content): `pulled_as()` sets that reference without
+    changing the release, so labels stay put when only the build changes."""
 
     repository: str = "mlops-platform/platform"
     tag: str = "0.1.0"
+    _pull: str | None = PrivateAttr(default=None)
 
     @field_validator("tag")
     @classmethod
@@ -25,8 +30,16 @@ class ImageRef(Spec):
             raise ValueError(f'{tag!r} is not a pinned tag: use a version (e.g. "0.1.0") or a digest')
         return tag
 
+    def pulled_as(self, ref: str) -> ImageRef:
+        """The same release, pulled from `ref`."""
+        copy = self.model_copy()
+        copy._pull = ref
+        return copy
+
     @property
     def ref(self) -> str:
+        if self._pull:
+            return self._pull
         sep = "@" if self.tag.startswith("sha256:") else ":"
         return f"{self.repository}{sep}{self.tag}"
 

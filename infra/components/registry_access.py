@@ -14,7 +14,7 @@ component, for one registry (the shared one, or a tenant's dedicated one):
   Both copies get the same generated value in the same run; rotate a user by deleting both and
   running `pulumi up` (the Job then sets the new password);
 - puts the plan in a ConfigMap and runs `mlplat registry bootstrap` (the command standalone runs at
-  start-up) as a Job named after the plan's digest, so a changed blueprint is a new Job. The Job
+  start-up) as a Job named after the plan's and the image's digest, so a changed blueprint is a new Job. The Job
   signs in as the admin (the `mlflow-admin` Secret of ModelRegistry) and waits for the registry
   itself; Pulumi does not wait for it (`pulumi.com/skipAwait`), so a deploy never blocks on a
   container, and its log is the record of what was granted.
@@ -32,7 +32,7 @@ from blueprints.naming import MONITORING_NAMESPACE, Ports, standard_labels
 from blueprints.schema import ImageRef
 from infra import images
 from infra.components.model_registry import ADMIN_SECRET
-from infra.k8s import metadata, restricted_container_security, run_to_completion, scratch_volume
+from infra.k8s import job_name, metadata, restricted_container_security, run_to_completion, scratch_volume
 from services.registry import SERVER
 from services.registry.access import GATE, MONITORING, AccessPlan, bootstrap_args, password_env, serving_user
 from services.registry.credentials import PASSWORD_ENV, USERNAME_ENV, generate_password
@@ -139,11 +139,11 @@ class RegistryAccess(pulumi.ComponentResource):
             ),
             {"name": "HOME", "value": "/tmp"},
         ]
-        job_name = f"{COMPONENT}-{plan.digest()}"
+        job = job_name(COMPONENT, plan.to_json(), args.image.ref)
         k8s.batch.v1.Job(
             f"{name}-bootstrap",
             metadata=metadata(
-                job_name,
+                job,
                 ns,
                 labels,
                 # Nothing at deploy time waits for a container: the Job waits for the registry itself.
@@ -176,8 +176,8 @@ class RegistryAccess(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[config, *secrets]),
         )
-        self.job_name = job_name
-        self.register_outputs({"job": job_name, "users": list(plan.users)})
+        self.job_name = job
+        self.register_outputs({"job": job, "users": list(plan.users)})
 
 
 def _in_cluster_uri(namespace: str) -> str:

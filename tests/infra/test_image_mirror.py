@@ -60,6 +60,8 @@ def test_nothing_else_changes_under_a_mirror_but_the_registries_admission_allows
             ):
                 assert (MIRROR in repr(manifest)) == (manifests is mirrored)  # the one policy that names registries
                 continue
+            if manifest["kind"] == "Job":  # Jobs are named after what they run, the image included
+                manifest = {**manifest, "metadata": {**manifest["metadata"], "name": "JOB"}}
             text = repr(manifest)
             for ref in set(_images([manifest])):
                 text = text.replace(ref, "IMAGE")

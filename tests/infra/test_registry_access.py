@@ -16,6 +16,20 @@ def _secret_value(manifests: list[dict], name: str, namespace: str, key: str) ->
     return find(manifests, "Secret", name, namespace)["stringData"][key]
 
 
+def _bootstrap_job(manifests: list[dict], plan, namespace: str) -> dict:
+    """The registry's bootstrap Job for `plan`: named after the plan and the image, annotated with the plan."""
+    jobs = [
+        m
+        for m in manifests
+        if m["kind"] == "Job"
+        and m["metadata"]["namespace"] == namespace
+        and m["metadata"].get("annotations", {}).get("platform.mlops/access-plan") == plan.digest()
+    ]
+    assert len(jobs) == 1, f"{len(jobs)} bootstrap Jobs for plan {plan.digest()} in {namespace}"
+    assert jobs[0]["metadata"]["name"].startswith("registry-access-")
+    return jobs[0]
+
+
 def test_every_user_has_a_generated_password_in_the_registry_and_a_copy_where_it_signs_in():
     manifests = rendered("multi-tenant").manifests
     plan = access_plan(load("multi-tenant"))
@@ -50,7 +64,7 @@ def test_passwords_are_generated_at_deploy_time_never_constants():
 def test_the_bootstrap_job_applies_the_blueprint_plan_as_the_admin():
     manifests = rendered("multi-tenant").manifests
     plan = access_plan(load("multi-tenant"))
-    job = find(manifests, "Job", f"registry-access-{plan.digest()}", "mlops-system")
+    job = _bootstrap_job(manifests, plan, "mlops-system")
     assert job["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"  # a deploy never waits on it
     config = find(manifests, "ConfigMap", "registry-access", "mlops-system")
     assert AccessPlan.from_json(config["data"]["access.json"]) == plan
@@ -69,7 +83,7 @@ def test_a_changed_blueprint_is_a_new_bootstrap_job():
     plan = access_plan(load("multi-tenant"))
     fewer = access_plan(load("foundation"))
     assert plan.digest() != fewer.digest()
-    assert find(rendered("foundation").manifests, "Job", f"registry-access-{fewer.digest()}", "mlops-system")
+    assert _bootstrap_job(rendered("foundation").manifests, fewer, "mlops-system")
 
 
 def test_mlflow_serves_with_its_auth_app_configured_from_secrets():
@@ -89,7 +103,7 @@ def test_a_dedicated_registry_has_its_own_users_in_its_tenant_namespace():
     manifests = rendered("enterprise").manifests
     plan = access_plan(load("enterprise"), "clinical")
     assert set(plan.users) == {GATE, MONITORING, "clinical", "clinical.serving"}
-    assert find(manifests, "Job", f"registry-access-{plan.digest()}", "clinical")
+    assert _bootstrap_job(manifests, plan, "clinical")
     assert find(manifests, "Secret", "mlflow-admin", "clinical")
     assert find(manifests, "Secret", "mlflow-serving-credentials", "clinical")
     shared = access_plan(load("enterprise"), "shared")

@@ -8,7 +8,6 @@ the tenant's namespace, with a copy beside the Job; no other tenant's role may c
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ from blueprints.schema import ImageRef
 from infra import images
 from infra.component import SubComponent
 from infra.components.feature_store.shared import CREDENTIALS, USER_ENV, labels
-from infra.k8s import metadata, restricted_container_security, run_to_completion, scratch_volume
+from infra.k8s import job_name, metadata, restricted_container_security, run_to_completion, scratch_volume
 from services.features.database import SCRIPT, psql_args
 from services.features.names import database_role
 from services.features.repo import PASSWORD_ENV
@@ -69,11 +68,10 @@ class FeatureDatabase(SubComponent):
             opts=self.child(),
         )
         command = psql_args(tenant, f"/sql/{SCRIPT.name}")
-        digest = hashlib.sha256("\0".join([script, *command]).encode()).hexdigest()[:10]
         k8s.batch.v1.Job(
             f"{name}-database",
             metadata=metadata(
-                f"feast-db-{tenant}-{digest}",
+                job_name(f"feast-db-{tenant}", script, *command, args.postgres_image),
                 db_ns,
                 db_labels,
                 {"pulumi.com/skipAwait": "true"},  # it waits for the database itself (backoffLimit)
