@@ -28,6 +28,7 @@ __all__ = [
     "preferred_anti_affinity",
     "run_to_completion",
     "job_name",
+    "claim_metadata",
 ]
 
 
@@ -132,6 +133,15 @@ def config_hash(*contents: str) -> dict[str, str]:
     a new tenant's routes planned as a ConfigMap change only, before this)."""
     digest = hashlib.sha256("\0".join(contents).encode()).hexdigest()[:16]
     return {CONFIG_HASH: digest}
+
+
+def claim_metadata(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A PersistentVolumeClaim's metadata. Pulumi does not wait on claims: with a WaitForFirstConsumer
+    class (kind's `standard`, most clouds') a claim binds only once a pod uses it, and the provider this
+    platform pins (4.25) then times out on any update of a bound claim, a label change included
+    (pulumi/pulumi-kubernetes#4179, fixed after it); seen on kind. The pods that mount a claim wait for
+    it anyway."""
+    return metadata(name, namespace, labels, {"pulumi.com/skipAwait": "true"})
 
 
 def job_name(prefix: str, *inputs: str) -> str:

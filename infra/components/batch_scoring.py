@@ -26,6 +26,7 @@ from infra.components.registry_access import SERVING_CREDENTIALS, credentials_en
 from infra.components.tenant import SERVING_SERVICE_ACCOUNT
 from infra.k8s import (
     SCRATCH,
+    claim_metadata,
     metadata,
     resources,
     restricted_container_security,
@@ -66,7 +67,7 @@ class BatchScoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=metadata(data_claim_name(job), ns, labels),
+            metadata=claim_metadata(data_claim_name(job), ns, labels),
             spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(job.storage)}}},
             opts=child,
         )

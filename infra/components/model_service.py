@@ -6,7 +6,7 @@ user runs on a laptop. Champion/challenger split and shadow traffic happen insid
 needed. The HPA owns the replica count after creation (`ignore_changes` on spec.replicas), so a
 later `pulumi up` never scales a busy model back down.
 
-Pulumi does not wait for the Deployment to be ready (`pulumi.com/skipAwait`): a model server is ready
+Pulumi does not wait for the Deployment or its Service to be ready (`pulumi.com/skipAwait`): a model server is ready
 only once it serves its champion, and a new platform has none until a model is trained and promoted
 (`mlplat demo`), so waiting would fail the first `pulumi up` of every fresh cluster. The kind target
 waits for the server to start instead (services/deploy/targets/kind.py).
@@ -149,7 +149,8 @@ class ModelService(pulumi.ComponentResource):
         )
         k8s.core.v1.Service(
             f"{name}-service",
-            metadata=metadata(app, ns, labels),
+            # Pulumi waits for a Service to have ready endpoints: not before a champion exists (see above)
+            metadata=metadata(app, ns, labels, {"pulumi.com/skipAwait": "true"}),
             spec={"selector": select, "ports": [{"name": "http", "port": Ports.MODEL_SERVER, "targetPort": "http"}]},
             opts=child,
         )

@@ -28,6 +28,7 @@ from blueprints.schema import Blueprint, ImageRef
 from infra import images
 from infra.components.registry_access import credentials_env, user_secret
 from infra.k8s import (
+    claim_metadata,
     http_probe,
     metadata,
     restricted_container_security,
@@ -113,7 +114,7 @@ class TrainingTrigger(pulumi.ComponentResource):
         )
         k8s.core.v1.PersistentVolumeClaim(
             f"{name}-audit",
-            metadata=metadata("training-audit", ns, labels),
+            metadata=claim_metadata("training-audit", ns, labels),
             spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "256Mi"}}},
             opts=child,
         )

@@ -20,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--retrain-timeout", type=float, default=300.0, help="seconds from the alert to the new challenger [300]"
     )
+    parser.add_argument(
+        "--target",
+        choices=("auto", "standalone", "kind"),
+        default="auto",
+        help="the running platform: auto = standalone if one runs from --root, else the kind cluster [auto]",
+    )
     parser.add_argument("--list", action="store_true", help="print the steps, in order, and exit")
     parser.set_defaults(handler=_demo)
 
@@ -32,12 +38,25 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"{step.name:<11} {step.what}")
         return 0
     _, blueprint = selected_blueprint(args.blueprint)
+    platform = None
+    if args.target == "kind" or (args.target == "auto" and not (args.root / "standalone.json").is_file()):
+        from services.demo.cluster import ClusterPlatform
+        from services.deploy.tools import tool
+
+        platform = ClusterPlatform(args.root, kubectl=tool("kubectl"))
     try:
         summary = Demo(
-            blueprint, args.root, drift_timeout=args.drift_timeout, retrain_timeout=args.retrain_timeout
+            blueprint,
+            args.root,
+            drift_timeout=args.drift_timeout,
+            retrain_timeout=args.retrain_timeout,
+            platform=platform,
         ).run()
     except DemoError as exc:
         raise CliError(str(exc), code=1) from None
+    finally:
+        if platform is not None:
+            platform.close()
     retrained = summary["retrain"]
     print(
         f"\nDone: {len(summary['promoted'])} champions serve {summary['answers']} checked answers, "

@@ -7,6 +7,7 @@ lineage tags, a description).
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import urllib.error
@@ -150,21 +151,26 @@ def batch_once(walk: Walk, schedule: dict) -> dict:
     import pyarrow.parquet as pq
 
     command = schedule["command"]
-    source = Path(command[command.index("--input") + 1])
-    output = Path(command[command.index("--output") + 1])
-    walk.say(f"[batch] {schedule['name']} (schedule {schedule['schedule']!r}): scoring {source.name} once now")
+    source, output = command[command.index("--input") + 1], command[command.index("--output") + 1]
+    rejects_path = str(Path(output).with_name(f"{Path(output).stem}.rejects.csv"))
+    walk.say(f"[batch] {schedule['name']} (schedule {schedule['schedule']!r}): scoring {Path(source).name} once now")
     columns = {name: [f"{v:g}" for v in walk.x[:, i]] + [None, "abc"] for i, name in enumerate(FEATURES)}
     table = pa.table(columns)  # 150 iris rows, then one with missing values and one that is not numbers
-    source.parent.mkdir(parents=True, exist_ok=True)
-    if source.suffix == ".parquet":
-        pq.write_table(table, source)
+    data = io.BytesIO()
+    if source.endswith(".parquet"):
+        pq.write_table(table, data)
     else:
-        pa_csv.write_csv(table, source, pa_csv.WriteOptions(quoting_style="none"))
+        pa_csv.write_csv(table, data, pa_csv.WriteOptions(quoting_style="none"))
+    walk.platform.write(schedule, source, data.getvalue())
     run = walk.platform.run_now(schedule)
     if run.returncode != 0:
         raise DemoError(f"step batch: batch job {schedule['name']} failed:\n{run.stderr[-2000:]}")
-    rejects = output.with_name(f"{output.stem}.rejects.csv").read_text().splitlines()[1:]
-    scored = pq.read_metadata(output).num_rows if output.suffix == ".parquet" else None
+    rejects = walk.platform.read(schedule, rejects_path).decode().splitlines()[1:]
+    scored = (
+        pq.read_metadata(io.BytesIO(walk.platform.read(schedule, output))).num_rows
+        if output.endswith(".parquet")
+        else None
+    )
     walk.say(f"    {scored} rows scored into {output}; {len(rejects)} rejected with their reasons:")
     for line in rejects:
         walk.say(f"      {line}")

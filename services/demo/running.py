@@ -35,8 +35,8 @@ class RunningPlatform(Protocol):
     def url(self, component: str) -> str | None:
         """Base URL of a platform component: "mlflow", "prometheus", "alertmanager", "training-trigger"."""
 
-    def model_url(self, tenant: str) -> str | None:
-        """Base URL of a tenant's model server (`/v2/models/<model>/...`, `/models/<model>/invocations`)."""
+    def model_url(self, tenant: str, model: str) -> str | None:
+        """Base URL under which a model answers (`/v2/models/<model>/...`, `/models/<model>/invocations`)."""
 
     def missing(self, component: str) -> str:
         """Why a component does not run (what to install or declare)."""
@@ -51,7 +51,16 @@ class RunningPlatform(Protocol):
         """Run a scheduled job once, as its schedule would."""
 
     def audit_log(self) -> Path:
-        """The promotion gate's audit log."""
+        """Where the demo's own gate decisions are recorded."""
+
+    def audit_entries(self) -> list[dict]:
+        """The audit log the training trigger writes (its runs and their gate decisions), as it is now."""
+
+    def read(self, schedule: dict, path: str) -> bytes:
+        """A file a scheduled job reads or wrote, by the path its command names."""
+
+    def write(self, schedule: dict, path: str, data: bytes) -> None:
+        """Put a file where a scheduled job reads it, by the path its command names."""
 
     def feature_data(self, tenant: str) -> Path:
         """Where a tenant's offline feature data (its Parquet sources) is read from."""
@@ -83,8 +92,8 @@ class StandalonePlatform:
         found = self.components.get(component)
         return found["url"] if found else None
 
-    def model_url(self, tenant: str) -> str | None:
-        return self.url(f"serving-{tenant}")
+    def model_url(self, tenant: str, model: str) -> str | None:
+        return self.url(f"serving-{tenant}")  # one server per tenant serves all its models
 
     def missing(self, component: str) -> str:
         why = self._skipped.get(component, "it is not part of this platform")
@@ -107,7 +116,19 @@ class StandalonePlatform:
         return subprocess.run(schedule["command"], env=env, capture_output=True, text=True, check=False)
 
     def audit_log(self) -> Path:
-        return self.root / "audit" / "promotions.jsonl"
+        return self.root / "audit" / "promotions.jsonl"  # the gate and the trigger write the same log
+
+    def audit_entries(self) -> list[dict]:
+        from services.promotion_gate.audit import AuditLog
+
+        return list(AuditLog(self.audit_log()).entries())
+
+    def read(self, schedule: dict, path: str) -> bytes:
+        return Path(path).read_bytes()
+
+    def write(self, schedule: dict, path: str, data: bytes) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(data)
 
     def feature_data(self, tenant: str) -> Path:
         from services.features.repo import standalone_dir

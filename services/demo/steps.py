@@ -76,7 +76,7 @@ def serve(walk: Walk) -> None:
     """Send traffic to every model's endpoint and check the answers against the training labels."""
     walk.say("[serve] waiting for the model servers to pick up the champions, then sending requests")
     for tenant, model in walk.models():
-        server = walk.platform.model_url(tenant.name)
+        server = walk.platform.model_url(tenant.name, model.name)
         if server is None:
             raise DemoError(f"step serve: {walk.platform.missing(f'serving-{tenant.name}')}")
         if model.features is not None:
@@ -115,7 +115,6 @@ def drift(walk: Walk) -> None:
 def retrain(walk: Walk) -> None:
     """The loop closes: the alert reaches the training trigger, a run registers a version, and the gate makes it
     the challenger."""
-    from services.promotion_gate.audit import AuditLog
 
     tenant, model = walk.models()[0]
     if model.training is None or "drift" not in model.training.triggers:
@@ -129,12 +128,12 @@ def retrain(walk: Walk) -> None:
         "[retrain] Alertmanager routes the alert to the training trigger; waiting for the run and the gate "
         f"(up to {walk.retrain_timeout:.0f}s)"
     )
-    audit, fired = AuditLog(walk.platform.audit_log()), walk.summary["drift_fired"]
+    fired = walk.summary["drift_fired"]
     deadline = time.monotonic() + walk.retrain_timeout
 
     def entry(event: str, **match) -> dict | None:
         wanted = {"event": event, "model": model.name, **match}
-        return next((e for e in audit.entries() if all(e.get(k) == v for k, v in wanted.items())), None)
+        return next((e for e in walk.platform.audit_entries() if all(e.get(k) == v for k, v in wanted.items())), None)
 
     started = lifecycle.wait(lambda: entry("training-trigger", decision="started", trigger="drift"), deadline)
     walk.say(
@@ -161,7 +160,7 @@ def challenger(walk: Walk) -> None:
     if retrained is None:
         walk.say("[challenger] no retrained version in this blueprint's lifecycle")
         return
-    server, version = walk.platform.model_url(tenant.name), retrained["version"]
+    server, version = walk.platform.model_url(tenant.name, model.name), retrained["version"]
 
     def serving() -> bool:
         with urllib.request.urlopen(f"{server}/v2/models/{model.name}", timeout=5) as response:

@@ -35,7 +35,7 @@ from infra.components.feature_store.shared import (
     feature_server_selector,
     labels,
 )
-from infra.k8s import metadata
+from infra.k8s import claim_metadata, metadata
 from services.features.names import database_role
 from services.features.repo import cluster_store, feature_repo
 
@@ -90,7 +90,7 @@ class FeatureStore(pulumi.ComponentResource):
         )
         data = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=metadata("feature-data", ns, repo_labels),
+            metadata=claim_metadata("feature-data", ns, repo_labels),
             spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(features.storage)}}},
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -36,7 +36,14 @@ from infra.components.model_registry.names import (
     SCRIPTS_CONFIGMAP,
     database_selector,
 )
-from infra.k8s import metadata, resources, restricted_container_security, restricted_pod_security, scratch_volume
+from infra.k8s import (
+    claim_metadata,
+    metadata,
+    resources,
+    restricted_container_security,
+    restricted_pod_security,
+    scratch_volume,
+)
 from services.registry import SCRIPTS
 
 __all__ = ["BASE_BACKUPS_KEPT", "RegistryBackups", "RegistryBackupsArgs"]
@@ -67,7 +74,7 @@ class RegistryBackups(SubComponent):
         if backup.storage_class:
             claim["storageClassName"] = backup.storage_class
         k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-backups", metadata=metadata(BACKUP_VOLUME, ns, self.labels), spec=claim, opts=self.child()
+            f"{name}-backups", metadata=claim_metadata(BACKUP_VOLUME, ns, self.labels), spec=claim, opts=self.child()
         )
         k8s.core.v1.ConfigMap(
             f"{name}-db-scripts",

@@ -25,6 +25,7 @@ from infra.components.model_registry.database import RegistryDatabase, database_
 from infra.components.model_registry.names import ADMIN_SECRET, DATABASE_NAME, SERVER_NAME, server_selector
 from infra.k8s import (
     SCRATCH,
+    claim_metadata,
     http_probe,
     metadata,
     preferred_anti_affinity,
@@ -75,7 +76,7 @@ class TrackingServer(SubComponent):
         )
         artifacts = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-artifacts",
-            metadata=metadata("mlflow-artifacts", ns, labels),
+            metadata=claim_metadata("mlflow-artifacts", ns, labels),
             spec={
                 "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": str(settings.artifact_storage)}},

@@ -18,7 +18,7 @@ from infra import images
 from infra.component import SubComponent
 from infra.components.monitoring.workload import INSTANCE, single_replica, yaml_text
 from infra.components.registry_access import monitoring_secret
-from infra.k8s import http_probe, metadata, resources
+from infra.k8s import claim_metadata, http_probe, metadata, resources
 from services.monitoring import alert_rules, prometheus_config
 from services.monitoring.config import RULES_FILE
 
@@ -94,7 +94,7 @@ class Prometheus(SubComponent):
         )
         k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=metadata("prometheus-data", ns, labels),
+            metadata=claim_metadata("prometheus-data", ns, labels),
             spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(settings.storage)}}},
             opts=self.child(),
         )

@@ -12,7 +12,7 @@ from blueprints.naming import Ports, standard_labels
 from infra import images
 from infra.component import SubComponent
 from infra.components.monitoring.workload import INSTANCE, single_replica
-from infra.k8s import http_probe, metadata
+from infra.k8s import claim_metadata, http_probe
 
 __all__ = ["Pushgateway", "PushgatewayArgs"]
 
@@ -32,7 +32,7 @@ class Pushgateway(SubComponent):
         labels = standard_labels("pushgateway", INSTANCE, "monitoring")
         k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=metadata("pushgateway-data", ns, labels),
+            metadata=claim_metadata("pushgateway-data", ns, labels),
             spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "256Mi"}}},
             opts=self.child(),
         )

@@ -33,7 +33,7 @@ from typing import ClassVar
 
 from blueprints.naming import MONITORING_NAMESPACE, SYSTEM_NAMESPACE, NodePorts
 from blueprints.quantity import format_bytes
-from services.deploy import pulumi_stack
+from services.deploy import pulumi_stack, tools
 from services.deploy.capacity import KIND_NODE_OVERHEAD, Requests, blueprint_requests, shortfalls
 from services.deploy.commands import CommandFailed, Runner, subprocess_runner
 from services.deploy.kind_images import ImageSupply, Supply
@@ -76,21 +76,10 @@ class KindTarget:
 
     # --- the protocol -----------------------------------------------------------------------------
     def preflight(self) -> list[str]:
-        return [str(problem) for problem in check_tools(KIND_TOOLS, which=self.which)]
-
-    def which(self, tool: str) -> str | None:
-        """A tool on PATH, else the one `make toolchain` built (kind, pulumi and kubectl are among them)."""
-        found = shutil.which(tool)
-        if found or tool == "docker":
-            return found
-        from services.engine.toolchain import bin_dir
-
-        built = bin_dir() / tool
-        return str(built) if built.exists() else None
+        return [str(problem) for problem in check_tools(KIND_TOOLS, which=tools.which)]
 
     def tool(self, name: str) -> str:
-        """How to run a tool: its name when it is on PATH (as the commands read in docs), else its path."""
-        return name if shutil.which(name) else (self.which(name) or name)
+        return tools.tool(name)
 
     def up(self) -> None:
         problems = self.preflight()
@@ -207,7 +196,7 @@ class KindTarget:
         from infra import automation
 
         pulumi = None
-        if shutil.which("pulumi") is None and self.which("pulumi"):
+        if shutil.which("pulumi") is None and tools.which("pulumi"):
             from services.engine.toolchain import bin_dir, pulumi_install
 
             pulumi = pulumi_install(bin_dir())
