@@ -26,8 +26,16 @@ __all__ = ["ClusterPlatform"]
 _COMPONENTS = {
     "mlflow": (SYSTEM_NAMESPACE, "mlflow", f"http://127.0.0.1:{NodePorts.MLFLOW}"),
     "prometheus": (MONITORING_NAMESPACE, "prometheus", f"http://127.0.0.1:{NodePorts.PROMETHEUS}"),
-    "alertmanager": (MONITORING_NAMESPACE, "alertmanager", f"http://alertmanager.mlops-monitoring.svc:{Ports.ALERTMANAGER}"),
-    "training-trigger": (SYSTEM_NAMESPACE, "training-trigger", f"http://training-trigger.mlops-system.svc:{Ports.TRAINING_TRIGGER}"),
+    "alertmanager": (
+        MONITORING_NAMESPACE,
+        "alertmanager",
+        f"http://alertmanager.mlops-monitoring.svc:{Ports.ALERTMANAGER}",
+    ),
+    "training-trigger": (
+        SYSTEM_NAMESPACE,
+        "training-trigger",
+        f"http://training-trigger.mlops-system.svc:{Ports.TRAINING_TRIGGER}",
+    ),
 }
 AUDIT_LOG = "/var/lib/mlplat/audit/promotions.jsonl"  # the trigger's (infra/components/training_trigger.py)
 

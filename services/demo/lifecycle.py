@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 import urllib.error
 import urllib.request
@@ -154,8 +155,13 @@ def batch_once(walk: Walk, schedule: dict) -> dict:
     source, output = command[command.index("--input") + 1], command[command.index("--output") + 1]
     rejects_path = str(Path(output).with_name(f"{Path(output).stem}.rejects.csv"))
     walk.say(f"[batch] {schedule['name']} (schedule {schedule['schedule']!r}): scoring {Path(source).name} once now")
-    columns = {name: [f"{v:g}" for v in walk.x[:, i]] + [None, "abc"] for i, name in enumerate(FEATURES)}
-    table = pa.table(columns)  # 150 iris rows, then one with missing values and one that is not numbers
+    # iris, repeated until the two bad rows (one with missing values, one that is not numbers) stay within the
+    # job's reject ratio: the run must succeed and still show its rejects
+    ratio = float(command[command.index("--max-reject-ratio") + 1]) if "--max-reject-ratio" in command else 0.01
+    bad = [[None] * len(FEATURES), ["abc"] * len(FEATURES)] if ratio > 0 else []
+    copies = max(1, math.ceil((len(bad) / ratio - len(bad)) / len(walk.x))) if bad else 1
+    rows = [[f"{v:g}" for v in row] for row in walk.x] * copies + bad
+    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(FEATURES)})
     data = io.BytesIO()
     if source.endswith(".parquet"):
         pq.write_table(table, data)

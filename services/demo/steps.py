@@ -102,7 +102,7 @@ def drift(walk: Walk) -> None:
     """Send drifted inputs to the first model until Prometheus fires the drift alert."""
     prometheus = walk.require("drift", "prometheus")
     tenant, model = walk.models()[0]
-    server = walk.platform.model_url(tenant.name)
+    server = walk.platform.model_url(tenant.name, model.name)
     walk.say(
         f"[drift] sending drifted inputs to {tenant.name}/{model.name} (every feature scaled x3), waiting for the alert"
     )
