@@ -319,7 +319,7 @@ def decode_v2(document: Any, signature: Signature | None) -> tuple[np.ndarray, s
             ("name", str, "a string"),
             ("datatype", str, "a string"),
             ("shape", list, "a list of integers"),
-            ("data", list, "a list"),
+            ("data", (list, np.ndarray), "a list"),  # an array: given as raw bytes (tensors.py)
         ):
             if not isinstance(tensor[key], kind):
                 raise ClientError(400, f"{where}.{key} must be {described}", f"{where}.{key}")
