@@ -56,11 +56,11 @@ class LoadedModel:
     predict: Callable[[np.ndarray], np.ndarray]
     signature: Signature | None
     classes: tuple[str, ...] | None = None  # classifiers: bounded prediction labels
-    # What the metadata declares and every V2 answer carries (measured at load: `_output_spec`).
-    output: TensorSpec = field(default_factory=lambda: TensorSpec(OUTPUT, "FP64", (-1,)))
     reference: dict[str, FeatureReference] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.time)
     batcher: MicroBatcher | None = None  # set by the slot that serves it when micro-batching applies
+    # What the metadata declares and every V2 answer carries (measured at load: `_output_spec`).
+    output: TensorSpec = field(default_factory=lambda: TensorSpec(OUTPUT, "FP64", (-1,)))
 
 
 def resolve(ref: ModelRef, client=None) -> tuple[str, str | None, dict[str, str]]:

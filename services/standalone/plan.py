@@ -233,8 +233,9 @@ def plan(
     servers = []
     for index, tenant in enumerate(t for t in blueprint.tenants if t.models):
         port = Ports.MODEL_SERVER + port_offset + 1 + index
+        grpc_port = Ports.MODEL_SERVER_GRPC + port_offset + 100 + index  # 8181, 8182, ...: clear of REST's ports
         features = str(standalone_dir(root, tenant.name) / "serving.json") if tenant.name in stores else None
-        args = serve_args(tenant.models, "127.0.0.1", port, features_file=features)
+        args = serve_args(tenant.models, "127.0.0.1", port, features_file=features, grpc_port=grpc_port)
         command = [python, "-m", "services.cli", *args, "--poll-interval", "5"]
         store_env = {ONLINE_STORE_ENV: stores[tenant.name].online_url} if tenant.name in stores else {}
         servers.append(
