@@ -139,6 +139,22 @@ def test_drift_window_reports_once_per_window_of_rows():
     assert result is not None and min(result.values()) > 0.2
 
 
+def test_a_request_larger_than_the_window_is_sampled_evenly_to_one_window():
+    data = np.random.default_rng(3).normal(size=(10_000, 2))
+    reference = reference_from_data(data[:5000], ["x", "y"])
+    window = DriftWindow(reference, ["x", "y"], size=500)
+    large = np.concatenate([data[5000:7500], data[7500:] + 2.0])  # the second half has drifted
+    result = window.add(large)
+    sample = large[np.linspace(0, len(large) - 1, 500).astype(int)]
+    expected = {
+        name: psi(reference[name].proportions, np.bincount(
+            np.searchsorted(reference[name].edges, sample[:, i], side="right"), minlength=10))
+        for i, name in enumerate(["x", "y"])
+    }  # fmt: skip
+    assert result == pytest.approx(expected)
+    assert min(result.values()) > 0.2  # half of the sample drifted: the window sees it
+
+
 _FLOAT_SIG = Signature(("a", "b"), ("double", "double"), (True, True))
 _V2_VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
