@@ -10,7 +10,6 @@ the older way, as a `listen ... http2` parameter, which means the same.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 
@@ -25,8 +24,7 @@ from infra.components.gateway import ROUTE_HEADER, nginx_config
 from infra.k8s import SCRATCH
 from services.model_server.grpc_api import open_inference_grpc_pb2 as pb
 from tests.services.mlflow_fixtures import free_port, register_iris, start_model_server
-
-pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx (apt-get install nginx)")
+from tests.tools import require
 
 BLUEPRINT = load("multi-tenant")
 TENANT, MODEL = "recsys", "ranker"
@@ -56,7 +54,7 @@ def gateway(server, tmp_path_factory):
     config = config.replace(f"{SCRATCH}/", f"{folder}/")
     assert "svc.cluster.local" not in config and "http2 on" not in config
     (folder / "nginx.conf").write_text(config)
-    command = ["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log")]
+    command = [require("nginx"), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log")]
     subprocess.run([*command, "-t"], check=True, capture_output=True)
     nginx = subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
