@@ -72,11 +72,13 @@ render: venv
 # Serving benchmark against mlflow models serve and MLServer (needs wrk: apt-get install wrk), then
 # batch scoring against mlflow models predict (1 and 10 million rows, generated in a temporary folder),
 # then feature serving: a prediction from an entity key against Feast's own feature server (needs
-# PostgreSQL 15 too).
+# PostgreSQL 15 too), then the protocols: gRPC beside REST against MLServer, and a 10,000-row tensor as
+# JSON and as binary (needs Go once, to build the ghz load generator).
 bench: venv
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/protocols.py
 
 standalone: venv system-packages-up
 	$(BIN)/mlplat standalone

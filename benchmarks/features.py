@@ -150,7 +150,7 @@ def run(tmp: Path, repo: Path, spec: Path, url: str, password: str, tracking_uri
         str(feast_port),
     ]
     ours_cmd = [sys.executable, "-m", "services.cli", "serve", "models:/ranker@champion", "--features", str(spec),
-                "--port", str(ours_port)]  # fmt: skip
+                "--port", str(ours_port), "--grpc-port", str(free_port())]  # fmt: skip
     ours_env = {
         "MLFLOW_TRACKING_URI": tracking_uri,
         "MLPLAT_ONLINE_STORE": url,

@@ -40,6 +40,7 @@ from tests.services.mlflow_fixtures import (  # noqa: E402 - the same fixtures t
 )
 
 PEERS_VENV = ROOT / ".mlplat" / "bench" / "peers-venv"
+SERVE = [sys.executable, "-m", "services.cli", "serve"]
 MLSERVER_VERSION = "1.7.1"
 # MLServer 1.7.1's parallel workers call asyncio.get_event_loop() in a fresh process, which uvloop
 # 0.22+ refuses: pin the last uvloop it works with, or its default configuration cannot load a model.
@@ -107,8 +108,11 @@ def bodies(tmp: Path) -> dict[tuple[str, int], Path]:
 _LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 
 
-def wrk(url: str, body: Path, concurrency: int, duration: int) -> tuple[float, float, float, int, int]:
-    """(req/s, p50 ms, p99 ms, non-2xx count, total requests) from one wrk run."""
+def wrk(
+    url: str, body: Path, concurrency: int, duration: int, headers: dict[str, str] | None = None
+) -> tuple[float, float, float, int, int]:
+    """(req/s, p50 ms, p99 ms, non-2xx count, total requests) from one wrk run; `headers`: CONTENT_TYPE
+    and HEADER_LENGTH for wrk_post.lua."""
     done = subprocess.run(
         [
             "wrk",
@@ -122,7 +126,7 @@ def wrk(url: str, body: Path, concurrency: int, duration: int) -> tuple[float, f
         ],
         capture_output=True,
         text=True,
-        env={**os.environ, "BODY_FILE": str(body)},
+        env={**os.environ, "BODY_FILE": str(body), **(headers or {})},
         check=False,
     )
     if done.returncode != 0 or "Requests/sec" not in done.stdout:
@@ -224,7 +228,7 @@ def main() -> int:
         port = free_port()
         print("this server (mlplat serve, 1 worker, metrics on)")
         with process(
-            [sys.executable, "-m", "services.cli", "serve", "models:/iris@champion", "--port", str(port)],
+            [*SERVE, "models:/iris@champion", "--port", str(port), "--grpc-port", str(free_port())],
             f"http://127.0.0.1:{port}/v2/health/ready",
             tmp / "ours.log",
             env,
@@ -356,7 +360,7 @@ def micro_batching(tracking_uri: str, env: dict[str, str], files: dict, duration
     print("micro-batching experiment (iris-pipeline: scikit-learn's own predict, not the compiled path)")
     for label, flags in (("batching on", []), ("batching off", ["--max-batch-rows", "0"])):
         port = free_port()
-        command = [sys.executable, "-m", "services.cli", "serve", "models:/iris-pipeline@champion", "--port", str(port)]
+        command = [*SERVE, "models:/iris-pipeline@champion", "--port", str(port), "--grpc-port", str(free_port())]
         with process(
             [*command, *flags],
             f"http://127.0.0.1:{port}/v2/health/ready",

@@ -66,8 +66,10 @@ class Ports:
     MLFLOW = 5000
     POSTGRES = 5432
     MODEL_SERVER = 8080
+    MODEL_SERVER_GRPC = 8081  # the Open Inference Protocol over gRPC (`mlplat serve --grpc-port`)
     GATE = 8090
     GATEWAY = 8000
+    GATEWAY_GRPC = 8001  # the gateway's gRPC listener: routes by the `mlplat-route: <tenant>/<model>` header
     PROMETHEUS = 9090
     ALERTMANAGER = 9093
     PUSHGATEWAY = 9091
@@ -86,6 +88,7 @@ class NodePorts:
     GRAFANA = 30300
     PROMETHEUS = 30090
     GATEWAY = 30080
+    GATEWAY_GRPC = 30081
 
 
 def standard_labels(

@@ -86,6 +86,12 @@ def http_probe(
     return probe
 
 
+def grpc_probe(port: int, *, period: int = 10, failure: int = 3) -> dict[str, Any]:
+    """A probe calling gRPC's health checking protocol (grpc.health.v1.Health/Check) on `port`; the
+    kubelet's `grpc` probe takes a port number, not a name."""
+    return {"grpc": {"port": port}, "periodSeconds": period, "failureThreshold": failure, "timeoutSeconds": 3}
+
+
 def scratch_volume(name: str = "tmp", size: str = "256Mi") -> dict[str, Any]:
     """An emptyDir for the writable paths a read-only root filesystem still needs (/tmp, caches)."""
     return {"name": name, "emptyDir": {"sizeLimit": size}}

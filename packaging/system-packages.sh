@@ -77,7 +77,7 @@ echo "installing ${chosen[*]}" >&2
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${chosen[@]}" >/dev/null
 
 # Debian starts what it installs; the platform starts its own servers on its own ports.
-for service in prometheus prometheus-alertmanager prometheus-pushgateway postgresql; do
+for service in prometheus prometheus-alertmanager prometheus-pushgateway postgresql nginx; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
     "${as_root[@]}" systemctl disable --now "$service" >/dev/null 2>&1 && echo "stopped and disabled $service" >&2
   elif command -v service >/dev/null 2>&1; then

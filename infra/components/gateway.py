@@ -1,9 +1,14 @@
 """Gateway: the one front door to every tenant's model servers.
 
-An unprivileged nginx in the platform namespace routes `/<tenant>/<model>/...` to
-`<model>.<tenant>.svc:8080/...`. Tenants' NetworkPolicies admit serving traffic only from these
-pods, so the gateway is also the place to add authentication or rate limits later. nginx
-resolves the upstream per request (`resolver` + a variable in `proxy_pass`), so a model that is
+An unprivileged nginx in the platform namespace routes REST requests `/<tenant>/<model>/...` to
+`<model>.<tenant>.svc:8080/...`, and gRPC calls of the Open Inference Protocol on its own port
+(8001) to `<model>.<tenant>.svc:8081`. A gRPC call's path is the RPC's name
+(`/inference.GRPCInferenceService/ModelInfer`), never the model's, so gRPC clients say where they
+are going in a header: `mlplat-route: <tenant>/<model>` (tritonclient and KServe's client take
+`headers=`); a call without a known route gets NOT_FOUND, an upstream that does not answer
+UNAVAILABLE, both as gRPC statuses. Tenants' NetworkPolicies admit serving traffic only from these
+pods, so the gateway is also the place to add authentication or rate limits later. nginx resolves
+the upstream per request (`resolver` + a variable in `proxy_pass`/`grpc_pass`), so a model that is
 added later, or is not up yet, never stops the gateway from starting.
 """
 
@@ -27,10 +32,11 @@ from infra.k8s import (
     scratch_volume,
 )
 
-__all__ = ["Gateway", "GatewayArgs", "gateway_selector", "nginx_config"]
+__all__ = ["Gateway", "GatewayArgs", "gateway_selector", "nginx_config", "ROUTE_HEADER"]
 
 NAME = "gateway"
 INSTANCE = "platform"
+ROUTE_HEADER = "mlplat-route"  # gRPC: `<tenant>/<model>`, the REST path prefix without its slashes
 
 
 def gateway_selector() -> dict[str, str]:
@@ -39,17 +45,18 @@ def gateway_selector() -> dict[str, str]:
 
 def nginx_config(blueprint: Blueprint) -> str:
     """nginx.conf with one location per served model; a pure function, tested directly."""
-    locations = []
+    locations, routes = [], []
     for tenant in blueprint.tenants:
         for model in tenant.models:
-            upstream = f"{model.name}.{tenant.name}.svc.cluster.local:{Ports.MODEL_SERVER}"
+            host = f"{model.name}.{tenant.name}.svc.cluster.local"
             locations.append(
                 f"    location /{tenant.name}/{model.name}/ {{\n"
-                f"      set $upstream {upstream};\n"
+                f"      set $upstream {host}:{Ports.MODEL_SERVER};\n"
                 f"      rewrite ^/{tenant.name}/{model.name}/(.*)$ /$1 break;\n"
                 f"      proxy_pass http://$upstream;\n"
                 f"    }}\n"
             )
+            routes.append(f'    "{tenant.name}/{model.name}" {host}:{Ports.MODEL_SERVER_GRPC};\n')
     scratch = SCRATCH  # nginx keeps its pid and buffers in the pod's writable emptyDir
     return (
         "worker_processes 1;\n"
@@ -65,8 +72,39 @@ def nginx_config(blueprint: Blueprint) -> str:
         "  resolver kube-dns.kube-system.svc.cluster.local valid=10s;\n"
         "  server {\n"
         f"    listen {Ports.GATEWAY};\n"
-        "    location = /healthz { return 200 'ok'; }\n" + "".join(locations) + "  }\n"
-        "}\n"
+        "    location = /healthz { return 200 'ok'; }\n" + "".join(locations) + "  }\n" + _grpc_server(routes) + "}\n"
+    )
+
+
+def _grpc_server(routes: list[str]) -> str:
+    """The gRPC listener: cleartext HTTP/2 (what gRPC clients speak without TLS), the upstream chosen
+    by the route header, errors answered as gRPC statuses (trailers-only responses)."""
+    variable = "$http_" + ROUTE_HEADER.replace("-", "_")
+    return (
+        f"  map {variable} $grpc_upstream {{\n"
+        '    default "";\n' + "".join(routes) + "  }\n"
+        "  server {\n"
+        f"    listen {Ports.GATEWAY_GRPC};\n"
+        "    http2 on;\n"
+        "    location /inference.GRPCInferenceService/ {\n"
+        "      error_page 418 = @no_route;\n"
+        '      if ($grpc_upstream = "") { return 418; }\n'
+        "      error_page 502 503 504 = @unavailable;\n"
+        "      grpc_pass grpc://$grpc_upstream;\n"
+        "    }\n"
+        "    location @no_route {\n"
+        "      default_type application/grpc;\n"
+        "      add_header grpc-status 5 always;\n"
+        f'      add_header grpc-message "no model at this route: send {ROUTE_HEADER}: <tenant>/<model>" always;\n'
+        "      return 204;\n"
+        "    }\n"
+        "    location @unavailable {\n"
+        "      default_type application/grpc;\n"
+        "      add_header grpc-status 14 always;\n"
+        '      add_header grpc-message "the model server does not answer" always;\n'
+        "      return 204;\n"
+        "    }\n"
+        "  }\n"
     )
 
 
@@ -108,7 +146,10 @@ class Gateway(pulumi.ComponentResource):
                                 "name": "nginx",
                                 "image": images.deployed(images.GATEWAY, args.mirror),
                                 "args": ["nginx", "-g", "daemon off;", "-c", "/etc/gateway/nginx.conf"],
-                                "ports": [{"name": "http", "containerPort": Ports.GATEWAY}],
+                                "ports": [
+                                    {"name": "http", "containerPort": Ports.GATEWAY},
+                                    {"name": "grpc", "containerPort": Ports.GATEWAY_GRPC},
+                                ],
                                 "resources": {
                                     "requests": {"cpu": "25m", "memory": "32Mi"},
                                     "limits": {"cpu": "500m", "memory": "128Mi"},
@@ -139,6 +180,13 @@ class Gateway(pulumi.ComponentResource):
                 "selector": select,
                 "ports": [
                     {"name": "http", "port": Ports.GATEWAY, "targetPort": "http", "nodePort": NodePorts.GATEWAY},
+                    {
+                        "name": "grpc",
+                        "port": Ports.GATEWAY_GRPC,
+                        "targetPort": "grpc",
+                        "nodePort": NodePorts.GATEWAY_GRPC,
+                        "appProtocol": "kubernetes.io/h2c",
+                    },
                 ],
             },
             opts=child,

@@ -1,10 +1,13 @@
 """ModelService: one served model: Deployment, Service, HPA and (when min replicas > 1) a PDB.
 
 The pod runs `mlplat serve models:/<model>@<alias>` from the platform image: the same command a
-user runs on a laptop. Champion/challenger split and shadow traffic happen inside the server
-(app-level canary, see the ADR), so one Deployment serves every variant and no service mesh is
-needed. The HPA owns the replica count after creation (`ignore_changes` on spec.replicas), so a
-later `pulumi up` never scales a busy model back down.
+user runs on a laptop. It answers REST on port 8080 (`http`) and the Open Inference Protocol's gRPC
+on 8081 (`grpc`, ADR 0021); the Service exposes both, the readiness probe asks gRPC's health check,
+liveness and start-up ask HTTP, so a pod is in rotation only while both answer.
+Champion/challenger split and shadow traffic happen inside the server (app-level canary, see the
+ADR), so one Deployment serves every variant and no service mesh is needed. The HPA owns the
+replica count after creation (`ignore_changes` on spec.replicas), so a later `pulumi up` never
+scales a busy model back down.
 
 Pulumi does not wait for the Deployment or its Service to be ready (`pulumi.com/skipAwait`): a model server is ready
 only once it serves its champion, and a new platform has none until a model is trained and promoted
@@ -29,6 +32,7 @@ from infra.components.tenant import SERVING_SERVICE_ACCOUNT
 from infra.k8s import (
     SCRATCH,
     config_hash,
+    grpc_probe,
     http_probe,
     metadata,
     resources,
@@ -40,10 +44,9 @@ from infra.k8s import (
 from services.model_server.command import serve_args
 from services.model_server.server import ONLINE_STORE_ENV
 
-__all__ = ["ModelService", "ModelServiceArgs", "serve_command", "LIVE_PATH", "READY_PATH", "METRICS_PATH"]
+__all__ = ["ModelService", "ModelServiceArgs", "serve_command", "LIVE_PATH", "METRICS_PATH"]
 
 LIVE_PATH = "/v2/health/live"
-READY_PATH = "/v2/health/ready"
 METRICS_PATH = "/metrics"
 
 
@@ -52,7 +55,13 @@ FEATURES_DIR = "/etc/mlplat/features"  # the serving spec of a model that reads 
 
 def serve_command(model: ModelSpec) -> list[str]:
     """The `mlplat serve` arguments for a model: the same CLI standalone and laptops use."""
-    return serve_args([model], "0.0.0.0", Ports.MODEL_SERVER, features_file=f"{FEATURES_DIR}/serving.json")
+    return serve_args(
+        [model],
+        "0.0.0.0",
+        Ports.MODEL_SERVER,
+        features_file=f"{FEATURES_DIR}/serving.json",
+        grpc_port=Ports.MODEL_SERVER_GRPC,
+    )
 
 
 @dataclass(frozen=True)
@@ -94,11 +103,16 @@ class ModelService(pulumi.ComponentResource):
                 {"name": "MLPLAT_MODEL_CACHE", "value": f"{SCRATCH}/models"},
                 {"name": "HOME", "value": "/tmp"},
             ],
-            "ports": [{"name": "http", "containerPort": Ports.MODEL_SERVER}],
+            "ports": [
+                {"name": "http", "containerPort": Ports.MODEL_SERVER},
+                {"name": "grpc", "containerPort": Ports.MODEL_SERVER_GRPC},
+            ],
             "resources": resources(model.resources),
             "securityContext": restricted_container_security(),
-            # Ready only once a model is loaded; live as long as the process answers.
-            "readinessProbe": http_probe(READY_PATH, "http", period=5),
+            # Ready only once the models are loaded, asked over gRPC (its health check reports SERVING
+            # exactly when /v2/health/ready is 200), so both ports are probed; live as long as the
+            # process answers HTTP.
+            "readinessProbe": grpc_probe(Ports.MODEL_SERVER_GRPC, period=5),
             "livenessProbe": http_probe(LIVE_PATH, "http", period=10, failure=6),
             "startupProbe": http_probe(LIVE_PATH, "http", period=5, failure=24),
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
@@ -151,7 +165,19 @@ class ModelService(pulumi.ComponentResource):
             f"{name}-service",
             # Pulumi waits for a Service to have ready endpoints: not before a champion exists (see above)
             metadata=metadata(app, ns, labels, {"pulumi.com/skipAwait": "true"}),
-            spec={"selector": select, "ports": [{"name": "http", "port": Ports.MODEL_SERVER, "targetPort": "http"}]},
+            spec={
+                "selector": select,
+                "ports": [
+                    {"name": "http", "port": Ports.MODEL_SERVER, "targetPort": "http"},
+                    # h2c: gRPC over cleartext HTTP/2, for proxies that read appProtocol
+                    {
+                        "name": "grpc",
+                        "port": Ports.MODEL_SERVER_GRPC,
+                        "targetPort": "grpc",
+                        "appProtocol": "kubernetes.io/h2c",
+                    },
+                ],
+            },
             opts=child,
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(

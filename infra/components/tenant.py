@@ -247,7 +247,11 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
             "ingress": [
                 {
                     "from": [in_namespace(SYSTEM_NAMESPACE, args.gateway_selector)],
-                    "ports": [{"protocol": "TCP", "port": Ports.MODEL_SERVER}],
+                    # REST and the Open Inference Protocol's gRPC
+                    "ports": [
+                        {"protocol": "TCP", "port": Ports.MODEL_SERVER},
+                        {"protocol": "TCP", "port": Ports.MODEL_SERVER_GRPC},
+                    ],
                 }
             ],
         },

@@ -4,8 +4,9 @@ Examples:
   mlplat serve models:/iris@champion
   mlplat serve models:/iris@champion --challenger models:/iris@challenger --challenger-weight 10 \\
                --shadow models:/iris@shadow
-  mlplat serve models:/ranker@champion models:/embedder@champion --port 8081 --workers 2
-The registry comes from MLFLOW_TRACKING_URI.
+  mlplat serve models:/ranker@champion models:/embedder@champion --port 9080 --grpc-port 9081 --workers 2
+REST (Open Inference Protocol and MLflow /invocations) listens on --port, gRPC (Open Inference Protocol)
+on --grpc-port. The registry comes from MLFLOW_TRACKING_URI.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from services.cli import CliError
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="serve registered models over Open Inference Protocol V2 and MLflow /invocations",
+        help="serve registered models over the Open Inference Protocol (REST and gRPC) and MLflow /invocations",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("models", nargs="+", metavar="MODEL_URI", help="models:/<name>@<alias> or models:/<name>/<v>")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on [127.0.0.1]")
     parser.add_argument("--port", type=int, default=8080, help="port [8080]")
+    parser.add_argument(
+        "--grpc-port", type=int, default=8081, help="port of the Open Inference Protocol over gRPC; 0 = off [8081]"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes, each with its own models [1]")
     parser.add_argument(
         "--challenger",
@@ -95,6 +99,7 @@ def config_from_args(args: argparse.Namespace):
         models=args.models,
         host=args.host,
         port=args.port,
+        grpc_port=args.grpc_port,
         workers=args.workers,
         challengers=args.challenger,
         challenger_weights=per_model,
@@ -114,6 +119,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not 1 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: use 1-65535")
+    if not 0 <= args.grpc_port <= 65535 or args.grpc_port == args.port:
+        raise CliError(f"--grpc-port {args.grpc_port}: use 1-65535 (not --port's), or 0 to turn gRPC off")
     if args.workers < 1:
         raise CliError(f"--workers {args.workers}: use 1 or more")
     if args.poll_interval <= 0 or args.max_body_bytes <= 0 or args.drift_window <= 0:

@@ -1,12 +1,12 @@
-"""The ASGI application: the request path, in one file, with no framework in between.
+"""The ASGI application: the REST request path, in one file, with no framework in between.
 
-Hot path for a prediction (POST /v2/models/{name}/infer or /invocations):
-  read body (size-limited) -> orjson -> validated float64 batch (codec.py; or, for a model that reads
-  a feature service and a request that names entity keys, its online features: features.py) -> pick a variant
-  -> model.predict(batch) inline -> orjson response with variant/version headers
-  -> metrics; drift counts; the shadow copy runs afterwards on a separate thread.
+Hot path for a prediction (POST /v2/models/{name}[/versions/{v}]/infer or /invocations):
+  read body (size-limited; body.py: content type, coding, binary tensors) -> orjson -> the shared
+  inference (inference.py: variant, validated batch or online features, predict, the answer in its
+  declared datatype) -> orjson response with variant/version headers -> metrics; drift counts; the
+  shadow copy runs afterwards on a separate thread.
 Every client error is a 4xx JSON body naming the field; a model that raises gives a 500 with the
-request id, and the server stays up.
+request id, and the server stays up. The gRPC front end (grpc_server.py) shares the same `Inference`.
 """
 
 from __future__ import annotations
@@ -14,24 +14,24 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import orjson
 
-from services.model_server import metrics
-from services.model_server.codec import ClientError, decode_invocations, decode_json, decode_v2
+from services.model_server.body import HEADER_LENGTH, binary_request, check_content_type, inflate
+from services.model_server.codec import ClientError, decode_json
+from services.model_server.inference import Inference
 from services.model_server.openapi import openapi_document
-from services.model_server.routing import Route, Slot
+from services.model_server.protocol import SERVER, model_metadata, request_options, rest_answer
 
 __all__ = ["ModelServerApp", "MAX_BODY_BYTES"]
 
 log = logging.getLogger("mlplat.model_server")
 MAX_BODY_BYTES = 4 * 1024 * 1024
 _JSON = [(b"content-type", b"application/json")]
+_BINARY = b"application/octet-stream"
 _IDS = itertools.count()
 _PID = os.getpid()
 # Decided once, when the server starts (server.py sets it for several workers): a library that sets the
@@ -39,25 +39,22 @@ _PID = os.getpid()
 _MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
 
 
 class ModelServerApp:
     def __init__(
         self,
-        routes: dict[str, Route],
+        inference: Inference,
         *,
         max_body: int = MAX_BODY_BYTES,
-        on_startup: Callable[[], None] | None = None,
-        on_shutdown: Callable[[], None] | None = None,
+        on_startup: Hook | None = None,
+        on_shutdown: Hook | None = None,
     ):
-        if not routes:
-            raise ValueError("serve at least one model")
-        self.routes = routes
-        self.default = next(iter(routes))
+        self.inference = inference
         self.max_body = max_body
         self.on_startup, self.on_shutdown = on_startup, on_shutdown
-        self._shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
-        self._openapi = orjson.dumps(openapi_document(list(routes)))
+        self._openapi = orjson.dumps(openapi_document(list(inference.routes)))
 
     # --- ASGI entry point ---------------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive, send: Send) -> None:
@@ -71,10 +68,10 @@ class ModelServerApp:
         request_id = headers.get(b"x-request-id", b"").decode("latin-1") or f"{_PID}-{next(_IDS)}"
         try:
             if method == "POST":
-                name = self._predict_target(path)
-                await self._predict(name, path.endswith("/infer"), headers, receive, send, request_id)
+                name, version, v2 = self._predict_target(path)
+                await self._predict(name, version, v2, headers, receive, send, request_id)
             elif method == "GET":
-                await self._get(path, send, request_id)
+                await self._get(path, send)
             else:
                 raise ClientError(405, f"method {method} is not allowed on {path}")
         except ClientError as error:
@@ -84,89 +81,71 @@ class ModelServerApp:
             error = ClientError(500, f"internal error; quote request id {request_id} to the platform team")
             await _respond(send, 500, error.body(request_id), [(b"x-request-id", request_id.encode())])
 
-    def _predict_target(self, path: str) -> str:
+    def _predict_target(self, path: str) -> tuple[str, str | None, bool]:
+        """(model name, version asked for, V2?) of a prediction endpoint."""
         if path == "/invocations":
-            return self.default
+            return self.inference.default, None, False
         parts = path.strip("/").split("/")
-        if len(parts) == 4 and parts[:2] == ["v2", "models"] and parts[3] == "infer":
-            return self._route(parts[2]).name
+        if parts[:2] == ["v2", "models"] and parts[-1] == "infer":
+            if len(parts) == 4:
+                return self.inference.route(parts[2]).name, None, True
+            if len(parts) == 6 and parts[3] == "versions":
+                return self.inference.route(parts[2]).name, parts[4], True
         if len(parts) == 3 and parts[0] == "models" and parts[2] == "invocations":
-            return self._route(parts[1]).name
+            return self.inference.route(parts[1]).name, None, False
         raise ClientError(404, f"no such endpoint: POST {path}")
-
-    def _route(self, name: str) -> Route:
-        route = self.routes.get(name)
-        if route is None:
-            raise ClientError(404, f"unknown model {name!r}; this server serves {sorted(self.routes)}", "model")
-        return route
 
     # --- predictions --------------------------------------------------------------------------
     async def _predict(
-        self, name: str, v2: bool, headers: dict[bytes, bytes], receive, send: Send, request_id: str
+        self,
+        name: str,
+        version: str | None,
+        v2: bool,
+        headers: dict[bytes, bytes],
+        receive,
+        send: Send,
+        request_id: str,
     ) -> None:
-        started = time.perf_counter()
-        route = self.routes[name]
-        slot = route.pick()
-        model = slot.model
-        version = model.version if model else "none"
+        inference = self.inference
+        route = inference.routes[name]
+        slot, model = inference.choose(route, version)
         code = 500
-        gauge = metrics.in_flight(name)
-        gauge.inc()
+        started = inference.begin(name)
         try:
-            if model is None:
-                raise ClientError(503, f"model {name!r} is not loaded yet; retry when /v2/health/ready is 200")
-            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if content_type != b"application/json":
-                raise ClientError(
-                    415,
-                    f"send the body as application/json (got {content_type.decode('latin-1') or 'no content type'})",
-                )
+            header_length = headers.get(HEADER_LENGTH) if v2 else None
+            check_content_type(headers.get(b"content-type"), v2, header_length is not None)
             body = await self._read_body(headers, receive)
-            document = decode_json(body)
-            binding, flags = route.features, []
-            rows = binding.rows(document, v2) if binding is not None else None  # entity keys (features.py)
-            if rows is not None:
-                batch, flags = binding.batch(rows, model.signature)
-                v2_id = document.get("id") if v2 else None
-            elif v2:
-                batch, v2_id = decode_v2(document, model.signature)
+            coding = headers.get(b"content-encoding")
+            if coding is not None:
+                body = inflate(body, coding, self.max_body)
+            document = binary_request(body, header_length) if header_length is not None else decode_json(body)
+            options = request_options(document) if v2 else None
+            answer = await inference.run(route, slot, model, document, v2, request_id)
+            response_headers = [
+                (b"x-request-id", request_id.encode()),
+                (b"x-model-name", name.encode()),
+                (b"x-model-version", model.version.encode()),
+                (b"x-model-variant", slot.variant.encode()),
+                *answer.flags,
+            ]
+            content_type = None
+            if options is not None:
+                payload, json_length = rest_answer(
+                    name, model.version, slot.variant, options, answer.predictions, model.output
+                )
+                if json_length is not None:
+                    response_headers.append((HEADER_LENGTH, str(json_length).encode()))
+                    content_type = _BINARY
             else:
-                batch = decode_invocations(document, model.signature)
-            inference_started = time.perf_counter()
-            try:
-                batcher = model.batcher
-                predictions = await batcher.predict(batch) if batcher is not None else model.predict(batch)
-                if not isinstance(predictions, np.ndarray):
-                    predictions = np.asarray(predictions)
-            except Exception:
-                log.exception("request %s: %s version %s raised while predicting", request_id, name, version)
-                raise ClientError(
-                    500, f"the model raised while predicting; quote request id {request_id} to the platform team"
-                ) from None
-            metrics.inference_timer(name, slot.variant).observe(time.perf_counter() - inference_started)
-            values = predictions.reshape(-1).tolist()  # once: for the response and the metrics
-            payload = self._payload(name, model.version, predictions, values, v2, v2_id if v2 else None)
+                payload = _invocations_answer(answer.predictions)
             code = 200
-            await _respond(
-                send,
-                200,
-                payload,
-                [
-                    (b"x-request-id", request_id.encode()),
-                    (b"x-model-name", name.encode()),
-                    (b"x-model-version", model.version.encode()),
-                    (b"x-model-variant", slot.variant.encode()),
-                    *flags,
-                ],
-            )
-            self._observe(route, slot, batch, predictions, values)
+            await _respond(send, 200, payload, response_headers, content_type)
+            inference.observe(route, slot, answer)
         except ClientError as error:
             code = error.status
             raise
         finally:
-            gauge.dec()
-            metrics.request_counter(name, version, slot.variant, code).inc()
-            metrics.request_timer(name, slot.variant).observe(time.perf_counter() - started)
+            inference.end(name, model, slot.variant, code, started)
 
     async def _read_body(self, headers: dict[bytes, bytes], receive) -> bytes:
         length = headers.get(b"content-length")
@@ -183,52 +162,12 @@ class ModelServerApp:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    @staticmethod
-    def _payload(
-        name: str, version: str, predictions: np.ndarray, values: list[Any], v2: bool, request_id: str | None
-    ) -> bytes:
-        if v2:
-            datatype = {"f": "FP64", "i": "INT64", "u": "INT64", "b": "BOOL"}.get(predictions.dtype.kind, "BYTES")
-            output = {
-                "name": "predict",
-                "shape": list(predictions.shape),
-                "datatype": datatype,
-                "data": values,
-            }
-            body: dict[str, Any] = {"model_name": name, "model_version": version, "outputs": [output]}
-            if request_id is not None:
-                body["id"] = request_id
-            return orjson.dumps(body)
-        if predictions.dtype.kind in "fiub":
-            return orjson.dumps({"predictions": predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
-        return orjson.dumps({"predictions": predictions.tolist()})
-
-    def _observe(self, route: Route, slot: Slot, batch: np.ndarray, predictions: np.ndarray, values: list[Any]) -> None:
-        """After the response is sent: prediction distribution, drift, and the shadow copy."""
-        model = slot.model
-        if model is not None and model.classes is not None:
-            if len(values) <= 16:  # the common case: a handful of rows, no sort needed
-                for value in values:
-                    metrics.prediction_counter(route.name, slot.variant, str(value)).inc()
-            else:
-                values, counts = np.unique(predictions, return_counts=True)
-                for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-                    metrics.prediction_counter(route.name, slot.variant, str(value)).inc(count)
-        elif predictions.dtype.kind in "fiu":
-            timer = metrics.PREDICTION_VALUE.labels(route.name, slot.variant)
-            for value in values[:100]:
-                timer.observe(value)
-        _drift(route.name, slot, batch)
-        shadow = route.shadow
-        if shadow is not None and shadow.model is not None:
-            self._shadow_pool.submit(_run_shadow, route.name, shadow, batch, predictions)
-
     # --- metadata, health, metrics ------------------------------------------------------------
-    async def _get(self, path: str, send: Send, request_id: str) -> None:
+    async def _get(self, path: str, send: Send) -> None:
         if path == "/v2/health/live":
             await _respond(send, 200, b'{"live":true}')
         elif path == "/v2/health/ready":
-            ready = all(route.ready for route in self.routes.values())
+            ready = self.inference.ready
             await _respond(send, 200 if ready else 503, orjson.dumps({"ready": ready}))
         elif path == "/metrics":
             body, content_type = _metrics()
@@ -236,95 +175,59 @@ class ModelServerApp:
         elif path == "/openapi.json":
             await _respond(send, 200, self._openapi)
         elif path == "/v2":
-            await _respond(
-                send,
-                200,
-                orjson.dumps(
-                    {"name": "mlops-platform-model-server", "version": "0.1.0", "extensions": ["mlflow-invocations"]}
-                ),
-            )
+            await _respond(send, 200, orjson.dumps(SERVER))
+        elif path == "/ping":  # MLflow's scoring-server health check (its ScoringServerClient waits on it)
+            ready = self.inference.ready
+            await _respond(send, 200 if ready else 503, orjson.dumps({"ready": ready}))
+        elif path == "/version":  # MLflow's scoring server answers its version here
+            await _respond(send, 200, SERVER["version"].encode(), content_type=b"text/plain; charset=utf-8")
         elif path.startswith("/v2/models/"):
-            parts = path.strip("/").split("/")
-            route = self._route(parts[2])
-            if len(parts) == 3:
-                await _respond(send, 200, orjson.dumps(_metadata(route)))
-            elif len(parts) == 4 and parts[3] == "ready":
-                await _respond(
-                    send, 200 if route.ready else 503, orjson.dumps({"name": route.name, "ready": route.ready})
-                )
-            else:
-                raise ClientError(404, f"no such endpoint: GET {path}")
+            await self._model_get(path, send)
         else:
             raise ClientError(404, f"no such endpoint: GET {path}")
+
+    async def _model_get(self, path: str, send: Send) -> None:
+        """/v2/models/{name}[/versions/{version}] (metadata) and the same with /ready."""
+        parts = path.strip("/").split("/")
+        route = self.inference.route(parts[2])
+        rest = parts[3:]
+        version = None
+        if rest[:1] == ["versions"] and len(rest) >= 2:
+            version, rest = rest[1], rest[2:]
+        if rest not in ([], ["ready"]):
+            raise ClientError(404, f"no such endpoint: GET {path}")
+        slot, model = self.inference.choose(route, version) if version else (route.champion, route.champion.model)
+        if rest == ["ready"]:
+            ready = model is not None
+            await _respond(send, 200 if ready else 503, orjson.dumps({"name": route.name, "ready": ready}))
+        else:
+            await _respond(send, 200, orjson.dumps(model_metadata(route, slot)))
 
     async def _lifespan(self, receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self.on_startup:
-                    self.on_startup()
+                try:
+                    if self.on_startup:
+                        await self.on_startup()
+                except Exception as exc:  # e.g. the gRPC port is taken: fail the start, say why
+                    log.error("start-up failed: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.on_shutdown:
-                    self.on_shutdown()
-                self._shadow_pool.shutdown(wait=False, cancel_futures=True)
+                    await self.on_shutdown()
+                self.inference.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-def _drift(name: str, slot: Slot, batch: np.ndarray) -> None:
-    window, model = slot.drift, slot.model
-    if window is None or model is None:
-        return
-    result = window.add(batch)
-    if result:
-        for feature, value in result.items():
-            metrics.FEATURE_DRIFT.labels(name, model.version, slot.variant, feature).set(value)
-
-
-def _run_shadow(name: str, shadow: Slot, batch: np.ndarray, answered: np.ndarray) -> None:
-    """The mirrored request: measured like any other, its result only compared, never returned."""
-    model = shadow.model
-    if model is None:
-        return
-    started = time.perf_counter()
-    code = 200
-    try:
-        predictions = np.asarray(model.predict(batch))
-        metrics.inference_timer(name, "shadow").observe(time.perf_counter() - started)
-        if predictions.shape == answered.shape:
-            disagreements = int(np.count_nonzero(predictions != answered))
-            if disagreements:
-                metrics.SHADOW_DISAGREEMENTS.labels(name).inc(disagreements)
-        _drift(name, shadow, batch)
-    except Exception:
-        code = 500
-        log.exception("shadow %s version %s raised (the client was not affected)", name, model.version)
-    finally:
-        metrics.request_counter(name, model.version, "shadow", code).inc()
-        metrics.request_timer(name, "shadow").observe(time.perf_counter() - started)
-
-
-def _metadata(route: Route) -> dict[str, Any]:
-    model = route.champion.model
-    signature = model.signature if model else None
-    inputs = [{"name": c, "datatype": "FP64", "shape": [-1]} for c in signature.columns] if signature else []
-    variants = {
-        slot.variant: {
-            "uri": slot.ref.uri,
-            "version": slot.model.version if slot.model else None,
-            "flavor": slot.model.flavor if slot.model else None,
-        }
-        for slot in route.slots()
-    }
-    return {
-        "name": route.name,
-        "versions": sorted({v["version"] for v in variants.values() if v["version"]}),
-        "platform": "mlflow",
-        "inputs": inputs,
-        "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
-        "parameters": {"variants": variants, "challenger_weight": route.weight},
-    }
+def _invocations_answer(predictions: np.ndarray) -> bytes:
+    """MLflow's scoring format: {"predictions": [...]}."""
+    if predictions.dtype.kind in "fiub":
+        return orjson.dumps({"predictions": predictions}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps({"predictions": predictions.tolist()})
 
 
 def _metrics() -> tuple[bytes, bytes]:

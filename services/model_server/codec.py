@@ -319,7 +319,7 @@ def decode_v2(document: Any, signature: Signature | None) -> tuple[np.ndarray, s
             ("name", str, "a string"),
             ("datatype", str, "a string"),
             ("shape", list, "a list of integers"),
-            ("data", list, "a list"),
+            ("data", (list, np.ndarray), "a list"),  # an array: given as raw bytes (tensors.py)
         ):
             if not isinstance(tensor[key], kind):
                 raise ClientError(400, f"{where}.{key} must be {described}", f"{where}.{key}")
@@ -355,9 +355,10 @@ def decode_v2(document: Any, signature: Signature | None) -> tuple[np.ndarray, s
 
 def _v2_single_matrix(document: Any, signature: Signature | None) -> np.ndarray | None:
     """The common request in a few checks: one [rows, columns] tensor of the signature's width whose
-    flat data are all finite numbers (and no integer column to check). Anything else returns None and
-    takes the general path below, which also words every error, so this shortcut never decides what
-    is wrong: it only accepts what that path would accept, with the same result."""
+    flat data (a JSON list, or an array read from raw bytes) are all finite numbers (and no integer
+    column to check). Anything else returns None and takes the general path below, which also words
+    every error, so this shortcut never decides what is wrong: it only accepts what that path would
+    accept, with the same result."""
     if type(document) is not dict:
         return None
     tensors = document.get("inputs")
@@ -367,7 +368,12 @@ def _v2_single_matrix(document: Any, signature: Signature | None) -> np.ndarray 
     if type(tensor) is not dict or type(tensor.get("name")) is not str:
         return None
     shape, data = tensor.get("shape"), tensor.get("data")
-    if type(shape) is not list or len(shape) != 2 or type(data) is not list:
+    if type(shape) is not list or len(shape) != 2:
+        return None
+    if type(data) is np.ndarray:
+        if data.ndim != 1:
+            return None
+    elif type(data) is not list:
         return None
     rows, width = shape
     if (

@@ -11,10 +11,15 @@ from blueprints.schema import Model
 __all__ = ["serve_args"]
 
 
-def serve_args(models: Sequence[Model], host: str, port: int, features_file: str | None = None) -> list[str]:
+def serve_args(
+    models: Sequence[Model], host: str, port: int, features_file: str | None = None, grpc_port: int | None = None
+) -> list[str]:
     """`serve` and its flags: champions first, then each model's challenger (weighted) and shadow, and
-    the feature specs when a model reads a feature service."""
+    the feature specs when a model reads a feature service. `grpc_port`: where the gRPC server listens
+    (0 = off; None leaves the server's default, 8081)."""
     args = ["serve", *(f"models:/{m.name}@{m.alias}" for m in models), "--host", host, "--port", str(port)]
+    if grpc_port is not None:
+        args += ["--grpc-port", str(grpc_port)]
     if features_file and any(m.features for m in models):
         args += ["--features", features_file]
     for model in models:

@@ -98,6 +98,8 @@ class FeatureBinding:
         for key, kind in zip(self.spec.join_keys, self.spec.key_types, strict=True):
             tensor, where = by_name[key], f"inputs[{key}]"
             data, datatype = tensor.get("data"), tensor.get("datatype")
+            if isinstance(data, np.ndarray):  # sent as raw bytes (binary extension, gRPC)
+                data = data.reshape(-1).tolist()
             if not isinstance(data, list) or not data:
                 raise ClientError(400, f"{where}.data must be a non-empty list of entity keys", f"{where}.data")
             wanted = "BYTES" if kind == "string" else "INT64"

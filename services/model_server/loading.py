@@ -14,6 +14,7 @@ not pay MLflow's import (about a second and 170 MB) for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -30,6 +31,7 @@ from services.model_server.codec import Signature
 from services.model_server.fastpath import verified_fast_predict
 from services.model_server.plugins import without_feast_plugin
 from services.model_server.reference import ARTIFACT_PATH, FeatureReference, from_json
+from services.model_server.tensors import MLFLOW_DATATYPES, OUTPUT, TensorSpec, datatype_of
 from services.model_server.uris import ModelRef
 
 __all__ = ["LoadedModel", "resolve", "load", "load_from_dir", "read_mlmodel", "cache_dir"]
@@ -57,6 +59,8 @@ class LoadedModel:
     reference: dict[str, FeatureReference] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.time)
     batcher: MicroBatcher | None = None  # set by the slot that serves it when micro-batching applies
+    # What the metadata declares and every V2 answer carries (measured at load: `_output_spec`).
+    output: TensorSpec = field(default_factory=lambda: TensorSpec(OUTPUT, "FP64", (-1,)))
 
 
 def resolve(ref: ModelRef, client=None) -> tuple[str, str | None, dict[str, str]]:
@@ -94,11 +98,12 @@ def load_from_dir(
     """A model version whose artifacts are in `path` (the folder holding its MLmodel file)."""
     meta = read_mlmodel(path)
     signature = Signature.from_mlmodel(meta)
+    samples = _samples(path, signature, reference)
     classes = None
     sklearn_conf = (meta.get("flavors") or {}).get("sklearn")
     if sklearn_conf is not None:
         estimator = _load_sklearn(path, sklearn_conf)
-        predict, compiled = verified_fast_predict(estimator, _samples(path, signature, reference))
+        predict, compiled = verified_fast_predict(estimator, samples)
         flavor = "sklearn-linear" if compiled else "sklearn"
         if hasattr(estimator, "classes_") and len(estimator.classes_) <= 50:
             classes = tuple(str(c) for c in estimator.classes_)
@@ -113,7 +118,16 @@ def load_from_dir(
             return np.asarray(pyfunc.predict(pd.DataFrame(batch, columns=columns)))
 
         flavor = "pyfunc"
-    log.info("loaded %s version %s (%s, %d reference features)", name, version, flavor, len(reference))
+    output = _output_spec(predict, samples, meta)
+    log.info(
+        "loaded %s version %s (%s, %d reference features, output %s %s)",
+        name,
+        version,
+        flavor,
+        len(reference),
+        output.datatype,
+        list(output.shape),
+    )
     return LoadedModel(
         name=name,
         version=version,
@@ -123,7 +137,36 @@ def load_from_dir(
         signature=signature,
         classes=classes,
         reference=reference,
+        output=output,
     )
+
+
+def _output_spec(predict: Callable[[np.ndarray], np.ndarray], samples: np.ndarray, meta: dict) -> TensorSpec:
+    """The output's datatype and shape, measured on a prediction of two sample rows: what the model
+    really answers (an iris classifier trained on integer labels answers INT64, a regressor FP64,
+    string labels BYTES). When the model cannot predict the samples, the MLmodel signature's
+    declared output; failing both, FP64."""
+    if samples.size:
+        try:
+            return TensorSpec.of(OUTPUT, np.asarray(predict(samples[:2])))
+        except Exception as exc:  # a pyfunc that refuses random rows: fall back to what it declares
+            log.info("cannot measure the output on sample rows (%s): using the declared one", type(exc).__name__)
+    import json
+
+    try:
+        declared = json.loads((meta.get("signature") or {}).get("outputs") or "[]")
+    except ValueError:
+        declared = []
+    if len(declared) == 1:
+        spec = declared[0]
+        if spec.get("type") == "tensor":
+            tensor = spec.get("tensor-spec") or {}
+            shape = tuple(tensor.get("shape") or (-1,))
+            with contextlib.suppress(TypeError):
+                return TensorSpec(OUTPUT, datatype_of(np.dtype(tensor.get("dtype"))), (-1, *shape[1:]))
+        elif spec.get("type") in MLFLOW_DATATYPES:
+            return TensorSpec(OUTPUT, MLFLOW_DATATYPES[spec["type"]], (-1,))
+    return TensorSpec(OUTPUT, "FP64", (-1,))
 
 
 def _load_sklearn(path: Path, conf: dict):

@@ -46,10 +46,23 @@ _TENSOR = {
         "data": {"type": "array"},
     },
 }
+_PARAMETERS = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
 _V2_REQUEST = {
     "type": "object",
     "required": ["inputs"],
-    "properties": {"id": {"type": "string"}, "inputs": {"type": "array", "minItems": 1, "items": _TENSOR}},
+    "properties": {
+        "id": {"type": "string"},
+        "inputs": {"type": "array", "minItems": 1, "items": _TENSOR},
+        "outputs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string", "enum": ["predict"]}, "parameters": _PARAMETERS},
+            },
+        },
+        "parameters": _PARAMETERS,
+    },
 }
 _V2_RESPONSE = {
     "type": "object",
@@ -59,6 +72,7 @@ _V2_RESPONSE = {
         "model_version": {"type": "string"},
         "id": {"type": "string"},
         "outputs": {"type": "array", "items": _TENSOR},
+        "parameters": _PARAMETERS,
     },
 }
 
@@ -83,7 +97,31 @@ def _errors(*codes: int) -> dict[str, Any]:
 def openapi_document(models: list[str]) -> dict[str, Any]:
     variant_headers = {h: {"schema": {"type": "string"}} for h in ("x-model-variant", "x-model-version")}
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": models}}
+    version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
     predict_errors = _errors(400, 404, 413, 415, 422, 500, 503)
+    infer = {
+        "summary": "Predict (Open Inference Protocol V2; also the binary tensor data extension)",
+        "parameters": [name],
+        "requestBody": {"required": True, **_json(_V2_REQUEST)},
+        "responses": {
+            "200": {"description": "predictions", "headers": variant_headers, **_json(_V2_RESPONSE)},
+            **predict_errors,
+        },
+    }
+    metadata = {
+        "summary": "Model metadata",
+        "parameters": [name],
+        "responses": {"200": {"description": "metadata"}, **_errors(404)},
+    }
+    ready = {
+        "summary": "Model readiness",
+        "parameters": [name],
+        "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}, **_errors(404)},
+    }
+
+    def versioned(operation: dict[str, Any]) -> dict[str, Any]:
+        return {**operation, "summary": operation["summary"] + ", one version", "parameters": [name, version]}
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -99,31 +137,13 @@ def openapi_document(models: list[str]) -> dict[str, Any]:
                     "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
                 }
             },
-            "/v2/models/{name}": {
-                "get": {
-                    "summary": "Model metadata",
-                    "parameters": [name],
-                    "responses": {"200": {"description": "metadata"}, **_errors(404)},
-                }
-            },
-            "/v2/models/{name}/ready": {
-                "get": {
-                    "summary": "Model readiness",
-                    "parameters": [name],
-                    "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}, **_errors(404)},
-                }
-            },
-            "/v2/models/{name}/infer": {
-                "post": {
-                    "summary": "Predict (Open Inference Protocol V2)",
-                    "parameters": [name],
-                    "requestBody": {"required": True, **_json(_V2_REQUEST)},
-                    "responses": {
-                        "200": {"description": "predictions", "headers": variant_headers, **_json(_V2_RESPONSE)},
-                        **predict_errors,
-                    },
-                }
-            },
+            "/v2": {"get": {"summary": "Server metadata", "responses": {"200": {"description": "metadata"}}}},
+            "/v2/models/{name}": {"get": metadata},
+            "/v2/models/{name}/ready": {"get": ready},
+            "/v2/models/{name}/infer": {"post": infer},
+            "/v2/models/{name}/versions/{version}": {"get": versioned(metadata)},
+            "/v2/models/{name}/versions/{version}/ready": {"get": versioned(ready)},
+            "/v2/models/{name}/versions/{version}/infer": {"post": versioned(infer)},
             "/invocations": {
                 "post": {
                     "summary": f"Predict with the first served model ({models[0]}), MLflow scoring format",

@@ -112,7 +112,9 @@ class DriftWindow:
     A tumbling window, easy to reason about: each reported PSI describes the last `size` rows (a bit
     more when one request is larger than what the window still needed). Requests are buffered and
     binned together every 64 rows, so a one-row request does not pay numpy's per-call overhead once
-    per feature.
+    per feature. A request of more than `size` rows contributes an evenly spaced sample of `size` of
+    them: the window describes as many rows as ever, and a 10,000-row request bins 500 rows, not
+    10,000 (measured: binning all of them was half the server's time for such a request).
     """
 
     _FLUSH_ROWS = 64
@@ -129,6 +131,8 @@ class DriftWindow:
         """Add a batch (rows x columns); returns PSI per feature when a window completes."""
         if not self._features:
             return None
+        if batch.shape[0] > self.size:
+            batch = batch[np.linspace(0, batch.shape[0] - 1, self.size).astype(np.intp)]
         self._pending.append(batch)
         self._pending_rows += batch.shape[0]
         if self._pending_rows < min(self._FLUSH_ROWS, self.size - self._rows):

@@ -1,9 +1,10 @@
 """Start-up: turn the `mlplat serve` configuration into routes, a poller and a running server.
 
-One worker (the default) runs everything in one process: the event loop answers requests and the
-poller thread follows the registry. With `--workers N` uvicorn forks N processes, each with its own
-poller and its own copy of the models (N times the memory); metrics then use prometheus-client's
-multiprocess mode so /metrics sums every worker.
+One worker (the default) runs everything in one process: the event loop answers REST and gRPC
+requests and the poller thread follows the registry. With `--workers N` uvicorn starts N processes,
+each with its own poller, its own copy of the models (N times the memory) and its own gRPC server on
+the shared gRPC port (SO_REUSEPORT: the kernel spreads connections); metrics then use
+prometheus-client's multiprocess mode so /metrics sums every worker.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ServeConfig:
     models: list[str]
     host: str = "127.0.0.1"
     port: int = 8080
+    grpc_port: int = 8081  # the Open Inference Protocol over gRPC; 0 = off
     workers: int = 1
     challengers: list[str] = field(default_factory=list)
     challenger_weights: dict[str, float] = field(default_factory=dict)  # model name -> percent
@@ -108,12 +110,32 @@ def _slot(config: ServeConfig, ref, variant: str):
 
 
 def create_app(config: ServeConfig):
+    """The ASGI app; its lifespan starts the registry poller and, on its own port, the gRPC server,
+    which shares the app's `Inference` (ADR 0021)."""
     from services.model_server.app import ModelServerApp
+    from services.model_server.inference import Inference
     from services.model_server.routing import Poller
 
     routes = build_routes(config)
     poller = Poller(routes, interval=config.poll_interval)
-    return ModelServerApp(routes, max_body=config.max_body_bytes, on_startup=poller.start, on_shutdown=poller.stop)
+    inference = Inference(routes)
+    grpc_server = None
+    if config.grpc_port:
+        from services.model_server.grpc_server import GrpcServer
+
+        grpc_server = GrpcServer(inference, max_message_bytes=config.max_body_bytes, reuse_port=config.workers > 1)
+
+    async def startup() -> None:
+        if grpc_server is not None:  # first: a taken port fails the start before anything runs
+            await grpc_server.start(config.host, config.grpc_port)
+        poller.start()
+
+    async def shutdown() -> None:
+        poller.stop()
+        if grpc_server is not None:
+            await grpc_server.stop(grace=5)
+
+    return ModelServerApp(inference, max_body=config.max_body_bytes, on_startup=startup, on_shutdown=shutdown)
 
 
 def app_from_env():

@@ -139,9 +139,10 @@ def model_servers(site: Site, blueprint: Blueprint, stores: dict[str, StoreConfi
     serving_env = {"MLFLOW_TRACKING_URI": tracking_uri(site), "MLPLAT_MODEL_CACHE": str(site.root / "model-cache")}
     for index, tenant in enumerate(t for t in blueprint.tenants if t.models):
         port = site.port(Ports.MODEL_SERVER) + 1 + index
+        grpc_port = site.port(Ports.MODEL_SERVER_GRPC) + 100 + index  # 8181, 8182, ...: clear of REST's ports
         store = stores.get(tenant.name)
         features = str(standalone_dir(site.root, tenant.name) / "serving.json") if store else None
-        command = [*site.mlplat(*serve_args(tenant.models, "127.0.0.1", port, features_file=features))]
+        command = [*site.mlplat(*serve_args(tenant.models, "127.0.0.1", port, features_file=features, grpc_port=grpc_port))]
         store_env = {ONLINE_STORE_ENV: store.online_url} if store else {}
         part.processes.append(
             ProcessSpec(

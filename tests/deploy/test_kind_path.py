@@ -83,7 +83,7 @@ def test_kind_config_lets_kubernetes_1_35s_kubelet_start_on_a_cgroup_v1_host():
 
 def test_kind_config_maps_every_platform_ui_to_loopback_only():
     mappings = {m.containerPort: m for m in _config().nodes[0].extraPortMappings}
-    for port in (NodePorts.MLFLOW, NodePorts.GRAFANA, NodePorts.PROMETHEUS, NodePorts.GATEWAY):
+    for port in (NodePorts.MLFLOW, NodePorts.GRAFANA, NodePorts.PROMETHEUS, NodePorts.GATEWAY, NodePorts.GATEWAY_GRPC):
         assert mappings[port].hostPort == port
         assert mappings[port].listenAddress == "127.0.0.1"
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from blueprints import load
-from blueprints.naming import LABEL_MODEL, LABEL_TENANT
-from infra.components.model_service import LIVE_PATH, READY_PATH, serve_command
+from blueprints.naming import LABEL_MODEL, LABEL_TENANT, Ports
+from infra.components.model_service import LIVE_PATH, serve_command
 from tests.infra.conftest import find, rendered
 
 
@@ -48,9 +48,23 @@ def test_server_container_is_restricted():
 
 
 def test_probes_point_at_the_model_server_health_endpoints():
+    """Readiness asks gRPC's health check (SERVING once the models are loaded), liveness asks HTTP: a pod
+    is in rotation only while both of its ports answer."""
     container = _deployment()["spec"]["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == READY_PATH == "/v2/health/ready"
+    assert container["readinessProbe"]["grpc"] == {"port": Ports.MODEL_SERVER_GRPC} == {"port": 8081}
     assert container["livenessProbe"]["httpGet"]["path"] == LIVE_PATH == "/v2/health/live"
+    assert container["startupProbe"]["httpGet"]["path"] == LIVE_PATH
+
+
+def test_the_server_listens_for_rest_and_grpc_and_the_service_exposes_both():
+    container = _deployment()["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [{"name": "http", "containerPort": 8080}, {"name": "grpc", "containerPort": 8081}]
+    assert container["args"][container["args"].index("--grpc-port") + 1] == "8081"
+    service = find(rendered("multi-tenant").manifests, "Service", "fraud-scorer", "fraud")["spec"]
+    assert [(p["name"], p["port"], p["targetPort"], p.get("appProtocol")) for p in service["ports"]] == [
+        ("http", 8080, "http", None),
+        ("grpc", 8081, "grpc", "kubernetes.io/h2c"),
+    ]
 
 
 def test_pods_carry_platform_labels_and_scrape_annotations():

@@ -82,7 +82,12 @@ def test_gateway_routes_every_model_of_every_tenant():
     config = nginx_config(load("multi-tenant"))
     assert "location /fraud/fraud-scorer/" in config
     assert "set $upstream ranker.recsys.svc.cluster.local:8080;" in config
-    assert config.count("location /") == 4  # one prefix location per model (healthz is an exact match)
+    # one prefix location per model (healthz is an exact match), and the gRPC listener's one location
+    assert config.count("location /") == 5
+    # gRPC: one route per model, chosen by the mlplat-route header, to the model server's gRPC port
+    assert config.count(".svc.cluster.local:8081;") == 4
+    assert '"recsys/ranker" ranker.recsys.svc.cluster.local:8081;' in config
+    assert "map $http_mlplat_route $grpc_upstream" in config
 
 
 def test_the_footprint_table_in_the_blueprints_guide_matches_the_render():

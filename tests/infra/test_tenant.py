@@ -69,6 +69,9 @@ def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gate
     )
     assert peer_namespace(policies["allow-scrape-from-monitoring"]["ingress"][0]["from"]) == MONITORING_NAMESPACE
     assert peer_namespace(policies["allow-gateway-to-serving"]["ingress"][0]["from"]) == SYSTEM_NAMESPACE
+    # the gateway reaches the model servers' REST and gRPC ports; Prometheus only the metrics (REST) port
+    assert {p["port"] for p in policies["allow-gateway-to-serving"]["ingress"][0]["ports"]} == {8080, 8081}
+    assert {p["port"] for p in policies["allow-scrape-from-monitoring"]["ingress"][0]["ports"]} == {8080}
     # nothing opens egress to the internet or ingress from other tenants
     for name, spec in policies.items():
         for rule in spec.get("egress", []) + spec.get("ingress", []):

@@ -265,6 +265,7 @@ class ModelServerProcess:
     url: str
     process: subprocess.Popen
     log: Path
+    grpc: str = ""  # host:port of its gRPC server
 
     def stop(self) -> None:
         stop_group(self.process)
@@ -276,21 +277,21 @@ class ModelServerProcess:
 def start_model_server(
     tracking_uri: str, args: list[str], root: Path, *, wait_ready: bool = True, timeout: float = 90.0
 ) -> ModelServerProcess:
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     root.mkdir(parents=True, exist_ok=True)
     log = root / f"server-{port}.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "cache")}
     for inherited in ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR"):  # (set by Feast's import in the
         env.pop(inherited, None)  # test process): the server decides its own metrics mode, as in production
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", *args, "--port", str(port)],
+        [sys.executable, "-m", "services.cli", "serve", *args, "--port", str(port), "--grpc-port", str(grpc_port)],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
         cwd=Path(__file__).resolve().parents[2],
     )
-    server = ModelServerProcess(f"http://127.0.0.1:{port}", process, log)
+    server = ModelServerProcess(f"http://127.0.0.1:{port}", process, log, f"127.0.0.1:{grpc_port}")
     try:
         wait_http(f"{server.url}/v2/health/{'ready' if wait_ready else 'live'}", timeout, process)
     except BaseException:

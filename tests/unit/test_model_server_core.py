@@ -139,6 +139,22 @@ def test_drift_window_reports_once_per_window_of_rows():
     assert result is not None and min(result.values()) > 0.2
 
 
+def test_a_request_larger_than_the_window_is_sampled_evenly_to_one_window():
+    data = np.random.default_rng(3).normal(size=(10_000, 2))
+    reference = reference_from_data(data[:5000], ["x", "y"])
+    window = DriftWindow(reference, ["x", "y"], size=500)
+    large = np.concatenate([data[5000:7500], data[7500:] + 2.0])  # the second half has drifted
+    result = window.add(large)
+    sample = large[np.linspace(0, len(large) - 1, 500).astype(int)]
+    expected = {
+        name: psi(reference[name].proportions, np.bincount(
+            np.searchsorted(reference[name].edges, sample[:, i], side="right"), minlength=10))
+        for i, name in enumerate(["x", "y"])
+    }  # fmt: skip
+    assert result == pytest.approx(expected)
+    assert min(result.values()) > 0.2  # half of the sample drifted: the window sees it
+
+
 _FLOAT_SIG = Signature(("a", "b"), ("double", "double"), (True, True))
 _V2_VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -211,3 +227,55 @@ def test_the_v2_shortcut_is_taken_for_the_common_request():
     assert codec._v2_single_matrix(document, SIG) is None  # an integer column: the general path checks it
     document["inputs"][0]["data"][0] = float("nan")
     assert codec._v2_single_matrix(document, _FLOAT_SIG) is None
+    document["inputs"][0]["data"] = np.array([1, 2.5, 3, 4], dtype=np.float32)  # read from raw bytes
+    assert codec._v2_single_matrix(document, _FLOAT_SIG).tolist() == [[1.0, 2.5], [3.0, 4.0]]
+
+
+@st.composite
+def _v2_array_documents(draw):
+    """V2 bodies whose one tensor's data came as raw bytes (the binary extension, gRPC): a flat array of
+    the declared type, of the right size or not, finite or not."""
+    from services.model_server.tensors import DATATYPES
+
+    datatype = draw(st.sampled_from(["FP64", "FP32", "FP16", "INT64", "INT8", "UINT16", "BOOL"]))
+    rows, width = draw(st.sampled_from([1, 2, 3, 0])), draw(st.sampled_from([2, 2, 1, 3]))
+    size = max(rows * width + draw(st.sampled_from([0, 0, -1, 1])), 0)
+    dtype = DATATYPES[datatype]
+    if dtype.kind == "f":
+        values = draw(
+            st.lists(
+                st.floats(width=16 if datatype == "FP16" else 32, allow_subnormal=False), min_size=size, max_size=size
+            )
+        )
+    elif dtype.kind == "b":
+        values = draw(st.lists(st.booleans(), min_size=size, max_size=size))
+    else:
+        info = np.iinfo(dtype)
+        values = draw(
+            st.lists(st.integers(max(int(info.min), -(2**31)), min(int(info.max), 2**31)), min_size=size, max_size=size)
+        )
+    data = np.array(values, dtype=dtype)
+    if draw(st.integers(0, 5)) == 0:
+        data = data.reshape(-1, 1)  # not flat: only the general path may judge it
+    return {"inputs": [{"name": "x", "shape": [rows, width], "datatype": datatype, "data": data}], "id": "r1"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=_v2_array_documents(), signature=st.sampled_from([_FLOAT_SIG, SIG, None]))
+def test_the_v2_shortcut_answers_exactly_like_the_general_path_for_raw_tensors(document, signature, monkeypatch_module):
+    from services.model_server import codec
+
+    def outcome(decode):
+        try:
+            batch, request_id = decode(document, signature)
+            return "ok", batch.dtype.str, batch.shape, batch.tobytes(), request_id
+        except ClientError as error:
+            return "error", error.status, error.message, error.field
+
+    with_shortcut = outcome(codec.decode_v2)
+    monkeypatch_module.setattr(codec, "_v2_single_matrix", lambda document, signature: None)
+    try:
+        general = outcome(codec.decode_v2)
+    finally:
+        monkeypatch_module.undo()
+    assert with_shortcut == general

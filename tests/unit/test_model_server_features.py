@@ -58,6 +58,15 @@ def test_every_request_format_carries_entity_keys_by_join_key_name(document, v2)
     assert _binding(FakeStore(FRESH)).rows(document, v2) == [(1,), (2,)]
 
 
+def test_entity_keys_sent_as_raw_bytes_are_read_too():
+    """The binary extension and gRPC give a key tensor's data as an array (tensors.py), not a list."""
+    from services.model_server.tensors import from_raw, to_raw
+
+    keys = from_raw(to_raw(np.array([1, 2]), "INT64"), "INT64", "inputs[0]")
+    document = {"inputs": [{"name": "flower_id", "shape": [2], "datatype": "INT64", "data": keys}]}
+    assert _binding(FakeStore(FRESH)).rows(document, True) == [(1,), (2,)]
+
+
 @pytest.mark.parametrize(
     ("document", "v2"),
     [
