@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,6 +190,29 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
+@dataclass
+class Bench:
+    """What every server's measurement shares: the payloads, the wrk duration and the results so far."""
+
+    files: dict[tuple[str, int], Path]
+    duration: int
+    results: list[Result] = field(default_factory=list)
+    served: dict[str, int] = field(default_factory=lambda: {"mlplat serve": 0})
+
+    def measure(self, server: str, api: str, url: str, sizes: tuple[int, ...] = (1, 100)) -> None:
+        for concurrency in (8, 64):
+            for rows in sizes:
+                body = self.files.get((api, rows), self.files["invocations", rows])
+                rps, p50, p99, errors, total = wrk(url, body, concurrency, self.duration)
+                self.served[server] = self.served.get(server, 0) + total
+                self.results.append(Result(server, api, concurrency, rows, rps, p50, p99, errors))
+                print(
+                    f"  {server:<22} {api:<12} c={concurrency:<3} rows={rows:<4} {rps:>9.0f} req/s "
+                    f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  errors {errors}",
+                    flush=True,
+                )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=6, help="seconds per wrk run [6]")
@@ -202,147 +225,104 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores, load average {load:.2f} at start; wrk -t1, {args.duration}s per run")
     registry = start_mlflow(tmp / "mlflow")
-    results: list[Result] = []
-    rss: dict[str, int] = {}
     try:
         version = register_iris(registry.uri, "iris", "champion")
-        files = bodies(tmp)
+        bench = Bench(bodies(tmp), args.duration)
         env = {"MLFLOW_TRACKING_URI": registry.uri, "MLPLAT_MODEL_CACHE": str(tmp / "cache")}
-
-        served = {"mlplat serve": 0}
-
-        def measure(server: str, api: str, url: str, sizes: tuple[int, ...] = (1, 100)) -> None:
-            for concurrency in (8, 64):
-                for rows in sizes:
-                    rps, p50, p99, errors, total = wrk(
-                        url, files.get((api, rows), files["invocations", rows]), concurrency, args.duration
-                    )
-                    served[server] = served.get(server, 0) + total
-                    results.append(Result(server, api, concurrency, rows, rps, p50, p99, errors))
-                    print(
-                        f"  {server:<22} {api:<12} c={concurrency:<3} rows={rows:<4} {rps:>9.0f} req/s "
-                        f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  errors {errors}",
-                        flush=True,
-                    )
-
-        port = free_port()
-        print("this server (mlplat serve, 1 worker, metrics on)")
-        with process(
-            [*SERVE, "models:/iris@champion", "--port", str(port), "--grpc-port", str(free_port())],
-            f"http://127.0.0.1:{port}/v2/health/ready",
-            tmp / "ours.log",
-            env,
-        ) as ours:
-            import httpx
-
-            with httpx.Client() as client:
-                for _ in range(1000):
-                    client.post(
-                        f"http://127.0.0.1:{port}/invocations",
-                        content=files["invocations", 1].read_bytes(),
-                        headers={"content-type": "application/json"},
-                    )
-            rss["after 1k"] = rss_bytes(ours.pid)
-            served["mlplat serve"] = 1000
-            measure("mlplat serve", "invocations", f"http://127.0.0.1:{port}/invocations")
-            measure("mlplat serve", "v2", f"http://127.0.0.1:{port}/v2/models/iris/infer")
-            while served["mlplat serve"] < 100_000:
-                served["mlplat serve"] += wrk(f"http://127.0.0.1:{port}/invocations", files["invocations", 1], 8, 5)[4]
-            rss["after 100k"] = rss_bytes(ours.pid)
-
-        batching = micro_batching(registry.uri, env, files, args.duration)
-
-        port = free_port()
-        print("mlflow models serve --env-manager local (1 worker)")
-        with process(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                f"models:/iris/{version}",
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            f"http://127.0.0.1:{port}/ping",
-            tmp / "mlflow-serve.log",
-            env,
-            timeout=180,
-        ):
-            measure("mlflow models serve", "invocations", f"http://127.0.0.1:{port}/invocations")
-
+        rss = measure_ours(bench, tmp, env)
+        batching = micro_batching(registry.uri, env, bench.files, args.duration)
+        measure_mlflow_serve(bench, tmp, env, version)
         if not args.skip_mlserver:
-            mlserver = ensure_peers_venv()
-            import joblib
-            import mlflow.sklearn
-
-            # The same fitted estimator, saved the way MLServer's sklearn runtime loads it (joblib).
-            mlflow.set_tracking_uri(registry.uri)
-            estimator_file = tmp / "model.joblib"
-            joblib.dump(mlflow.sklearn.load_model(f"models:/iris/{version}"), estimator_file)
-            for label, workers in (("MLServer workers=0", 0), ("MLServer default", None)):
-                repo = tmp / label.replace(" ", "-").replace("=", "")
-                (repo / "iris").mkdir(parents=True)
-                port, grpc, metrics_port = free_port(), free_port(), free_port()
-                settings = {"http_port": port, "grpc_port": grpc, "metrics_port": metrics_port, "host": "127.0.0.1"}
-                if workers is not None:
-                    settings["parallel_workers"] = workers
-                (repo / "settings.json").write_text(json.dumps(settings))
-                (repo / "iris" / "model-settings.json").write_text(
-                    json.dumps(
-                        {
-                            "name": "iris",
-                            "implementation": "mlserver_sklearn.SKLearnModel",
-                            "parameters": {"uri": str(estimator_file), "version": version},
-                        }
-                    )
-                )
-                print(label)
-                with process(
-                    [str(mlserver), "start", str(repo)],
-                    f"http://127.0.0.1:{port}/v2/models/iris/ready",
-                    tmp / f"{repo.name}.log",
-                    cwd=repo,  # MLServer writes its multiprocess metrics (.metrics/) into the working dir
-                    timeout=180,
-                ):
-                    measure(label, "v2", f"http://127.0.0.1:{port}/v2/models/iris/infer")
-
-        port = free_port()
-        print("ceiling: bare ASGI echo on uvicorn + httptools + uvloop")
-        with process(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "benchmarks.echo_app:app",
-                "--port",
-                str(port),
-                "--http",
-                "httptools",
-                "--loop",
-                "uvloop",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            f"http://127.0.0.1:{port}/",
-            tmp / "echo.log",
-        ):
-            measure("echo", "echo", f"http://127.0.0.1:{port}/", sizes=(1,))
+            measure_mlserver(bench, tmp, registry.uri, version)
+        measure_echo(bench, tmp)
     finally:
         registry.stop()
-    report(results, rss, served["mlplat serve"])
+    report(bench.results, rss, bench.served["mlplat serve"])
     report_batching(batching)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def measure_ours(bench: Bench, tmp: Path, env: dict[str, str]) -> dict[str, int]:
+    """This server on both APIs; its resident memory after 1k and after 100k requests."""
+    import httpx
+
+    port = free_port()
+    rss: dict[str, int] = {}
+    print("this server (mlplat serve, 1 worker, metrics on)")
+    with process(
+        [*SERVE, "models:/iris@champion", "--port", str(port), "--grpc-port", str(free_port())],
+        f"http://127.0.0.1:{port}/v2/health/ready",
+        tmp / "ours.log",
+        env,
+    ) as ours:
+        url = f"http://127.0.0.1:{port}/invocations"
+        body = bench.files["invocations", 1].read_bytes()
+        with httpx.Client() as client:
+            for _ in range(1000):
+                client.post(url, content=body, headers={"content-type": "application/json"})
+        rss["after 1k"] = rss_bytes(ours.pid)
+        bench.served["mlplat serve"] = 1000
+        bench.measure("mlplat serve", "invocations", url)
+        bench.measure("mlplat serve", "v2", f"http://127.0.0.1:{port}/v2/models/iris/infer")
+        while bench.served["mlplat serve"] < 100_000:
+            bench.served["mlplat serve"] += wrk(url, bench.files["invocations", 1], 8, 5)[4]
+        rss["after 100k"] = rss_bytes(ours.pid)
+    return rss
+
+
+def measure_mlflow_serve(bench: Bench, tmp: Path, env: dict[str, str], version: str) -> None:
+    port = free_port()
+    print("mlflow models serve --env-manager local (1 worker)")
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/iris/{version}"]
+    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "--workers", "1"]
+    with process(command, f"http://127.0.0.1:{port}/ping", tmp / "mlflow-serve.log", env, timeout=180):
+        bench.measure("mlflow models serve", "invocations", f"http://127.0.0.1:{port}/invocations")
+
+
+def measure_mlserver(bench: Bench, tmp: Path, tracking_uri: str, version: str) -> None:
+    """Seldon MLServer's sklearn runtime, with its default workers and with none."""
+    mlserver = ensure_peers_venv()
+    import joblib
+    import mlflow.sklearn
+
+    # The same fitted estimator, saved the way MLServer's sklearn runtime loads it (joblib).
+    mlflow.set_tracking_uri(tracking_uri)
+    estimator_file = tmp / "model.joblib"
+    joblib.dump(mlflow.sklearn.load_model(f"models:/iris/{version}"), estimator_file)
+    for label, workers in (("MLServer workers=0", 0), ("MLServer default", None)):
+        repo = tmp / label.replace(" ", "-").replace("=", "")
+        (repo / "iris").mkdir(parents=True)
+        port, grpc, metrics_port = free_port(), free_port(), free_port()
+        settings = {"http_port": port, "grpc_port": grpc, "metrics_port": metrics_port, "host": "127.0.0.1"}
+        if workers is not None:
+            settings["parallel_workers"] = workers
+        (repo / "settings.json").write_text(json.dumps(settings))
+        model = {
+            "name": "iris",
+            "implementation": "mlserver_sklearn.SKLearnModel",
+            "parameters": {"uri": str(estimator_file), "version": version},
+        }
+        (repo / "iris" / "model-settings.json").write_text(json.dumps(model))
+        print(label)
+        with process(
+            [str(mlserver), "start", str(repo)],
+            f"http://127.0.0.1:{port}/v2/models/iris/ready",
+            tmp / f"{repo.name}.log",
+            cwd=repo,  # MLServer writes its multiprocess metrics (.metrics/) into the working dir
+            timeout=180,
+        ):
+            bench.measure(label, "v2", f"http://127.0.0.1:{port}/v2/models/iris/infer")
+
+
+def measure_echo(bench: Bench, tmp: Path) -> None:
+    """The ceiling: a bare ASGI echo on the same HTTP stack."""
+    port = free_port()
+    print("ceiling: bare ASGI echo on uvicorn + httptools + uvloop")
+    command = [sys.executable, "-m", "uvicorn", "benchmarks.echo_app:app", "--port", str(port)]
+    command += ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]
+    with process(command, f"http://127.0.0.1:{port}/", tmp / "echo.log"):
+        bench.measure("echo", "echo", f"http://127.0.0.1:{port}/", sizes=(1,))
 
 
 def micro_batching(tracking_uri: str, env: dict[str, str], files: dict, duration: int) -> list[Result]:

@@ -31,6 +31,8 @@ DECLARATIONS = {
     "infra/components/monitoring/prometheus.py:__init__": "Prometheus' RBAC, config, rules, volume and server",
     "services/monitoring/rules.py:alerting_rules": "every alert rule",
     "services/cli/registry_cmd.py:register": "the registry command's arguments",
+    "infra/components/gateway.py:__init__": "the gateway's ConfigMap, Deployment, NodePort Service and PDB",
+    "services/model_server/openapi.py:openapi_document": "the model server's OpenAPI document",
 }
 
 
