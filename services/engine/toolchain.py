@@ -175,6 +175,7 @@ def components(pins: Mapping[str, Pin]) -> dict[str, Component]:
     pulumi, k8s = pins["pulumi"].version, pins["kubernetes"].version
     provider, etcd, kwok = pins["pulumi-kubernetes"], pins["etcd"].version, pins["kwok"].version
     prometheus = pins["prometheus"].version
+    opa = pins["opa"].version
     major, minor, _ = k8s.split(".")
     k8s_stamps = {
         "gitVersion": f"v{k8s}",
@@ -255,6 +256,15 @@ def components(pins: Mapping[str, Pin]) -> dict[str, Component]:
                 "-X github.com/prometheus/common/version.Branch=HEAD",
             ),
         ),
+        # Open Policy Agent for the compliance controls (policies/compliance/, ADR 0024). No ldflags: the
+        # release writes its version into v1/version/version.go, and leaving the version-check URL unset
+        # (upstream's default) keeps `opa run` from calling home.
+        "opa": Component(
+            name="opa",
+            module="github.com/open-policy-agent/opa",
+            version=pins["opa"].module_version,
+            binaries=(Binary("opa", ".", ("version",), f"Version: {opa}"),),
+        ),
     }
 
 
@@ -262,6 +272,7 @@ GROUPS = {
     "control-plane": ("etcd", "kubernetes", "kwok"),
     "pulumi": ("pulumi", "pulumi-kubernetes"),
     "checks": ("prometheus",),
+    "policy": ("opa",),
 }
 
 

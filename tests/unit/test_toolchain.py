@@ -24,6 +24,7 @@ PINS = {
     "etcd": toolchain.Pin("3.6.8"),
     "kwok": toolchain.Pin("0.8.0"),
     "prometheus": toolchain.Pin("3.5.0", "v0.305.0"),
+    "opa": toolchain.Pin("1.22.4"),
 }
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain is not installed")
 
@@ -111,6 +112,14 @@ def test_staging_modules_are_required_at_their_published_version():
 def test_the_provider_recipe_generates_its_embedded_schema_before_building():
     recipe = toolchain.components(PINS)["pulumi-kubernetes"]
     assert ("go", "generate", "./cmd/pulumi-resource-kubernetes") in recipe.generate
+
+
+def test_opa_is_built_from_its_module_root_and_reused_from_path_only_at_the_pinned_version():
+    recipe = toolchain.components(PINS)["opa"]
+    assert (recipe.module, recipe.version) == ("github.com/open-policy-agent/opa", "v1.22.4")
+    (opa,) = recipe.binaries
+    assert (opa.package, opa.version_args, opa.version_text) == (".", ("version",), "Version: 1.22.4")
+    assert recipe.ldflags == () and toolchain.select(toolchain.components(PINS), ["policy"]) == [recipe]
 
 
 def test_groups_expand_and_unknown_names_list_the_choices():
