@@ -8,6 +8,7 @@ import re
 from pydantic import Field, field_validator
 
 from blueprints.schema.costs import CostSettings
+from blueprints.schema.data import ComplianceSettings
 from blueprints.schema.fields import ResourceList, Resources, Spec, StorageQuantity
 from blueprints.schema.policy import PolicySettings
 
@@ -146,3 +147,4 @@ class Platform(Spec):
     monitoring: MonitoringSettings = MonitoringSettings()
     policy: PolicySettings = PolicySettings()
     costs: CostSettings = CostSettings()
+    compliance: ComplianceSettings | None = Field(default=None, description="residency, scheduled check (ADR 0024)")
