@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from blueprints.naming import SYSTEM_NAMESPACE, Ports, selector_labels, standard_labels
-from blueprints.schema import ImageRef
+from blueprints.naming import SYSTEM_NAMESPACE, Ports, personal_data_annotation, selector_labels, standard_labels
+from blueprints.schema import ImageRef, TenantFeatures
 from blueprints.schema import Tenant as TenantSpec
 from infra import images
 from infra.components.tenant import SERVING_SERVICE_ACCOUNT
@@ -81,6 +81,22 @@ def credentials_env() -> list[dict]:
 
 def feature_server_selector(tenant: str) -> dict[str, str]:
     return selector_labels(SERVER, tenant)
+
+
+def personal_data_annotations(features: TenantFeatures) -> dict[str, str] | None:
+    """The feature-data volume's declaration of the personal data it holds, one annotation per personal
+    view (blueprints/naming.py); the deploy gate's personal-data-governed rule reads it. None without any."""
+    annotations = {}
+    for view in features.feature_views:
+        if view.classification.pii:
+            key, value = personal_data_annotation(
+                view.name,
+                purpose=view.classification.purpose,
+                retention=view.classification.retention,
+                subjects=[features.entity(e).name for e in view.entities if features.entity(e).subject],
+            )
+            annotations[key] = value
+    return annotations or None
 
 
 @dataclass(frozen=True)
@@ -194,7 +210,7 @@ class FeatureStore(pulumi.ComponentResource):
         )
         data = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=metadata("feature-data", ns, repo_labels),
+            metadata=metadata("feature-data", ns, repo_labels, personal_data_annotations(features)),
             spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(features.storage)}}},
             opts=child,
         )
