@@ -22,6 +22,7 @@ from blueprints.naming import SYSTEM_NAMESPACE, NodePorts, selector_labels, stan
 from blueprints.schema import Blueprint
 from infra.components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
+from infra.components.compliance_check import ComplianceCheck, ComplianceCheckArgs
 from infra.components.feature_store import FeatureStore, FeatureStoreArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
@@ -227,6 +228,17 @@ class Platform(pulumi.ComponentResource):
                 f"{name}-training-trigger",
                 TrainingTriggerArgs(blueprint=blueprint, image=platform.image, tracking_uri=registry.tracking_uri),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
+            )
+        if platform.compliance is not None:  # the compliance controls, checked on a schedule (ADR 0024)
+            ComplianceCheck(
+                f"{name}-compliance",
+                ComplianceCheckArgs(
+                    blueprint=blueprint,
+                    image=platform.image,
+                    tracking_uri=registry.tracking_uri,
+                    pushgateway_url=pushgateway_url(),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, registry]),
             )
 
         self.tracking_uri = registry.tracking_uri
