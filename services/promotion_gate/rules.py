@@ -119,9 +119,8 @@ def _rule(source: str, index: int, raw: Any, seen: set[str]) -> Rule:
         isinstance(params["max_mb"], bool) or not isinstance(params["max_mb"], int | float) or params["max_mb"] <= 0
     ):
         raise RuleFileError(f"{where}: max_mb must be a positive number")
-    if kind == "blocking_tags" and (
-        not isinstance(params["tags"], list) or not params["tags"] or not all(isinstance(t, str) for t in params["tags"])
-    ):
+    tags = params.get("tags")
+    if kind == "blocking_tags" and not (isinstance(tags, list) and tags and all(isinstance(t, str) for t in tags)):
         raise RuleFileError(f"{where}: tags must be a non-empty list of tag keys")
     if kind == "approvals" and (
         isinstance(params["required"], bool) or not isinstance(params["required"], int) or params["required"] < 0
