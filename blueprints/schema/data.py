@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from blueprints.schema.fields import CronSchedule, Spec, repeated
-from policies.compliance.controls import CONTROL_IDS
+from policies.compliance.controls import CHECKS, CONTROL_IDS
 
 __all__ = [
     "CLASSIFICATIONS",
@@ -135,13 +135,25 @@ class TenantData(Spec):
 
 
 class AcceptedGap(Spec):
-    """A control the organisation knowingly does not meet yet: the report shows it as `accepted` (with
-    the reason) instead of `fail` until `until`, after which it is a gap again and the alert fires."""
+    """A gap the organisation knowingly leaves open: the findings of one check of one control. While
+    every finding of a control is covered by an acceptance that has not ended, the report shows the
+    control `accepted` (with the reason) instead of `fail`; a finding of another check still fails it,
+    so accepting one gap never hides a new one. After `until`, the gap fails again and the alert fires."""
 
     control: ControlId
+    check: str = Field(description="the check whose findings are accepted (docs/compliance.md lists them)")
     reason: str = Field(min_length=20, description="why it is accepted and what compensates for it")
     owner: str = Field(min_length=1, description="who accepted it")
     until: dt.date = Field(description="the acceptance ends (an ISO date, e.g. 2027-06-30)")
+
+    @model_validator(mode="after")
+    def _check_of_the_control(self) -> AcceptedGap:
+        if self.check not in CHECKS[self.control]:
+            raise ValueError(
+                f"check: {self.check!r} is not a check of control {self.control}; its checks: "
+                f"{', '.join(CHECKS[self.control])}"
+            )
+        return self
 
 
 class ComplianceSettings(Spec):
@@ -153,10 +165,11 @@ class ComplianceSettings(Spec):
 
     @model_validator(mode="after")
     def _one_acceptance_per_control(self) -> ComplianceSettings:
-        index = repeated([gap.control for gap in self.accepted_gaps])
+        index = repeated([f"{gap.control} {gap.check}" for gap in self.accepted_gaps])
         if index is not None:
+            gap = self.accepted_gaps[index]
             raise ValueError(
-                f"acceptedGaps[{index}].control: {self.accepted_gaps[index].control!r} is accepted twice: "
-                "keep one entry per control"
+                f"acceptedGaps[{index}]: check {gap.check!r} of {gap.control} is accepted twice: "
+                "keep one entry per control and check"
             )
         return self

@@ -6,8 +6,9 @@
 #   not-applicable  nothing in scope (no PHI for HIPAA, no personal data for most of the GDPR)
 #   pass            no finding, and everything it reads was read
 #   unverified      no finding, but evidence it needs was not given (the registry, the audit log)
-#   accepted        findings, all covered by an acceptance in platform.compliance.acceptedGaps that has not ended
-#   fail            findings, not accepted (or the acceptance has ended)
+#   accepted        findings, each covered by an acceptance of its check (platform.compliance.acceptedGaps)
+#                   that has not ended
+#   fail            a finding no acceptance covers (or whose acceptance has ended)
 package compliance.report
 
 import data.compliance.controls
@@ -16,21 +17,25 @@ today := substring(input.now, 0, 10)
 
 accepted_gaps := object.get(input.blueprint.platform, ["compliance", "acceptedGaps"], [])
 
-acceptance(id) := gap if {
-	some gap in accepted_gaps
-	gap.control == id
-} else := null
+# The acceptances of a control's checks (platform.compliance.acceptedGaps), ended or not.
+acceptances(id) := [gap | some gap in accepted_gaps; gap.control == id]
 
-active(gap) if {
-	gap != null
-	gap.until >= today
+active(gap) if gap.until >= today
+
+# Every finding is covered by an acceptance of its check that has not ended.
+covered(c) if {
+	every finding in c.findings {
+		some gap in acceptances(c.control.id)
+		gap.check == finding.check
+		active(gap)
+	}
 }
 
 status(c) := "not-applicable" if {
 	not c.applicable
 } else := "accepted" if {
 	count(c.findings) > 0
-	active(acceptance(c.control.id))
+	covered(c)
 } else := "fail" if {
 	count(c.findings) > 0
 } else := "unverified" if {
@@ -55,7 +60,7 @@ results contains {
 	"findings": part(c, "findings"),
 	"evidence": part(c, "evidence"),
 	"unverified": part(c, "unverified"),
-	"acceptance": acceptance(c.control.id),
+	"acceptances": acceptances(c.control.id),
 	"record": part(c, "record"),
 } if {
 	some name in selected

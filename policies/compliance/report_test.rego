@@ -25,7 +25,7 @@ test_a_finding_fails_its_control if {
 
 accept(until) := json.patch(f.without(f.good, "CronJob", "compliance-check"), [{
 	"op": "replace", "path": "/blueprint/platform/compliance/acceptedGaps",
-	"value": [{"control": "soc2-cc7.2", "owner": "ops", "until": until, "reason": "because we said so, for now"}],
+	"value": [{"control": "soc2-cc7.2", "check": "compliance-checked-on-schedule", "owner": "ops", "until": until, "reason": "because we said so, for now"}],
 }])
 
 test_an_accepted_gap_is_accepted_until_its_date if {
@@ -51,4 +51,10 @@ test_nothing_in_scope_is_not_applicable_and_reports_nothing if {
 test_the_result_names_the_blueprint_the_framework_and_the_source if {
 	r := report.result with input as f.good
 	[r.blueprint, r.framework, r.source, r.generated, count(r.controls)] == ["test", "all", "rendered", "2026-12-05T12:00:00Z", 10]
+}
+
+test_an_acceptance_covers_its_check_only if {
+	silent := {"kind": "ConfigMap", "metadata": {"name": "alertmanager-config"}, "data": {"alertmanager.yml": "route: {receiver: nobody}\nreceivers: [{name: nobody}]\n"}}
+	world := f.with_manifest(f.without(accept("2027-01-01"), "ConfigMap", "alertmanager-config"), silent)
+	status("soc2-cc7.2") == "fail" with input as world
 }

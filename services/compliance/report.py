@@ -89,19 +89,19 @@ def to_markdown(result: dict[str, Any], *, inputs: dict[str, str]) -> str:
             f"| [{_name(c['control'])}](#{anchor}) | **{c['status']}** | {len(c['findings'])} | {len(c['evidence'])} |"
         )
     for c in ordered(result):
-        lines += ["", *_control_section(c)]
+        lines += ["", *_control_section(c, today=result["generated"][:10])]
     return "\n".join(lines) + "\n"
 
 
-def _control_section(c: dict[str, Any]) -> list[str]:
+def _control_section(c: dict[str, Any], *, today: str) -> list[str]:
     anchor = c["control"]["id"].replace(".", "")
     lines = [f'<a id="{anchor}"></a>', f"## {_name(c['control'])}: {c['status']}", ""]
     if c["status"] == "not-applicable":
         return [*lines, f"Nothing in scope: the control covers {c['scope']}, and this blueprint has none."]
-    if c["acceptance"] and c["findings"]:
-        gap = c["acceptance"]
-        state = "accepted" if c["status"] == "accepted" else "**acceptance ended**"
-        lines += [f"Gap {state} by {gap['owner']} until {gap['until']}: {gap['reason']}", ""]
+    for gap in c["acceptances"]:
+        if any(f["check"] == gap["check"] for f in c["findings"]):
+            state = "accepted" if gap["until"] >= today else "**acceptance ended**"
+            lines += [f"`{gap['check']}` {state} by {gap['owner']} until {gap['until']}: {gap['reason']}", ""]
     if c["findings"]:
         lines += ["| gap | where | fix |", "|---|---|---|"]
         lines += [f"| {_cell(f['gap'])} | {_cell(f['object'])} | {_cell(f['fix'])} |" for f in c["findings"]]
