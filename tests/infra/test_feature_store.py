@@ -23,7 +23,8 @@ def _manifests() -> list[dict]:
 
 
 def test_only_tenants_that_declare_features_get_a_feature_store():
-    counts = {name: Counter(t for t, _ in rendered(name).others) for name in ("foundation", "multi-tenant", "enterprise")}
+    names = ("foundation", "multi-tenant", "enterprise")
+    counts = {name: Counter(t for t, _ in rendered(name).others) for name in names}
     # recsys in multi-tenant; payments in enterprise (its customer features, personal data: ADR 0024)
     assert {name: c["mlops-platform:platform:FeatureStore"] for name, c in counts.items()} == {
         "foundation": 0,

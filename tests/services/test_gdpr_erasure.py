@@ -12,7 +12,7 @@ entry point (in this process: Feast's import alone costs a subprocess seconds).
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -21,6 +21,7 @@ from blueprints import load
 from services.cli import main
 from services.compliance.erasure import RETRAIN_TAG
 from services.compliance.lineage import SUBJECTS_TAG, record_training_subjects, subject_digest
+from services.features import customers
 from services.features.database import create_database
 from services.features.encoding import entity_key
 from services.features.names import FEATURE_SERVICE_TAG, database, online_table
@@ -30,29 +31,11 @@ from services.promotion_gate.audit import AuditLog
 from services.promotion_gate.gate import promote
 from services.promotion_gate.rules import load_rules
 
-TENANT, VIEW, SERVICE, KEY = "payments", "customer_activity", "risk_v1", "customer_id"
-FEATURES = ("txn_count_7d", "txn_amount_7d", "chargebacks_90d", "account_age_days")
+TENANT, VIEW, SERVICE = "payments", "customer_activity", "risk_v1"
+KEY, FEATURES = customers.KEY, customers.FEATURES
 CUSTOMERS = range(1, 41)
 SUBJECT = 7
 PASSWORD = "erasure-test-password"
-
-
-def _activity(now: datetime) -> pd.DataFrame:
-    """Three measurements per customer, 30, 20 and 2 hours ago; the label: chargebacks above 2."""
-    rows = []
-    for customer in CUSTOMERS:
-        for hours in (30, 20, 2):
-            rows.append(
-                {
-                    KEY: customer,
-                    "event_timestamp": now - timedelta(hours=hours),
-                    "txn_count_7d": float(customer % 9 + hours % 5),
-                    "txn_amount_7d": float(customer * 13 % 500),
-                    "chargebacks_90d": float(customer % 5),
-                    "account_age_days": float(customer * 11),
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 def _online_keys(pg) -> set[bytes]:
@@ -112,13 +95,12 @@ def world(tmp_path_factory, mlflow_server):
         )
         source = root / "data" / "customers" / "activity.parquet"
         source.parent.mkdir(parents=True)
-        _activity(now).to_parquet(source, index=False)
+        customers.activity(now, len(CUSTOMERS)).to_parquet(source, index=False)
         from services.features.store import apply, historical_features, materialize
 
         apply(repo)
         materialize(repo, tenant=TENANT)
-        entities = pd.DataFrame({KEY: list(CUSTOMERS), "event_timestamp": [now - timedelta(hours=1)] * len(CUSTOMERS)})
-        training = historical_features(repo, SERVICE, entities)
+        training = historical_features(repo, SERVICE, customers.labels(now, len(CUSTOMERS)))
         versions = {
             "with": _register(mlflow_server.uri, training, lineage=True),
             "without": _register(mlflow_server.uri, training[training[KEY] >= 10], lineage=True),
