@@ -201,3 +201,26 @@ def test_a_second_erasure_changes_nothing_and_says_so(world, capsys):
     assert code == 0, err
     assert "already erased" in out
     assert (world["source"].read_bytes(), _online_keys(world["pg"]), world["audit"].read_text()) == before
+
+
+def test_the_walkthrough_step_erases_a_customer_on_the_standalone_store(tmp_path, mlflow_server):
+    """The demo's step, on standalone's shape: SQLite online store and registry, Parquet under .mlplat."""
+    from services.compliance.walkthrough import erasure_walkthrough
+    from services.features.repo import standalone_dir, standalone_store
+    from services.features.store import apply
+
+    tenant = load("enterprise").tenant(TENANT)
+    repo = write_repo(
+        feature_repo(tenant, standalone_store(tmp_path, TENANT)), standalone_dir(tmp_path, TENANT) / "repo"
+    )
+    apply(repo)
+    said: list[str] = []
+    audit = AuditLog(tmp_path / "audit" / "promotions.jsonl")
+    done = erasure_walkthrough(
+        tenant, repo, standalone_dir(tmp_path, TENANT) / "data", mlflow_server.uri, audit, say=said.append
+    )
+    assert done.version in {m.version for m in done.erasure.marked}  # (earlier tests' versions may be too)
+    assert sum(v.offline for v in done.erasure.rows.views) == 3
+    assert sum(v.online for v in done.erasure.rows.views) == len(FEATURES)  # SQLite online rows, one per feature
+    assert "trained on an erased subject's data" in done.gate_evidence
+    assert audit.verify() == 1 and any("the gate refuses" in line for line in said)
