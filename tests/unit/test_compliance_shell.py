@@ -162,3 +162,29 @@ def test_each_control_status_is_pushed_one_hot_for_the_alert():
     assert 'mlplat_compliance_control_status{control="soc2-cc7.2",framework="soc2",status="fail"} 1.0' in body
     assert 'mlplat_compliance_control_status{control="soc2-cc7.2",framework="soc2",status="pass"} 0.0' in body
     assert "mlplat_compliance_schedule_interval_seconds 3600.0" in body
+
+
+def test_the_standalone_check_runs_the_report_command_on_the_blueprints_schedule(tmp_path):
+    from blueprints import load
+    from services.cli import build_parser
+    from services.compliance.standalone import compliance_schedule
+
+    jobs, skipped = compliance_schedule(
+        load("enterprise"), "enterprise", tmp_path, tracking_uri="http://127.0.0.1:5000", env={},
+        pushgateway="http://127.0.0.1:9091", opa_available=True,
+    )  # fmt: skip
+    (job,) = jobs
+    assert (job.name, job.schedule, skipped) == ("compliance-check", "0 * * * *", {})
+    args = build_parser().parse_args(job.command[3:])  # after `python -m services.cli`
+    assert (args.framework, args.registry, args.push_gateway) == (
+        "all",
+        "http://127.0.0.1:5000",
+        "http://127.0.0.1:9091",
+    )
+    assert compliance_schedule(
+        load("foundation"), "foundation", tmp_path, tracking_uri="x", env={}, pushgateway=None, opa_available=True
+    ) == ([], {"compliance-check": "the blueprint declares no platform.compliance"})
+    _, why = compliance_schedule(
+        load("enterprise"), "enterprise", tmp_path, tracking_uri="x", env={}, pushgateway=None, opa_available=False
+    )
+    assert "mlplat toolchain --only policy" in why["compliance-check"]
