@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := infra,services,features,dev
 
-.PHONY: help venv system-packages-test system-packages-up up down standalone test test-engine test-kind test-cluster \
+.PHONY: help venv system-packages-test system-packages-up up down standalone test test-opa test-engine test-kind test-cluster \
 	toolchain render bench lint clean
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "make standalone   run the platform as local processes (no Docker)"
 	@echo "make down         tear it down"
 	@echo "make test         the fast test suite: no cluster, no Docker, no Pulumi CLI"
+	@echo "make test-opa     the compliance controls with Open Policy Agent (builds the pinned OPA with Go, cached)"
 	@echo "make test-engine  the real pulumi up/preview/refresh/destroy on a container-less control plane"
 	@echo "make test-kind    a real kind cluster from the node image built here (offline): DNS, storage, NetworkPolicy"
 	@echo "make toolchain    build the pinned Pulumi CLI, Kubernetes provider and control plane from source (cached)"
@@ -47,6 +48,13 @@ down: venv
 
 test: system-packages-test venv
 	$(BIN)/python -m pytest tests --ignore=tests/cluster
+
+# The compliance layer: builds the pinned Open Policy Agent once (Go, from the module proxy, cached under
+# ~/.cache/mlops-platform/toolchain; about 5 minutes cold), then runs `opa test` on every control and the
+# compliance report of every shipped blueprint (ADR 0024). `make test` needs no Go: these tests are here.
+test-opa: venv
+	$(BIN)/mlplat toolchain --only policy
+	MLPLAT_OPA_TESTS=1 $(BIN)/python -m pytest tests/opa -rs
 
 # The second test layer: builds the pinned toolchain once (Go, from the module proxy, cached under
 # ~/.cache/mlops-platform/toolchain), then runs the real Pulumi engine against the sim control plane.

@@ -24,6 +24,9 @@ __all__ = [
     "selector_labels",
     "tenant_namespace",
     "model_service_name",
+    "PERSONAL_DATA_ANNOTATION",
+    "personal_data_annotation",
+    "parse_personal_data",
 ]
 
 PART_OF = "mlops-platform"
@@ -130,3 +133,24 @@ def tenant_namespace(tenant: str) -> str:
 def model_service_name(model: str) -> str:
     """The Deployment and Service of a served model are named after the model."""
     return model
+
+
+# A volume holding personal data says so, per feature view, in one annotation each:
+#     personal-data.platform.mlops/<view>: "purpose=fraud-prevention;retention=400d;subject=customer"
+# written by the FeatureStore component from the blueprint's classification (ADR 0024) and read by the
+# deploy gate's `personal-data-governed` rule; a part the blueprint leaves out is absent from the value.
+PERSONAL_DATA_ANNOTATION = "personal-data.platform.mlops/"
+
+
+def personal_data_annotation(
+    view: str, *, purpose: str | None, retention: str | None, subjects: list[str]
+) -> tuple[str, str]:
+    """(annotation key, value) declaring one personal feature view."""
+    parts = {"purpose": purpose, "retention": retention, "subject": ",".join(subjects) or None}
+    return PERSONAL_DATA_ANNOTATION + view, ";".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+def parse_personal_data(value: str) -> dict[str, str]:
+    """The declaration in one annotation's value: {"purpose": ..., "retention": ..., "subject": ...}."""
+    pairs = (part.split("=", 1) for part in value.split(";") if "=" in part)
+    return {key.strip(): item.strip() for key, item in pairs if item.strip()}

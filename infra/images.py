@@ -12,12 +12,15 @@ METRICS_SERVER = "registry.k8s.io/metrics-server/metrics-server:v0.8.0"
 GATEWAY = "docker.io/nginxinc/nginx-unprivileged:1.28.0-alpine"
 KUBE_STATE_METRICS = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.15.0"
 PUSHGATEWAY = "quay.io/prometheus/pushgateway:v1.11.3"
+# The release infra/toolchain.toml pins for `opa eval` here; the static build runs as 1000:1000.
+OPA = "docker.io/openpolicyagent/opa:1.22.4-static"
 
 # Numeric user ids the images above run as; pods pin them so `runAsNonRoot` can be verified.
 POSTGRES_UID = 70  # the alpine image's postgres user
 PROMETHEUS_UID = 65534  # nobody
 GRAFANA_UID = 472
 GATEWAY_UID = 101  # nginx
+OPA_UID = 1000  # the upstream image's USER
 PLATFORM_UID = 10001  # services/Dockerfile's `mlplat` user
 
 # Not deployed into the cluster: the local registry of the kind path (kind's local-registry guide runs

@@ -141,13 +141,15 @@ def config_hash(*contents: str) -> dict[str, str]:
     return {CONFIG_HASH: digest}
 
 
-def claim_metadata(name: str, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+def claim_metadata(
+    name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A PersistentVolumeClaim's metadata. Pulumi does not wait on claims: with a WaitForFirstConsumer
     class (kind's `standard`, most clouds') a claim binds only once a pod uses it, and the provider this
     platform pins (4.25) then times out on any update of a bound claim, a label change included
     (pulumi/pulumi-kubernetes#4179, fixed after it); seen on kind. The pods that mount a claim wait for
     it anyway."""
-    return metadata(name, namespace, labels, {"pulumi.com/skipAwait": "true"})
+    return metadata(name, namespace, labels, {**(annotations or {}), "pulumi.com/skipAwait": "true"})
 
 
 def job_name(prefix: str, *inputs: str) -> str:

@@ -24,6 +24,7 @@ from blueprints.schema import Tenant as TenantSpec
 from infra import images
 from infra.components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
+from infra.components.compliance_check import ComplianceCheck, ComplianceCheckArgs
 from infra.components.feature_store import FeatureStore, FeatureStoreArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
@@ -113,6 +114,18 @@ class Platform(pulumi.ComponentResource):
                 f"{name}-training-trigger",
                 TrainingTriggerArgs(blueprint=blueprint, image=self.image, tracking_uri=registry.tracking_uri),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
+            )
+        if platform.compliance is not None:  # the compliance controls, checked on a schedule (ADR 0024)
+            ComplianceCheck(
+                f"{name}-compliance",
+                ComplianceCheckArgs(
+                    blueprint=blueprint,
+                    image=self.image,
+                    tracking_uri=registry.tracking_uri,
+                    pushgateway_url=pushgateway_url(),
+                    mirror=self.mirror,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, registry]),
             )
         self.tracking_uri = registry.tracking_uri
         self.register_outputs({"tracking_uri": registry.tracking_uri, "tenant_namespaces": self.tenant_namespaces})

@@ -8,7 +8,8 @@ file name of its corpus cases (`tests/policies/cases/bad/<id>--<what>.yaml`).
 
 `admission` says whether the rule also exists as CEL at admission time. Four rules cannot: they
 are about what a namespace or a stack contains (a quota exists, a PDB covers a Deployment), and
-an admission request only ever carries one object. docs/policies.md explains each gap.
+an admission request only ever carries one object. A fifth has no use there: it reads a declaration
+only the platform writes (personal-data-governed). docs/policies.md explains each gap.
 
 The module is pure data with no imports from the rest of the project, so the schema can import it.
 """
@@ -53,6 +54,14 @@ RULES: tuple[Rule, ...] = (
     Rule("tenant-default-deny", "every tenant namespace denies all ingress and egress by default", "stack", False),
     Rule(
         "pdb-for-replicated-serving", "model-server Deployments with more than one replica have a PDB", "stack", False
+    ),
+    # Reads the declaration the platform writes from the blueprint (ADR 0024): a PVC created by kubectl
+    # carries none, so admission has nothing to hold it to.
+    Rule(
+        "personal-data-governed",
+        "a volume holding personal data declares a retention period and an erasure path for it",
+        "resource",
+        False,
     ),
 )
 

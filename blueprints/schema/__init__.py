@@ -11,11 +11,20 @@ Keys are camelCase in YAML, like Kubernetes objects; the Python attributes are s
 One module per concept, read top-down like the YAML: `blueprint` (the document and the rules that
 span sections), `platform` (image, registry, backups, monitoring), `policy`, `costs`, `tenant`
 (quotas, limits, batch jobs), `model` (serving, canary, training), `features` (the Feast project),
-and `fields` (the types they all use). Import from `blueprints.schema`; the modules are the layout.
+`data` (classification, purposes, residency, retention and the platform's compliance settings), and
+`fields` (the types they all use). Import from `blueprints.schema`; the modules are the layout.
 """
 
 from blueprints.schema.blueprint import Blueprint, Metadata
 from blueprints.schema.costs import CostSettings
+from blueprints.schema.data import (
+    CLASSIFICATIONS,
+    AcceptedGap,
+    ComplianceSettings,
+    FeatureClassification,
+    TenantData,
+    retention_seconds,
+)
 from blueprints.schema.features import (
     ENTITY_TYPES,
     FEATURE_TYPES,
@@ -79,4 +88,10 @@ __all__ = [
     "duration_seconds",
     "repeated",
     "tenant_peak_limits",
+    "CLASSIFICATIONS",
+    "AcceptedGap",
+    "ComplianceSettings",
+    "FeatureClassification",
+    "TenantData",
+    "retention_seconds",
 ]

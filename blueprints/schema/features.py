@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictBool, model_validator
 
+from blueprints.schema.data import FeatureClassification
 from blueprints.schema.fields import CronSchedule, ResourceList, Resources, Spec, StorageQuantity, repeated
 
 # Feature values the model server turns into its float64 batch; entity keys Feast serialises.
@@ -66,6 +67,7 @@ class Entity(Spec):
     name: Identifier
     join_key: Identifier | None = Field(default=None, description="the key column (default: the entity's name)")
     type: EntityType = "int64"
+    subject: StrictBool = Field(default=False, description="a person: `mlplat gdpr erase` finds them by the join key")
 
     @property
     def key(self) -> str:
@@ -93,6 +95,7 @@ class FeatureView(Spec):
     source: FeatureSource
     ttl: Duration = "1d"
     features: list[Feature] = Field(min_length=1)
+    classification: FeatureClassification = FeatureClassification()
 
     @property
     def ttl_seconds(self) -> int:

@@ -8,6 +8,7 @@ import re
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from blueprints.schema.costs import CostSettings
+from blueprints.schema.data import ComplianceSettings
 from blueprints.schema.fields import ResourceList, Resources, Spec, StorageQuantity
 from blueprints.schema.policy import REGISTRY_PREFIX, PolicySettings
 
@@ -166,6 +167,7 @@ class Platform(Spec):
     monitoring: MonitoringSettings = MonitoringSettings()
     policy: PolicySettings = PolicySettings()
     costs: CostSettings = CostSettings()
+    compliance: ComplianceSettings | None = Field(default=None, description="residency, scheduled check (ADR 0024)")
 
     @field_validator("image_mirror")
     @classmethod

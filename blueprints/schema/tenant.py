@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from blueprints.naming import RESERVED_NAMESPACES
+from blueprints.schema.data import TenantData
 from blueprints.schema.features import TenantFeatures
 from blueprints.schema.fields import (
     CpuQuantity,
@@ -106,6 +107,7 @@ class Tenant(Spec):
     models: list[Model] = Field(default_factory=list)
     batch: list[BatchJob] = Field(default_factory=list, description="models scored in batch on a schedule")
     features: TenantFeatures | None = Field(default=None, description="the tenant's Feast project")
+    data: TenantData | None = Field(default=None, description="classification, purposes, residency (ADR 0024)")
 
     @field_validator("name")
     @classmethod

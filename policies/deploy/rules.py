@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from blueprints.naming import REQUIRED_LABELS
+from blueprints.naming import PERSONAL_DATA_ANNOTATION, REQUIRED_LABELS, parse_personal_data
 from blueprints.schema import PolicySettings
 from policies.kube import (
     KubeObject,
@@ -220,6 +220,30 @@ def required_labels(obj: KubeObject, settings: PolicySettings) -> list[str]:
     return problems
 
 
+def personal_data_governed(obj: KubeObject, settings: PolicySettings) -> list[str]:
+    """Personal data kept without a retention period, or without a data subject to erase it by, is the
+    worst of the compliance report's findings (ADR 0024): the deploy stops on it."""
+    if obj.kind != "PersistentVolumeClaim":
+        return []
+    problems = []
+    annotations = mapping(obj.metadata.get("annotations"))
+    for key, value in sorted(annotations.items()):
+        if not str(key).startswith(PERSONAL_DATA_ANNOTATION):
+            continue
+        view, declared = str(key).removeprefix(PERSONAL_DATA_ANNOTATION), parse_personal_data(str(value))
+        if "retention" not in declared:
+            problems.append(
+                f"holds personal data of feature view {view!r} with no retention period ({key}): set "
+                "classification.retention on the view in the blueprint"
+            )
+        if "subject" not in declared:
+            problems.append(
+                f"holds personal data of feature view {view!r} with no erasure path ({key} names no subject): "
+                "mark the entity that is the person subject: true in the blueprint"
+            )
+    return problems
+
+
 RESOURCE_RULES: dict[str, ResourceCheck] = {
     "container-resources": container_resources,
     "no-privileged": no_privileged,
@@ -235,4 +259,5 @@ RESOURCE_RULES: dict[str, ResourceCheck] = {
     "no-wildcard-rbac": no_wildcard_rbac,
     "no-external-services": no_external_services,
     "required-labels": required_labels,
+    "personal-data-governed": personal_data_governed,
 }

@@ -31,6 +31,8 @@ _COMMAND_MODULES = (
     "services.cli.train_cmd",
     "services.cli.features_cmd",
     "services.cli.images_cmd",
+    "services.cli.compliance_cmd",
+    "services.cli.gdpr_cmd",
 )
 
 

@@ -180,7 +180,12 @@ def bin_dir(pins: Mapping[str, Pin] | None = None, environ: Mapping[str, str] | 
 
 def components(pins: Mapping[str, Pin]) -> dict[str, Component]:
     """The build recipes, one per table of infra/toolchain.toml (two share the [kubernetes] table)."""
-    return {**_engine_components(pins), **_kind_components(pins), **_node_runtime_components(pins)}
+    return {
+        **_engine_components(pins),
+        **_policy_components(pins),
+        **_kind_components(pins),
+        **_node_runtime_components(pins),
+    }
 
 
 def _kubernetes_ldflags(version: str) -> tuple[str, ...]:
@@ -272,6 +277,22 @@ def _engine_components(pins: Mapping[str, Pin]) -> dict[str, Component]:
                 f"-X github.com/prometheus/common/version.Version={prometheus}",
                 "-X github.com/prometheus/common/version.Branch=HEAD",
             ),
+        ),
+    }
+
+
+def _policy_components(pins: Mapping[str, Pin]) -> dict[str, Component]:
+    """The compliance layer's policy engine."""
+    opa = pins["opa"].version
+    return {
+        # Open Policy Agent for the compliance controls (policies/compliance/, ADR 0024). No ldflags: the
+        # release writes its version into v1/version/version.go, and leaving the version-check URL unset
+        # (upstream's default) keeps `opa run` from calling home.
+        "opa": Component(
+            name="opa",
+            module="github.com/open-policy-agent/opa",
+            version=pins["opa"].module_version,
+            binaries=(Binary("opa", ".", ("version",), f"Version: {opa}"),),
         ),
     }
 
@@ -413,6 +434,7 @@ GROUPS = {
         "kube-router",
     ),
     "kind-test": ("agnhost",),
+    "policy": ("opa",),
 }
 # What `mlplat toolchain` (`make toolchain`) builds when not told otherwise: the node image's parts need a C
 # compiler and libseccomp for runc, and only `make test-kind` and the kind node image use them.

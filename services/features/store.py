@@ -74,6 +74,10 @@ def apply(repo: Path) -> None:
     repo = _check(repo)
     if str(repo) not in sys.path:
         sys.path.insert(0, str(repo))  # Feast imports the definitions as modules of the repository
+    for source in repo.glob("*.py"):  # by name (`features`): a second repository in this process must not
+        loaded = sys.modules.get(source.stem)  # get the first one's definitions from Python's module cache
+        if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != source.resolve():
+            del sys.modules[source.stem]
     with _keep_cwd():
         apply_total(load_repo_config(repo, repo / "feature_store.yaml"), repo, skip_source_validation=True)
 

@@ -165,6 +165,18 @@ DEPLOYED: tuple[Image, ...] = (
         differences=(_STAMPS, "busybox from Debian's busybox-static"),
     ),
     Image(
+        name="opa",
+        ref=pins.OPA,
+        version="1.22.4",
+        how="Go module, statically linked (the -static variant)",
+        source="github.com/open-policy-agent/opa@v1.22.4",
+        dockerfile="opa.Dockerfile",
+        base="static",
+        program="opa",
+        uid=pins.OPA_UID,
+        differences=("the static base is made here from Debian's files, not gcr.io/distroless",),
+    ),
+    Image(
         name="kube-state-metrics",
         ref=pins.KUBE_STATE_METRICS,
         version="2.15.0",

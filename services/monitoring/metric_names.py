@@ -44,3 +44,10 @@ MATERIALIZATION_LAST_SUCCESS = "mlplat_feature_materialization_last_success_time
 MATERIALIZATION_LAST_RUN_SUCCEEDED = "mlplat_feature_materialization_last_run_succeeded"
 MATERIALIZATION_DURATION = "mlplat_feature_materialization_duration_seconds"
 MATERIALIZATION_INTERVAL = "mlplat_feature_materialization_schedule_interval_seconds"  # the longest gap between runs
+
+# The compliance check (services/compliance/check.py): each run pushes one series per control and status,
+# 1 for the control's status and 0 for the others (status="pass"|"accepted"|"unverified"|"fail"|
+# "not-applicable"), when it ran and how often it is scheduled to.
+COMPLIANCE_CONTROL_STATUS = "mlplat_compliance_control_status"  # {framework, control, status}
+COMPLIANCE_LAST_RUN = "mlplat_compliance_last_run_timestamp_seconds"
+COMPLIANCE_INTERVAL = "mlplat_compliance_schedule_interval_seconds"

@@ -40,6 +40,9 @@ __all__ = [
     "ALERT_STALE_FEATURES",
     "STALE_FEATURE_RATIO",
     "feature_store_rules",
+    "ALERT_COMPLIANCE_FAILING",
+    "ALERT_COMPLIANCE_LATE",
+    "compliance_rules",
     "ALL_ALERTS",
     "BURN_WINDOWS",
 ]
@@ -62,6 +65,8 @@ ALERT_BATCH_REJECTS = "BatchRejectRatioHigh"
 ALERT_TRAINING_FAILED = "TrainingRunFailed"
 ALERT_MATERIALIZATION_LATE = "FeatureMaterializationLate"
 ALERT_STALE_FEATURES = "FeatureStaleRatioHigh"
+ALERT_COMPLIANCE_FAILING = "ComplianceControlFailing"
+ALERT_COMPLIANCE_LATE = "ComplianceCheckLate"
 # Above this share of a model's online lookups served stale (older than the view's TTL), it pages.
 STALE_FEATURE_RATIO = 0.1
 ALL_ALERTS = (
@@ -81,6 +86,8 @@ ALL_ALERTS = (
     ALERT_TRAINING_FAILED,
     ALERT_MATERIALIZATION_LATE,
     ALERT_STALE_FEATURES,
+    ALERT_COMPLIANCE_FAILING,
+    ALERT_COMPLIANCE_LATE,
 )
 
 # (long window, short window, burn-rate factor, severity, alert)
@@ -250,7 +257,7 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             },
         },
     ]
-    return rules + batch_and_training_rules() + feature_store_rules()
+    return rules + batch_and_training_rules() + feature_store_rules() + compliance_rules()
 
 
 def batch_and_training_rules() -> list[dict[str, Any]]:
@@ -337,6 +344,38 @@ def feature_store_rules() -> list[dict[str, Any]]:
                 "feature lookups are older than their TTL",
                 "description": "The model serves them (it allows stale features) and its predictions use old "
                 "values. Is the materialization late (FeatureMaterializationLate)?",
+            },
+        },
+    ]
+
+
+def compliance_rules() -> list[dict[str, Any]]:
+    """The scheduled compliance check (ADR 0024) pushes one series per control and status each run; an
+    accepted gap is status "accepted", so only a gap nobody accepted (or whose acceptance ended) pages."""
+    status = m.COMPLIANCE_CONTROL_STATUS
+    return [
+        {
+            "alert": ALERT_COMPLIANCE_FAILING,
+            "expr": f'max by (blueprint, framework, control) ({status}{{status="fail"}}) == 1',
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "Compliance control {{ $labels.control }} fails on {{ $labels.blueprint }}",
+                "description": "The last compliance check found a gap nobody accepted. The check's report names "
+                "the object and the fix: `kubectl -n mlops-system logs job/<the last compliance-check job>`, "
+                "or `mlplat compliance report --framework {{ $labels.framework }}`.",
+            },
+        },
+        {
+            "alert": ALERT_COMPLIANCE_LATE,
+            "expr": (
+                f"time() - max by (blueprint) ({m.COMPLIANCE_LAST_RUN})"
+                f" > 2 * max by (blueprint) ({m.COMPLIANCE_INTERVAL})"
+            ),
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "The compliance check of {{ $labels.blueprint }} last reported "
+                "{{ $value | humanizeDuration }} ago, over twice its schedule",
+                "description": "Its status is stale: the CronJob fails or does not run (is the OPA server up?).",
             },
         },
     ]

@@ -117,4 +117,7 @@ def _check(rules: RuleSet, rule: Rule, facts: Facts) -> Verdict:
         if self_approved:
             evidence += f"; the author {facts.author!r} cannot approve their own model"
         return Verdict(rule.id, ok, evidence)
+    if rule.kind == "blocking_tags":  # a tag's value is the reason, e.g. the erasure that set it
+        found = [f"{tag}: {facts.tags[tag]}" for tag in p["tags"] if facts.tags.get(tag, "").strip()]
+        return Verdict(rule.id, not found, "; ".join(found) if found else f"none of {', '.join(p['tags'])}")
     raise AssertionError(f"unhandled rule kind {rule.kind}")  # rules.py rejects unknown kinds

@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[set[str], set[str]]] = {
     "description": (set(), set()),
     "artifact_size": ({"max_mb"}, set()),
     "approvals": ({"required"}, set()),
+    "blocking_tags": ({"tags"}, set()),
 }
 
 
@@ -118,6 +119,9 @@ def _rule(source: str, index: int, raw: Any, seen: set[str]) -> Rule:
         isinstance(params["max_mb"], bool) or not isinstance(params["max_mb"], int | float) or params["max_mb"] <= 0
     ):
         raise RuleFileError(f"{where}: max_mb must be a positive number")
+    tags = params.get("tags")
+    if kind == "blocking_tags" and not (isinstance(tags, list) and tags and all(isinstance(t, str) for t in tags)):
+        raise RuleFileError(f"{where}: tags must be a non-empty list of tag keys")
     if kind == "approvals" and (
         isinstance(params["required"], bool) or not isinstance(params["required"], int) or params["required"] < 0
     ):

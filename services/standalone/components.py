@@ -142,7 +142,8 @@ def model_servers(site: Site, blueprint: Blueprint, stores: dict[str, StoreConfi
         grpc_port = site.port(Ports.MODEL_SERVER_GRPC) + 100 + index  # 8181, 8182, ...: clear of REST's ports
         store = stores.get(tenant.name)
         features = str(standalone_dir(site.root, tenant.name) / "serving.json") if store else None
-        command = [*site.mlplat(*serve_args(tenant.models, "127.0.0.1", port, features_file=features, grpc_port=grpc_port))]
+        args = serve_args(tenant.models, "127.0.0.1", port, features_file=features, grpc_port=grpc_port)
+        command = site.mlplat(*args)
         store_env = {ONLINE_STORE_ENV: store.online_url} if store else {}
         part.processes.append(
             ProcessSpec(
@@ -236,6 +237,32 @@ def materialization(site: Site, blueprint: Blueprint, gateway: str | None) -> Pa
         )
         part.schedules.append(job)
     return part
+
+
+def compliance_check(site: Site, blueprint: Blueprint, gateway: str | None) -> Part:
+    """The compliance report on the blueprint's schedule, as the cluster's CronJob runs it (ADR 0024), against
+    the blueprint as a file (the cluster's ConfigMap), signed in as the gate, with the OPA found on the site."""
+    if blueprint.platform.compliance is None:
+        return Part()
+    import yaml
+
+    from services.compliance.standalone import compliance_schedule
+
+    opa = site.binary("opa")
+    document = site.root / "compliance" / "blueprint.yaml"
+    schedules, skipped = compliance_schedule(
+        blueprint,
+        str(document),
+        site.root,
+        tracking_uri=tracking_uri(site),
+        env={**site.signed_in(GATE), **({"MLPLAT_OPA": opa} if opa else {})},
+        pushgateway=f"http://{gateway}" if gateway else None,
+        opa_available=opa is not None,
+        python=site.python,
+    )
+    dumped = blueprint.model_dump(by_alias=True, mode="json", exclude_none=True)
+    files = {document: yaml.safe_dump(dumped, sort_keys=False)} if schedules else {}
+    return Part(schedules=schedules, skipped=skipped, files=files)
 
 
 def alertmanager(site: Site, webhooks: dict[str, str]) -> tuple[Part, str | None]:

@@ -59,12 +59,14 @@ def plan(
     pushgateway, gateway = components.pushgateway(site)
     batch = components.batch_jobs(site, blueprint, gateway)
     materialization = components.materialization(site, blueprint, gateway)
+    compliance = components.compliance_check(site, blueprint, gateway)
     alertmanager, alerts = components.alertmanager(site, webhooks)
     scrape = {**registry.scrape, **servers.scrape, **trigger.scrape}
     prometheus = components.prometheus(site, blueprint, scrape, alerts, gateway)
     return _compose(
         site.root,
-        [registry, gate, features, servers, trigger, pushgateway, batch, materialization, alertmanager, prometheus],
+        [registry, gate, features, servers, trigger, pushgateway, batch, materialization, compliance, alertmanager]
+        + [prometheus],
     )
 
 

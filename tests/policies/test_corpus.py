@@ -72,5 +72,7 @@ def test_both_gates_pass_a_good_case(case):
     assert cel == []
 
 
-def test_rules_admission_cannot_express_are_the_stack_rules():
-    assert [rule.id for rule in RULES if not rule.admission] == [rule.id for rule in RULES if rule.scope == "stack"]
+def test_rules_admission_cannot_express_are_the_stack_rules_and_the_platforms_own_declarations():
+    # personal-data-governed reads annotations only the platform writes from the blueprint (ADR 0024)
+    only_at_deploy = {rule.id for rule in RULES if not rule.admission}
+    assert only_at_deploy == {rule.id for rule in RULES if rule.scope == "stack"} | {"personal-data-governed"}

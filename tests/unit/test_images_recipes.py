@@ -24,10 +24,11 @@ def test_every_built_image_has_its_dockerfile_files_and_base(image):
 
 @pytest.mark.parametrize("image", [i for i in BUILT if i.program], ids=lambda image: image.name)
 def test_a_go_built_image_ships_the_version_its_reference_names(image):
-    tag_version = image.ref.rsplit(":", 1)[1].removeprefix("v")
+    tag_version = image.ref.rsplit(":", 1)[1].removeprefix("v").removesuffix("-static")  # OPA's -static variant
     program = PROGRAMS[image.program]
     assert image.version == tag_version
-    assert any(f"={tag_version}" in flag or f"=v{tag_version}" in flag for flag in program.ldflags), program.ldflags
+    if image.name != "opa":  # OPA's release writes its version in its source (v1/version), not by stamps
+        assert any(f"={tag_version}" in flag or f"=v{tag_version}" in flag for flag in program.ldflags), program.ldflags
     if image.name != "prometheus":  # Prometheus 3.5.0 is published as the Go module v0.305.0
         assert program.version == f"v{tag_version}"
 

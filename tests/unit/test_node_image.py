@@ -214,7 +214,7 @@ def test_the_base_image_keeps_kinds_metadata_and_carries_its_inputs():
 
 
 def test_every_pin_but_the_engine_only_ones_is_part_of_the_node_images_cache_key():
-    engine_only = {"pulumi", "pulumi-kubernetes", "kwok", "prometheus"}
+    engine_only = {"pulumi", "pulumi-kubernetes", "kwok", "prometheus", "opa"}
     assert set(node.NODE_PINS) == set(toolchain.load_pins()) - engine_only
 
 

@@ -34,7 +34,7 @@ def verdict(facts: Facts, rule: str):
 
 
 def test_the_shipped_rules_load_and_a_complete_version_passes_them_all():
-    assert RULES.version and len(RULES.rules) == 7
+    assert RULES.version and len(RULES.rules) == 8
     verdicts = evaluate(RULES, GOOD)
     assert passed(verdicts), [v for v in verdicts if not v.passed]
 
@@ -51,6 +51,11 @@ def test_the_shipped_rules_load_and_a_complete_version_passes_them_all():
         ("artifact-size", {"artifact_bytes": 60 * 2**20}, "60.00 MiB > 50 MiB"),
         ("approvals", {"approvals": ()}, "0 of 1 approvals (none)"),
         ("approvals", {"approvals": ("ana",)}, "the author 'ana' cannot approve their own model"),
+        (
+            "no-erased-training-data",
+            {"tags": {**GOOD.tags, "platform.mlops/retrain-required": "erasure 1a2b3c: trained on an erased subject"}},
+            "platform.mlops/retrain-required: erasure 1a2b3c: trained on an erased subject",
+        ),
     ],
 )
 def test_each_rule_fails_with_its_evidence(rule, change, evidence):
@@ -89,6 +94,7 @@ def test_an_unknown_metric_is_a_rule_error_naming_file_rule_and_fix():
         ("version: 1\nrules: [{id: a, kind: tags}]\n", "rule 'a': missing 'required'"),
         ("version: 1\nrules: [{id: a, kind: description}, {id: a, kind: description}]\n", "the id is used twice"),
         ("version: 1\nrules: [{id: a, kind: artifact_size, max_mb: -1}]\n", "max_mb must be a positive number"),
+        ("version: 1\nrules: [{id: a, kind: blocking_tags, tags: []}]\n", "tags must be a non-empty list of tag keys"),
         ("version: 1\nrules: [{kind: description}]\n", "rules[0]: every rule needs an `id`"),
         ("rules: [{id: a, kind: description}]\n", "`version` must be set"),
         ("version: 1\nrules: [{id: a, kind: metric, metric: acc, at_least: high}]\n", "at_least must be a number"),

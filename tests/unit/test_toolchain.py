@@ -32,6 +32,7 @@ PINS = {
     "coredns": toolchain.Pin("1.13.1"),
     "local-path-provisioner": toolchain.Pin("0.0.33"),
     "kube-router": toolchain.Pin("2.1.0"),
+    "opa": toolchain.Pin("1.22.4"),
 }
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain is not installed")
 
@@ -175,6 +176,14 @@ def test_a_missing_c_library_is_named_with_what_to_install_before_anything_compi
 def test_the_kind_pin_is_the_kind_the_cluster_config_names():
     kind = (toolchain.ROOT / "infra" / "kind" / "cluster.yaml").read_text()
     assert f"kind v{toolchain.load_pins()['kind'].version}" in kind
+
+
+def test_opa_is_built_from_its_module_root_and_reused_from_path_only_at_the_pinned_version():
+    recipe = toolchain.components(PINS)["opa"]
+    assert (recipe.module, recipe.version) == ("github.com/open-policy-agent/opa", "v1.22.4")
+    (opa,) = recipe.binaries
+    assert (opa.package, opa.version_args, opa.version_text) == (".", ("version",), "Version: 1.22.4")
+    assert recipe.ldflags == () and toolchain.select(toolchain.components(PINS), ["policy"]) == [recipe]
 
 
 def test_groups_expand_and_unknown_names_list_the_choices():

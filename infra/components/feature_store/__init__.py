@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from blueprints.naming import SYSTEM_NAMESPACE
-from blueprints.schema import ImageRef
+from blueprints.naming import SYSTEM_NAMESPACE, personal_data_annotation
+from blueprints.schema import ImageRef, TenantFeatures
 from blueprints.schema import Tenant as TenantSpec
 from infra import images
 from infra.components.feature_store.database import FeatureDatabase, FeatureDatabaseArgs
@@ -51,6 +51,22 @@ __all__ = [
     "credentials_env",
     "feature_server_selector",
 ]
+
+
+def personal_data_annotations(features: TenantFeatures) -> dict[str, str] | None:
+    """The feature-data volume's declaration of the personal data it holds, one annotation per personal
+    view (blueprints/naming.py); the deploy gate's personal-data-governed rule reads it. None without any."""
+    annotations = {}
+    for view in features.feature_views:
+        if view.classification.pii:
+            key, value = personal_data_annotation(
+                view.name,
+                purpose=view.classification.purpose,
+                retention=view.classification.retention,
+                subjects=[features.entity(e).name for e in view.entities if features.entity(e).subject],
+            )
+            annotations[key] = value
+    return annotations or None
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,7 @@ class FeatureStore(pulumi.ComponentResource):
         )
         data = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-data",
-            metadata=claim_metadata("feature-data", ns, repo_labels),
+            metadata=claim_metadata("feature-data", ns, repo_labels, personal_data_annotations(features)),
             spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": str(features.storage)}}},
             opts=pulumi.ResourceOptions(parent=self),
         )

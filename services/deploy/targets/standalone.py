@@ -21,6 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import ClassVar
 
+from services.deploy import tools
 from services.deploy.target import DeployError, Deployment, Options
 
 __all__ = ["StandaloneTarget"]
@@ -54,7 +55,8 @@ class StandaloneTarget:
             raise DeployError(f"--port-offset {offset}: use 0 to 19999", code=2)
         webhook_key, _ = read_or_create(root / "mlflow-webhook-key", fernet_key)
         self._registry_credentials()
-        supervisor = Supervisor(plan(blueprint, root, port_offset=offset, webhook_key=webhook_key))
+        # tools on PATH, else the toolchain's (OPA for the compliance check)
+        supervisor = Supervisor(plan(blueprint, root, port_offset=offset, webhook_key=webhook_key, which=tools.which))
         stopping = False
 
         def _stop(signum, _frame):
