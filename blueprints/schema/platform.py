@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from blueprints.schema.costs import CostSettings
 from blueprints.schema.fields import ResourceList, Resources, Spec, StorageQuantity
+from blueprints.schema.llm import PlatformLLM
 from blueprints.schema.policy import PolicySettings
 
 
@@ -146,3 +147,4 @@ class Platform(Spec):
     monitoring: MonitoringSettings = MonitoringSettings()
     policy: PolicySettings = PolicySettings()
     costs: CostSettings = CostSettings()
+    llm: PlatformLLM | None = Field(default=None, description="the LLM gateway and its routes (docs/llm.md)")
