@@ -17,6 +17,7 @@ from typing import Any
 
 from blueprints.schema import MonitoringSettings
 from services.monitoring import metric_names as m
+from services.monitoring.llm_rules import LLM_ALERTS, llm_rules
 from services.registry import BACKUP_CRONJOB, BASE_BACKUP_CRONJOB
 
 __all__ = [
@@ -81,6 +82,7 @@ ALL_ALERTS = (
     ALERT_TRAINING_FAILED,
     ALERT_MATERIALIZATION_LATE,
     ALERT_STALE_FEATURES,
+    *LLM_ALERTS,
 )
 
 # (long window, short window, burn-rate factor, severity, alert)
@@ -250,7 +252,7 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             },
         },
     ]
-    return rules + batch_and_training_rules() + feature_store_rules()
+    return rules + batch_and_training_rules() + feature_store_rules() + llm_rules()
 
 
 def batch_and_training_rules() -> list[dict[str, Any]]:
