@@ -24,6 +24,8 @@ from infra.components.admission_policies import AdmissionPolicies, AdmissionPoli
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
 from infra.components.feature_store import FeatureStore, FeatureStoreArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
+from infra.components.llm_gateway import LLMGateway, LLMGatewayArgs, llm_gateway_selector
+from infra.components.llm_service import LLMService, LLMServiceArgs, llm_image
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs, server_selector
 from infra.components.model_service import ModelService, ModelServiceArgs
@@ -209,6 +211,12 @@ class Platform(pulumi.ComponentResource):
                         ),
                         opts=in_tenant,
                     )
+            for llm in spec.llm.models if spec.llm else ():  # LLM serving (docs/llm.md)
+                LLMService(
+                    f"{name}-{spec.name}-llm-{llm.name}",
+                    LLMServiceArgs(spec.name, ns, llm, llm_image(platform.image), tracking_uri, llm_gateway_selector()),
+                    opts=in_tenant,
+                )
             for job in spec.batch:
                 BatchScoring(
                     f"{name}-{spec.name}-batch-{job.name}",
@@ -226,6 +234,13 @@ class Platform(pulumi.ComponentResource):
             TrainingTrigger(
                 f"{name}-training-trigger",
                 TrainingTriggerArgs(blueprint=blueprint, image=platform.image, tracking_uri=registry.tracking_uri),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
+            )
+
+        if platform.llm is not None:  # the LLM gateway, its embeddings and cache (docs/llm.md)
+            LLMGateway(
+                f"{name}-llm-gateway",
+                LLMGatewayArgs(blueprint=blueprint, image=llm_image(platform.image)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
             )
 

@@ -54,6 +54,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "pdb-for-replicated-serving", "model-server Deployments with more than one replica have a PDB", "stack", False
     ),
+    Rule(
+        "llm-gateway-limits",
+        "the LLM gateway's configuration caps max_tokens and gives every tenant budgets",
+        "stack",
+        False,
+    ),
 )
 
 RULE_IDS: tuple[str, ...] = tuple(rule.id for rule in RULES)

@@ -82,8 +82,8 @@ class LLMSource(Spec):
 class LLMPrices(Spec):
     """Showback prices in the platform's currency per 1000 tokens, input and output apart."""
 
-    input_per_1k: float = Field(ge=0)
-    output_per_1k: float = Field(ge=0)
+    input_per_1k: float = Field(ge=0, alias="inputPer1k")
+    output_per_1k: float = Field(ge=0, alias="outputPer1k")
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_per_1k + output_tokens * self.output_per_1k) / 1000
@@ -94,7 +94,7 @@ class LLMLimits(Spec):
 
     max_seconds_per_output_token: float = Field(default=0.1, gt=0, le=10)
     max_time_to_first_token_seconds: float = Field(default=2.0, gt=0, le=120)
-    max_cost_per_1k_tokens: float = Field(default=1.0, gt=0)
+    max_cost_per_1k_tokens: float = Field(default=1.0, gt=0, alias="maxCostPer1kTokens")
 
 
 class LLMModel(Spec):
