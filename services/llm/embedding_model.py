@@ -98,8 +98,10 @@ def write_minilm_gguf(path: Path, source: Path | None = None) -> Path:
         target = names.get_name(name, try_suffixes=(".weight", ".bias"))
         if target is None:
             raise ValueError(f"{source / 'model.safetensors'}: no GGUF name for tensor {name!r}")
-        # matrices in F16 (half the memory, llama.cpp computes in F32), vectors and norms in F32
-        writer.add_tensor(target, tensor.astype(np.float16 if tensor.ndim == 2 else np.float32))
+        # weight matrices in F16 (half the memory; llama.cpp multiplies them in F32); vectors, norms and the
+        # position and token-type embeddings in F32, since llama.cpp adds those to F32 activations directly
+        half = tensor.ndim == 2 and not target.startswith(("position_embd", "token_types"))
+        writer.add_tensor(target, tensor.astype(np.float16 if half else np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

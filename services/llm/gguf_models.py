@@ -48,10 +48,13 @@ class ModelShape:
         return 2 * vocab * self.width + self.layers * block + self.width
 
 
-# Three sizes, clearly apart: each step is ~4x the parameters and the compute per token.
+# Three sizes, clearly apart in parameters, compute per token and quality. The width sets the rank of
+# the fit, and the rank the held-out perplexity (measured on the generated corpus: rank 15 ~21,
+# rank 47 ~6.2, rank 63 and up ~5.7, where the bigram table is exhausted). The large model is wide and
+# deep anyway: it is the one whose prefill is long enough to make the prefix cache matter.
 SHAPES = {
-    "tiny": ModelShape("tiny", width=64, layers=2, heads=4, kv_heads=2, ffn=128, context=2048),
-    "small": ModelShape("small", width=256, layers=4, heads=8, kv_heads=4, ffn=512, context=4096),
+    "tiny": ModelShape("tiny", width=16, layers=2, heads=2, kv_heads=1, ffn=48, context=2048),
+    "small": ModelShape("small", width=48, layers=4, heads=4, kv_heads=2, ffn=192, context=4096),
     "large": ModelShape("large", width=512, layers=8, heads=8, kv_heads=4, ffn=1536, context=4096),
 }
 
