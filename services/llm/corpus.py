@@ -137,6 +137,6 @@ def sentences(count: int, seed: int = TRAIN_SEED) -> Iterator[str]:
 
 
 def corpus(count: int, seed: int = TRAIN_SEED) -> str:
-    """The sentences as paragraphs of eight, the shape the models see."""
+    """The sentences as paragraphs of eight, one per line, the shape the models see."""
     lines = list(sentences(count, seed))
-    return "\n\n".join(" ".join(lines[i : i + 8]) for i in range(0, len(lines), 8)) + "\n"
+    return "\n".join(" ".join(lines[i : i + 8]) for i in range(0, len(lines), 8)) + "\n"

@@ -59,6 +59,8 @@ def backend_command(
         "false",
         "--logits_all",
         "false",
+        "--verbose",
+        "false",
     ]
     if embedding:
         command += ["--embedding", "true"]

@@ -19,6 +19,8 @@ __all__ = ["SPECIAL_TOKENS", "BOS", "EOS", "CHAT_TEMPLATE", "train_tokenizer", "
 BOS, EOS = "<s>", "</s>"
 SPECIAL_TOKENS = (BOS, EOS, "<|system|>", "<|user|>", "<|assistant|>")
 # Jinja, as llama.cpp and llama-cpp-python render it: a role marker, the text, and the assistant's cue.
+# The cue ends in a newline, which in the corpus always precedes a new paragraph: the models (bigram
+# statistics, gguf_models.py) then answer with a sentence.
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}\n"
     "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
@@ -45,7 +47,7 @@ def train_tokenizer(out_dir: Path, vocab_size: int = 1024, sentences: int = 2000
         show_progress=False,
     )
     text = corpus(sentences)
-    tokenizer.train_from_iterator(text.split("\n\n"), trainer=trainer)
+    tokenizer.train_from_iterator(text.splitlines(keepends=True), trainer=trainer)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "tokenizer.json"
     tokenizer.save(str(path))

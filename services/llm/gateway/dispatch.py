@@ -116,9 +116,9 @@ class Dispatcher:
 
     async def handle(self, tenant: str, req: ParsedRequest) -> Answer | Stream:
         route = self.route_for(tenant, req.route)
-        key = request_key(tenant, req.endpoint, req.body) if self.exact else None
+        key = request_key(tenant, req.endpoint, req.body) if self.exact is not None else None
         cached = self.exact.get(key) if key else None
-        if self.exact:
+        if self.exact is not None:  # (an empty cache is falsy: it has a length)
             self.metrics.cache.labels("exact", "hit" if cached else "miss").inc()
         if cached:
             return self._from_cache(req, cached[0], cached[1], "exact")
@@ -142,10 +142,11 @@ class Dispatcher:
             raise
         self._charge(tenant, route, reservation, spent)
         response["model"] = served.name
-        if key and answer_ok(route, answer_text(response)):
-            self.exact.put(key, response)
-        if semantic_key is not None:
-            await self._semantic_store(tenant, route.name, semantic_key, response)
+        if answer_ok(route, answer_text(response)):  # an answer the route rejects is never cached
+            if key:
+                self.exact.put(key, response)
+            if semantic_key is not None:
+                await self._semantic_store(tenant, route.name, semantic_key, response)
         return Answer(response, [(b"x-mlplat-cache", b"miss"), (b"x-mlplat-model", served.name.encode())])
 
     def _admit(self, tenant: str, tokens: int, spend: float) -> Reservation:
