@@ -110,6 +110,13 @@ class LLMModel(Spec):
     limits: LLMLimits = LLMLimits()
     threads: int = Field(default=1, ge=1, le=64, description="CPU threads per replica (llama.cpp n_threads)")
     prompt_cache_mib: int = Field(default=256, ge=0, le=65536, description="the engine's prefix (KV) cache")
+    prefix_slots: int = Field(
+        default=4,
+        ge=1,
+        le=1024,
+        description="system prompts one replica's prompt cache holds (promptCacheMib over one prompt's KV "
+        "state): how many prefixes the gateway assigns to a replica",
+    )
     resources: Resources = Resources(
         requests=ResourceList(cpu="500m", memory="512Mi"),
         limits=ResourceList(cpu="1", memory="1Gi"),

@@ -39,6 +39,7 @@ class Deployment:
     output_per_1k: float
     engine_model: str  # the `model` sent to the backend
     key_env: str | None = None  # a provider's API key, from this environment variable
+    prefix_slots: int = 4  # shared prompt prefixes one replica's prompt cache holds (prefix-aware routing)
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_per_1k + output_tokens * self.output_per_1k) / 1000
@@ -137,6 +138,7 @@ def gateway_config(
                 input_per_1k=model.prices.input_per_1k,
                 output_per_1k=model.prices.output_per_1k,
                 engine_model=model.name,
+                prefix_slots=model.prefix_slots,
             )
     for provider in llm.providers:
         for pm in provider.models:

@@ -94,6 +94,7 @@ class Dispatcher:
                 d.replicas,
                 breaker_failures=config.breaker_failures,
                 breaker_reset_seconds=config.breaker_reset_seconds,
+                capacity=d.prefix_slots,
                 prefix_routing=config.prefix_routing,
             )
             for name, d in deployments.items()

@@ -6,7 +6,8 @@ a request whose prompt starts like an earlier one skips the prefill of that shar
 the prefixes it sent there recently (an LRU of `capacity` keys, about what the replica's cache holds)
 and sends a request to the replica holding its prefix. The key is a hash of the prompt's leading text
 (the system message, or the first `PREFIX_CHARS` characters), so requests sharing a system prompt
-share a key. A prefix nobody holds goes to the least-loaded replica, which then holds it. Load wins
+share a key. A prefix nobody holds goes to the least-loaded replica, among those the one holding the
+fewest prefixes (so prefixes spread over the replicas' caches), which then holds it. Load wins
 over affinity when the holder has `max_imbalance` more requests in flight than the least-loaded
 replica: a hot prefix may then live on two replicas.
 
@@ -104,7 +105,8 @@ class ReplicaSet:
             return self._by_load(ready)
         least = min(self.in_flight[u] for u in ready)
         holders = [u for u in ready if key in self._held[u] and self.in_flight[u] - least < self._max_imbalance]
-        first = holders[0] if holders else self._by_load(ready)[0]
+        spread = sorted(ready, key=lambda u: (self.in_flight[u], len(self._held[u]), self.urls.index(u)))
+        first = holders[0] if holders else spread[0]
         return [first] + [u for u in self._by_load(ready) if u != first]
 
     def _by_load(self, urls: list[str]) -> list[str]:

@@ -1,9 +1,13 @@
 """Counting a prompt's tokens before it is sent, for the context fit and the budget reservation.
 
-With the models' tokenizer (`tokenizer.json`, registered with every platform model) the count is
-exact for them; without one (an external provider's model) it is an upper-bound estimate of one
-token per 3 bytes plus a few per message, which over-reserves a little and is settled to the
-backend's reported usage anyway.
+With the models' tokenizer (`tokenizer.json`, registered with every platform model) the text's count
+is exact, and the chat template's tokens are added on top as an upper bound: each message's role
+marker and newlines (`PER_MESSAGE`), the BOS token and the assistant's cue (`PER_REQUEST`). An upper
+bound matters: budgets reserve this count, and a reservation below the real usage would let
+concurrent requests overshoot a budget by more than one request (the benchmark measured 38 tokens
+over with one token too few per message). Without a tokenizer (an external provider's model) the
+text is estimated at one token per 3 bytes. Either way the reservation is settled to the backend's
+reported usage.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from pathlib import Path
 
 __all__ = ["TokenCounter"]
 
-PER_MESSAGE = 4  # role marker and separators the chat template adds
+PER_MESSAGE = 4  # a role marker and the newlines around the content (the platform's template adds 3)
+PER_REQUEST = 4  # BOS, the assistant's cue and its newline (3), and one to spare
 
 
 class TokenCounter:
@@ -28,4 +33,4 @@ class TokenCounter:
             tokens = len(self._tokenizer.encode(text, add_special_tokens=False).ids)
         else:
             tokens = -(-len(text.encode()) // 3)
-        return tokens + PER_MESSAGE * messages + 1
+        return tokens + PER_MESSAGE * messages + PER_REQUEST
