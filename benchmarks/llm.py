@@ -63,6 +63,8 @@ LITELLM_PROXY_DEPS = (
     "cryptography>=49.0.0,<51.0", "pynacl>=1.6.2,<2.0", "websockets>=15.0.1,<16.0", "litellm-enterprise==0.1.83",
     "restrictedpython>=8.5,<9.0", "rich>=13.9.4,<14.0", "polars>=1.38.1,<2.0", "expression>=5.6.0,<6.0",
     "backports-zstd>=1.0.0,<2.0", "semver>=3.0.4,<4", "mcp>=2.3.0,<3", "tomlkit>=0.13.3,<1.0", "hiredis>=3.5.0,<4.0",
+    "soundfile>=0.12.1,<1.0", "azure-identity>=1.25.2,<2.0", "azure-storage-blob>=12.28.0,<13.0", "boto3>=1.43.117,<2.0",
+    "inquirerpy>=0.3.4,<1.0", "granian>=2.7.4,<3.0",
 )  # fmt: skip
 KEY = "sk-bench-tenant"
 PRICES = {"tiny": (0.0001, 0.0002), "small": (0.0005, 0.001), "large": (0.002, 0.004)}  # blueprints/llm.yaml
