@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     backend.add_argument("--prompt-cache-mib", type=int, default=256, help="the prefix (KV) cache [256]")
     backend.add_argument("--embedding", action="store_true", help="serve /v1/embeddings (an embedding model)")
     backend.add_argument("--download-dir", type=Path, default=Path(".mlplat/llm/models"))
+    backend.add_argument(
+        "--fallback-source",
+        default=None,
+        help="served while the registry has no version at the alias yet (builtin:NAME or a .gguf path)",
+    )
     backend.set_defaults(handler=_backend)
 
     gateway = commands.add_parser("gateway", help="run the OpenAI-compatible gateway")
@@ -85,7 +90,13 @@ def resolve_source(source: str, download_dir: Path) -> Path:
 def _backend(args: argparse.Namespace) -> int:
     from services.llm.engine import backend_command
 
-    gguf = resolve_source(args.source, args.download_dir)
+    try:
+        gguf = resolve_source(args.source, args.download_dir)
+    except Exception as exc:  # the registry is unreachable, or has nothing at the alias yet
+        if not (args.fallback_source and args.source.startswith("models:/")):
+            raise
+        print(f"mlplat llm backend: {args.source} unavailable ({exc}); serving {args.fallback_source} until then")
+        gguf = resolve_source(args.fallback_source, args.download_dir)
     command = backend_command(
         gguf,
         args.name,
