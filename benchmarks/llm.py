@@ -263,6 +263,13 @@ async def ttft(client: httpx.AsyncClient, url: str, system: str, question: str) 
     raise RuntimeError("the stream had no content")
 
 
+async def _ttfts(url: str, prompts: list[str], order: list[int]) -> list[float]:
+    async with httpx.AsyncClient(timeout=120) as client:
+        return [
+            await ttft(client, url, prompts[p], f"Question {i}: does the cache hold it?") for i, p in enumerate(order)
+        ]
+
+
 def prefix(workdir: Path, models, requests: int) -> dict:
     prompts = system_prompts(4, 1000, models.tokenizer)
     rng = random.Random(7)
