@@ -8,9 +8,11 @@ One run, peers side by side, on this machine (every server on loopback):
    exact caches) and on a backend answer (caches off). Overhead = p99 through the gateway minus p99
    straight to the backend; a cached answer's overhead is its whole latency.
 2. prefix: time to first token with prefix-aware routing against round-robin, over 2 replicas of the
-   large model (llama.cpp, prompt cache holding two prefixes each), four system prompts of about 1k
-   tokens each, requests in a seeded random order, one at a time (so the figure is the cache's, not a
-   queue's).
+   large model, for two applications each with its own system prompt of about 1k tokens, their
+   requests interleaved in a seeded random order, one at a time (so the figure is the cache's, not a
+   queue's). Each replica's engine keeps the KV of the prompt it last served and reuses its longest
+   common prefix (llama.cpp's prefix reuse; no RAM cache of other states, `prefix_slots` 1): with
+   affinity each application's prompt stays on one replica; round-robin sends it wherever.
 3. semantic: hit latency of the pgvector semantic cache, and precision and recall of its hits at the
    configured threshold on the labelled set (services/llm/semantic_pairs.py).
 4. cost: cost per 1k requests of cost-aware routing (tiny, small, large) against always the large
@@ -271,19 +273,19 @@ async def _ttfts(url: str, prompts: list[str], order: list[int]) -> list[float]:
 
 
 def prefix(workdir: Path, models, requests: int) -> dict:
-    prompts = system_prompts(4, 1000, models.tokenizer)
+    prompts = system_prompts(2, 1000, models.tokenizer)
     rng = random.Random(7)
     order = [rng.randrange(len(prompts)) for _ in range(requests)]
     results = {}
     for aware in (True, False):
         label = "prefix-aware" if aware else "round-robin"
         backends = [
-            start_backend("builtin:large", "large", free_port(), workdir / "logs", context=2048, prompt_cache_mib=20)
+            start_backend("builtin:large", "large", free_port(), workdir / "logs", context=2048, prompt_cache_mib=0)
             for _ in range(2)
         ]
         try:
             config = gateway_config(
-                [deployment("large", [b.url for b in backends], "large", prefix_slots=2)],
+                [deployment("large", [b.url for b in backends], "large", prefix_slots=1)],
                 [route("chat", ["large"])],
                 exact_cache=False,
                 prefix_routing=aware,
