@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the report's lines are long f-strings; they read best whole)
 """LLM serving benchmark: the platform's gateway against LiteLLM's proxy, and what each cache and route buys.
 
     make bench                      # or: .venv/bin/python benchmarks/llm.py [--only overhead,prefix]
@@ -291,15 +292,7 @@ def prefix(workdir: Path, models, requests: int) -> dict:
                 prefix_routing=aware,
             )
             gateway = start_gateway(config, {"bench": KEY}, free_port(), workdir / f"gateway-prefix-{aware}")
-
-            async def run() -> list[float]:
-                async with httpx.AsyncClient(timeout=120) as client:
-                    return [
-                        await ttft(client, gateway.url, prompts[p], f"Question {i}: does the cache hold it?")
-                        for i, p in enumerate(order)
-                    ]
-
-            times = asyncio.run(run())
+            times = asyncio.run(_ttfts(gateway.url, prompts, order))
             gateway.stop()
         finally:
             for backend in backends:

@@ -85,7 +85,8 @@ def _cost(args: argparse.Namespace) -> int:
         )
     if blueprint.platform.llm is not None:
         print(
-            f"llm/month: each tenant's LLM tokens at showback prices over the last {args.window}, at that rate for a month"
+            f"llm/month: each tenant's LLM tokens at showback prices over the last {args.window}, "
+            "at that rate for a month"
         )
     if usage_note:
         print(usage_note)

@@ -91,11 +91,9 @@ def llm_processes(
                                              models=(model.name,), startup_timeout=300.0))  # fmt: skip
                 urls[model.name].append(f"http://127.0.0.1:{port}")
     embed_port = next_port
-    processes.append(
-        ProcessSpec("llm-embeddings", [*cli, "backend", "builtin:minilm", "--name", blueprint.platform.llm.embeddings.name,
-                    "--embedding", "--port", str(embed_port), "--context", "512"], embed_port, "/v1/models",
-                    startup_timeout=300.0)
-    )  # fmt: skip
+    embed = [*cli, "backend", "builtin:minilm", "--name", blueprint.platform.llm.embeddings.name, "--embedding"]
+    embed += ["--port", str(embed_port), "--context", "512"]
+    processes.append(ProcessSpec("llm-embeddings", embed, embed_port, "/v1/models", startup_timeout=300.0))
     config = gateway_config(blueprint, lambda _t, model, _n: urls[model], [f"http://127.0.0.1:{embed_port}"])
     skipped = {}
     dsn = cache_dsn or os.environ.get("MLPLAT_LLM_CACHE_DSN")
