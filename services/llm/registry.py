@@ -40,9 +40,15 @@ class GGUFModel(mlflow.pyfunc.PythonModel):
 
         self._llm = Llama(context.artifacts["gguf"], n_ctx=1024, n_threads=1, verbose=False)
 
-    def predict(self, context, model_input, params=None) -> list[str]:
+    def predict(self, context, model_input: list[str], params=None) -> list[str]:
         prompts = model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc") else list(model_input)
         return [self._llm.create_completion(p, max_tokens=32, temperature=0)["choices"][0]["text"] for p in prompts]
+
+
+def _engine_version() -> str:
+    from importlib.metadata import version
+
+    return version("llama-cpp-python")
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ def register_llm(
             signature=signature,
             input_example=example,
             registered_model_name=name,
+            # named, not inferred: inference runs the model in a subprocess to watch its imports
+            pip_requirements=[f"llama-cpp-python=={_engine_version()}"],
         )
     client = MlflowClient()
     version = str(info.registered_model_version)
