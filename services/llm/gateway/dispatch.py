@@ -8,16 +8,17 @@ the reservation is settled to what every attempt really used, escalations includ
 tokens were spent.
 
 Streams: the first chunk is awaited before the response starts, so a backend that fails before
-answering is replaced as invisibly as in the plain case. Once tokens have reached the caller a
-stream cannot change model; a completion stream (`/v1/completions`) whose replica dies mid-answer is
-resumed on another replica of the same model from the text produced so far, and a chat stream ends
-with an error event (docs/llm.md lists this limit). The route's check applies to whole answers, so
-not to streams.
+answering is replaced as invisibly as in the plain case. Once tokens have reached the caller a stream
+cannot change model; a stream whose replica dies mid-answer is replayed on another replica of the same
+model with the same seed (the gateway sets one when the caller did not), and only the part not yet
+sent is passed on; a replay that diverges ends the stream with an error event. The route's check
+applies to whole answers, so not to streams.
 """
 
 from __future__ import annotations
 
 import base64
+import secrets
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -332,7 +333,9 @@ class Dispatcher:
         """Find a backend that starts answering, then hand its stream to the caller."""
         failures: list[str] = []
         prefix = prefix_key(req.system, req.text)
-        body = self._backend_body(req)
+        # a seed the gateway picks when the caller gave none: sampling is then reproducible, which is what
+        # lets a stream whose replica dies be replayed on another (see _StreamRun._resume)
+        body = {"seed": secrets.randbelow(2**31), **self._backend_body(req)}
         started = time.perf_counter()
         for deployment in options:
             replicas = self.replicas[deployment.name]
@@ -354,6 +357,7 @@ class Dispatcher:
                     raise
                 replicas.remember(url, prefix)
                 run = _StreamRun(self, tenant, route, req, deployment, url, reservation, prompt_tokens, key, started)
+                run.body = body
                 headers = [(b"x-mlplat-cache", b"miss"), (b"x-mlplat-model", deployment.name.encode())]
                 return Stream(run.frames(first, chunks), headers)
         self.ledger.settle(reservation, 0, 0.0)
@@ -372,6 +376,8 @@ class _StreamRun:
         self.finish_reason = "stop"
         self.first_at: float | None = None
         self.last_at = started
+        self.body: dict[str, Any] = {}  # what the backend was sent (with the seed), for a replay
+        self.replayed_tokens = 0  # generated again by a replay and not passed on: spent all the same
 
     def _note(self, chunk: dict[str, Any]) -> None:
         chunk["model"] = self.deployment.name
@@ -424,21 +430,19 @@ class _StreamRun:
         return {**{k: first.get(k) for k in keys}, "model": self.deployment.name, "choices": [], "usage": self._usage()}
 
     async def _resume(self, exc: BackendError) -> AsyncIterator[dict[str, Any]]:
-        """Continue a completion stream on another replica of the same model from the text so far."""
-        self.url = None
-        if self.req.endpoint != "completions":
-            raise _Unresumable(f"the backend failed mid-answer ({exc}); the tokens sent stand, ask again for the rest")
+        """Replay the request on another replica of the same model, and pass on only what was not sent yet.
+
+        The same GGUF with the same seed and sampling parameters generates the same tokens, so the
+        replay's text starts with what the caller already has: the gateway drops that much and streams
+        the rest. A replay that does not start with the sent text (a near-tie in the logits decided
+        differently) is not passed on: the stream ends with an error event instead."""
+        failed, self.url = self.url, None
         replicas = self.d.replicas[self.deployment.name]
-        so_far = "".join(self.text)
-        body = {
-            **self.d._backend_body(self.req),
-            "prompt": self.req.body["prompt"] + so_far,
-            "max_tokens": max(1, self.req.max_tokens - self.output_tokens),
-        }
-        for url in replicas.order(None):
+        sent = "".join(self.text)
+        for url in [u for u in replicas.order(None) if u != failed]:
             replicas.start(url)
             chunks = self.d.backends.stream(
-                self.deployment, url, PATHS["completions"], body, self.route.timeout_seconds
+                self.deployment, url, PATHS[self.req.endpoint], self.body, self.route.timeout_seconds
             )
             try:
                 first = await anext(chunks)
@@ -446,14 +450,37 @@ class _StreamRun:
                 replicas.finish(url, ok=False)
                 continue
             self.url = url
+            return self._skip_sent(first, chunks, sent)
+        raise _Unresumable(f"the backend failed mid-answer ({exc}) and no other replica could replay it")
 
-            async def resumed(first=first, chunks=chunks):
-                yield first
-                async for chunk in chunks:
-                    yield chunk
+    async def _skip_sent(self, first, chunks, sent: str) -> AsyncIterator[dict[str, Any]]:
+        replayed = ""
 
-            return resumed()
-        raise _Unresumable(f"the backend failed mid-answer ({exc}) and no other replica could resume it")
+        async def all_chunks():
+            yield first
+            async for chunk in chunks:
+                yield chunk
+
+        async for chunk in all_chunks():
+            choice = (chunk.get("choices") or [{}])[0]
+            field = "delta" if "delta" in choice else None
+            piece = ((choice.get("delta") or {}).get("content") if field else choice.get("text")) or ""
+            if len(replayed) >= len(sent):
+                yield chunk
+                continue
+            replayed += piece
+            self.replayed_tokens += bool(piece)
+            if not (replayed.startswith(sent) or sent.startswith(replayed)):
+                raise _Unresumable("the backend failed mid-answer and its replay diverged; ask again for the rest")
+            if len(replayed) > len(sent):  # this chunk crosses the point already sent: pass on its new part
+                rest = replayed[len(sent) :]
+                if field:
+                    choice["delta"] = {**choice["delta"], "content": rest}
+                else:
+                    choice["text"] = rest
+                yield chunk
+            elif choice.get("finish_reason"):
+                yield chunk
 
     def _usage(self) -> dict[str, int]:
         return {
@@ -467,9 +494,10 @@ class _StreamRun:
             self.d.metrics.tpot.labels(self.deployment.name).observe(
                 (self.last_at - self.first_at) / (self.output_tokens - 1)
             )
-        self.d._charge(
-            self.tenant, self.route, self.reservation, [(self.deployment, self.prompt_tokens, self.output_tokens)]
-        )
+        spent = [(self.deployment, self.prompt_tokens, self.output_tokens)]
+        if self.replayed_tokens:  # a replay read the prompt again and regenerated what was sent
+            spent.append((self.deployment, self.prompt_tokens, self.replayed_tokens))
+        self.d._charge(self.tenant, self.route, self.reservation, spent)
         if ok and self.key and self.d.exact is not None:
             text = "".join(self.text)
             if answer_ok(self.route, text):
