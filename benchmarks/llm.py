@@ -587,11 +587,17 @@ def failover(workdir: Path, seconds: float) -> dict:
         )
         gateway = start_gateway(config, {"bench": KEY}, free_port(), workdir / "gateway-failover")
         counts = asyncio.run(_failover_load(gateway.url, replicas[0], seconds))
+        metrics = httpx.get(f"{gateway.url}/metrics").text
+        counts["fallbacks"] = {"recovered": int(sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                                                    if line.startswith("mlplat_llm_fallbacks_total{")))}  # fmt: skip
         gateway.stop()
     finally:
         for replica in replicas:
             replica.stop()
+    recovered = counts.pop("fallbacks")["recovered"]
     log("  " + "; ".join(f"{kind}: {c['failed']} failed of {c['sent']}" for kind, c in counts.items()))
+    log(f"  backend failures the gateway recovered from (another replica, or a stream replayed): {recovered}")
+    counts["recovered"] = {"sent": recovered, "failed": 0}
     return counts
 
 
