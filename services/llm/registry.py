@@ -40,7 +40,7 @@ class GGUFModel(mlflow.pyfunc.PythonModel):
 
         self._llm = Llama(context.artifacts["gguf"], n_ctx=1024, n_threads=1, verbose=False)
 
-    def predict(self, context, model_input: list[str], params=None) -> list[str]:
+    def predict(self, context, model_input, params=None):
         prompts = model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc") else list(model_input)
         return [self._llm.create_completion(p, max_tokens=32, temperature=0)["choices"][0]["text"] for p in prompts]
 
