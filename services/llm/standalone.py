@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -52,9 +53,11 @@ def llm_processes(
     tracking_uri: str,
     port_offset: int = 0,
     python: str = sys.executable,
-    registry_env: dict[str, str] | None = None,
+    signed_in: Callable[[str], dict[str, str]] | None = None,
     cache_dsn: str | None = None,
 ) -> LLMStandalone:
+    """`signed_in(tenant)` is the environment that signs a tenant's replicas in to the registry as its
+    serving user (standalone's credentials file, services/registry/credentials.py)."""
     from services.standalone.plan import ProcessSpec
 
     if blueprint.platform.llm is None:
@@ -85,7 +88,7 @@ def llm_processes(
                 ]
                 if fallback := _source(model.source):
                     command += ["--fallback-source", fallback]
-                env = {"MLFLOW_TRACKING_URI": tracking_uri, **(registry_env or {})}
+                env = {"MLFLOW_TRACKING_URI": tracking_uri, **(signed_in(tenant.name) if signed_in else {})}
                 name = f"llm-{model.name}-{replica}"
                 processes.append(ProcessSpec(name, command, port, "/v1/models", env, tenant=tenant.name,
                                              models=(model.name,), startup_timeout=300.0))  # fmt: skip
