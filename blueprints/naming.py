@@ -81,6 +81,8 @@ class Ports:
     GRAFANA = 3000
     METRICS_SERVER = 10250
     DNS = 53
+    LLM_BACKEND = 8100  # llama.cpp's OpenAI-compatible server (one LLM replica)
+    LLM_GATEWAY = 8110  # the LLM gateway (OpenAI's API for every tenant)
 
 
 class NodePorts:

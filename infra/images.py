@@ -14,9 +14,12 @@ KUBE_STATE_METRICS = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.1
 PUSHGATEWAY = "quay.io/prometheus/pushgateway:v1.11.3"
 # The release infra/toolchain.toml pins for `opa eval` here; the static build runs as 1000:1000.
 OPA = "docker.io/openpolicyagent/opa:1.22.4-static"
+# PostgreSQL 15 with pgvector: the LLM gateway's semantic cache (infra/components/llm_gateway.py)
+PGVECTOR = "docker.io/pgvector/pgvector:0.8.0-pg15"
 
 # Numeric user ids the images above run as; pods pin them so `runAsNonRoot` can be verified.
 POSTGRES_UID = 70  # the alpine image's postgres user
+PGVECTOR_UID = 999  # the Debian-based postgres image's postgres user
 PROMETHEUS_UID = 65534  # nobody
 GRAFANA_UID = 472
 GATEWAY_UID = 101  # nginx

@@ -27,6 +27,8 @@ from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
 from infra.components.compliance_check import ComplianceCheck, ComplianceCheckArgs
 from infra.components.feature_store import FeatureStore, FeatureStoreArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
+from infra.components.llm_gateway import LLMGateway, LLMGatewayArgs, llm_gateway_selector
+from infra.components.llm_service import LLMService, LLMServiceArgs, llm_image
 from infra.components.metrics_server import MetricsServer, MetricsServerArgs
 from infra.components.model_registry import ModelRegistry, ModelRegistryArgs, server_selector
 from infra.components.model_service import ModelService, ModelServiceArgs
@@ -76,6 +78,7 @@ class Platform(pulumi.ComponentResource):
         # Every image, and the platform's own, as pods pull them: under platform.imageMirror when set.
         self.mirror = platform.image_mirror
         self.image = images.platform_image(platform.image, self.mirror, args.platform_image_tag)
+        self.llm_image = images.platform_image(llm_image(platform.image), self.mirror)  # the LLM replicas' image
         trained = any(model.training for spec in blueprint.tenants for model in spec.models)
 
         system_ns = k8s.core.v1.Namespace(
@@ -126,6 +129,12 @@ class Platform(pulumi.ComponentResource):
                     mirror=self.mirror,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, registry]),
+            )
+        if platform.llm is not None:  # the LLM gateway, its embeddings and cache (docs/llm.md)
+            LLMGateway(
+                f"{name}-llm-gateway",
+                LLMGatewayArgs(blueprint=blueprint, image=self.llm_image, mirror=self.mirror),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_ns, *tenants.values()]),
             )
         self.tracking_uri = registry.tracking_uri
         self.register_outputs({"tracking_uri": registry.tracking_uri, "tenant_namespaces": self.tenant_namespaces})
@@ -265,6 +274,12 @@ class Platform(pulumi.ComponentResource):
                     ),
                     opts=in_tenant,
                 )
+        for llm in spec.llm.models if spec.llm else ():  # LLM serving (docs/llm.md)
+            LLMService(
+                f"{name}-{spec.name}-llm-{llm.name}",
+                LLMServiceArgs(spec.name, ns, llm, self.llm_image, tracking_uri, llm_gateway_selector()),
+                opts=in_tenant,
+            )
         for job in spec.batch:
             BatchScoring(
                 f"{name}-{spec.name}-batch-{job.name}",

@@ -28,13 +28,36 @@ present() {  # any probe present: a command on PATH or an existing path (globs e
   return 1
 }
 
+# PostgreSQL extensions no Debian bookworm package provides, built from source by their own script:
+# pgvector for the LLM gateway's semantic cache (services/llm/install-pgvector.sh), for make test.
+extensions() {
+  [[ $group == test ]] || return 0
+  local pg_config
+  pg_config=$(compgen -G "/usr/lib/postgresql/*/bin/pg_config" | head -n1 || true)
+  if [[ -n $pg_config && -f "$("$pg_config" --sharedir)/extension/vector.control" ]]; then
+    return 0
+  fi
+  if [[ $(id -u) -eq 0 ]]; then
+    bash "$here/../services/llm/install-pgvector.sh"
+  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "make test builds pgvector for PostgreSQL 15 with sudo (services/llm/install-pgvector.sh)" >&2
+    sudo env MLPLAT_CACHE="${MLPLAT_CACHE:-$HOME/.cache/mlops-platform}" bash "$here/../services/llm/install-pgvector.sh"
+  else
+    echo "make test needs pgvector for PostgreSQL 15; as root run: bash services/llm/install-pgvector.sh" >&2
+    exit 1
+  fi
+}
+
 missing=()
 while read -r package groups probes _; do
   [[ -z ${package:-} || $package == \#* ]] && continue
   [[ ",$groups," == *",$group,"* ]] || continue
   present "$probes" || missing+=("$package")
 done <"$here/system-packages.txt"
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+  extensions
+  exit 0
+fi
 
 if ! command -v apt-get >/dev/null 2>&1 && [[ $group == up ]]; then
   # make up may take the kind path, which runs these servers in the cluster: a note, not a stop
@@ -84,3 +107,4 @@ for service in prometheus prometheus-alertmanager prometheus-pushgateway postgre
     "${as_root[@]}" service "$service" stop >/dev/null 2>&1 || true
   fi
 done
+extensions

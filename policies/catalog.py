@@ -6,9 +6,10 @@ tests. A rule's id is its name everywhere: the CrossGuard policy name, the prefi
 violation message, the name of its ValidatingAdmissionPolicy (`<id>.platform.mlops`) and the
 file name of its corpus cases (`tests/policies/cases/bad/<id>--<what>.yaml`).
 
-`admission` says whether the rule also exists as CEL at admission time. Four rules cannot: they
-are about what a namespace or a stack contains (a quota exists, a PDB covers a Deployment), and
-an admission request only ever carries one object. A fifth has no use there: it reads a declaration
+`admission` says whether the rule also exists as CEL at admission time. Five rules cannot: they
+are about what a namespace or a stack contains (a quota exists, a PDB covers a Deployment, the LLM
+gateway's configuration caps every tenant), and
+an admission request only ever carries one object. A sixth has no use there: it reads a declaration
 only the platform writes (personal-data-governed). docs/policies.md explains each gap.
 
 The module is pure data with no imports from the rest of the project, so the schema can import it.
@@ -61,6 +62,12 @@ RULES: tuple[Rule, ...] = (
         "personal-data-governed",
         "a volume holding personal data declares a retention period and an erasure path for it",
         "resource",
+        False,
+    ),
+    Rule(
+        "llm-gateway-limits",
+        "the LLM gateway's configuration caps max_tokens and gives every tenant budgets",
+        "stack",
         False,
     ),
 )

@@ -7,6 +7,10 @@ core-hour and GiB-hour from the blueprint's `platform.costs`, plus its volumes p
 Platform services (registry, monitoring, gateway) are shown as their own line, the shared
 overhead. Measured usage (CPU seconds and resident memory of the model-server processes) is put
 beside the request, and the request-to-usage ratio shows over-provisioning.
+
+LLM spend is usage-priced instead (docs/llm.md): the gateway counts every tenant's tokens at the
+blueprint's price per 1k input and output tokens (`mlplat_llm_spend_total`); `attach_llm_spend` puts
+what a tenant spent over the window beside its compute, and the month at that rate.
 """
 
 from __future__ import annotations
@@ -23,7 +27,17 @@ from blueprints.naming import LABEL_MODEL, LABEL_TENANT
 from blueprints.quantity import parse_quantity
 from blueprints.schema import CostSettings
 
-__all__ = ["CostLine", "requested_costs", "tenant_totals", "attach_usage", "query_usage", "HOURS_PER_MONTH", "PLATFORM"]
+__all__ = [
+    "CostLine",
+    "requested_costs",
+    "tenant_totals",
+    "attach_usage",
+    "query_usage",
+    "query_llm_spend",
+    "attach_llm_spend",
+    "HOURS_PER_MONTH",
+    "PLATFORM",
+]
 
 HOURS_PER_MONTH = Decimal(730)
 GIB = Decimal(2**30)
@@ -40,6 +54,8 @@ class CostLine:
     used_cpu_cores: Decimal | None = None
     used_memory_bytes: Decimal | None = None
     monthly: Decimal = Decimal(0)
+    llm_spend: Decimal | None = None  # LLM tokens at showback prices over the usage window
+    llm_monthly: Decimal | None = None  # the same, at that rate for a month
 
     def price(self, costs: CostSettings) -> None:
         hourly = self.cpu_cores * Decimal(str(costs.cpu_core_hour)) + (self.memory_bytes / GIB) * Decimal(
@@ -76,6 +92,8 @@ class CostLine:
             "used_memory_gib": None if self.used_memory_bytes is None else float(self.used_memory_bytes / GIB),
             "cpu_request_to_usage": num(self.cpu_ratio),
             "memory_request_to_usage": num(self.memory_ratio),
+            "llm_spend_window": num(self.llm_spend),
+            "llm_monthly": num(self.llm_monthly),
         }
 
 
@@ -158,3 +176,32 @@ def attach_usage(totals: list[CostLine], usage: dict[str, dict[str, Decimal]]) -
             continue
         total.used_cpu_cores = (total.used_cpu_cores or Decimal(0)) + values.get("cpu", Decimal(0))
         total.used_memory_bytes = (total.used_memory_bytes or Decimal(0)) + values.get("memory", Decimal(0))
+
+
+def _window_hours(window: str) -> Decimal:
+    unit = {"s": Decimal(1) / 3600, "m": Decimal(1) / 60, "h": Decimal(1), "d": Decimal(24)}[window[-1]]
+    return Decimal(window[:-1]) * unit
+
+
+def query_llm_spend(prometheus_url: str, window: str = "15m", timeout: float = 3.0) -> dict[str, Decimal]:
+    """Each tenant's LLM spend over `window`, as the LLM gateway counted it (showback prices)."""
+    from services.monitoring.metric_names import LLM_SPEND
+
+    query = f"sum by (tenant) (increase({LLM_SPEND}[{window}]))"
+    url = f"{prometheus_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        body = json.load(response)
+    return {s["metric"].get("tenant", ""): Decimal(s["value"][1]) for s in body["data"]["result"]}
+
+
+def attach_llm_spend(totals: list[CostLine], spend: dict[str, Decimal], window: str) -> None:
+    """Put each tenant's LLM spend over the window, and a month at that rate, on its total line; a tenant
+    that only calls LLMs (no workloads of its own) gets a total line for it."""
+    hours = _window_hours(window)
+    known = {t.tenant for t in totals}
+    totals += [CostLine(tenant, "total") for tenant in sorted(spend) if tenant not in known]
+    totals.sort(key=lambda c: (c.tenant == PLATFORM, c.tenant))
+    for total in totals:
+        if total.tenant in spend:
+            total.llm_spend = spend[total.tenant].quantize(Decimal("0.000001"))
+            total.llm_monthly = (spend[total.tenant] / hours * HOURS_PER_MONTH).quantize(Decimal("0.01"))

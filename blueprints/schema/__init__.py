@@ -11,8 +11,9 @@ Keys are camelCase in YAML, like Kubernetes objects; the Python attributes are s
 One module per concept, read top-down like the YAML: `blueprint` (the document and the rules that
 span sections), `platform` (image, registry, backups, monitoring), `policy`, `costs`, `tenant`
 (quotas, limits, batch jobs), `model` (serving, canary, training), `features` (the Feast project),
-`data` (classification, purposes, residency, retention and the platform's compliance settings), and
-`fields` (the types they all use). Import from `blueprints.schema`; the modules are the layout.
+`data` (classification, purposes, residency, retention and the platform's compliance settings),
+`llm` (LLMs, the gateway, routes and budgets) and `fields` (the types they all use). Import from
+`blueprints.schema`; the modules are the layout.
 """
 
 from blueprints.schema.blueprint import Blueprint, Metadata
@@ -39,6 +40,16 @@ from blueprints.schema.features import (
     duration_seconds,
 )
 from blueprints.schema.fields import ResourceList, Resources, repeated
+from blueprints.schema.llm import (
+    QUALITY_TIERS,
+    Budgets,
+    LLMModel,
+    LLMPrices,
+    PlatformLLM,
+    Provider,
+    Route,
+    TenantLLM,
+)
 from blueprints.schema.model import TRAINING_TRIGGERS, Model, ModelFeatures, Replicas, TrainingSpec
 from blueprints.schema.platform import (
     DUMP_MIN_RPO_MINUTES,
@@ -94,4 +105,12 @@ __all__ = [
     "FeatureClassification",
     "TenantData",
     "retention_seconds",
+    "QUALITY_TIERS",
+    "PlatformLLM",
+    "TenantLLM",
+    "LLMModel",
+    "LLMPrices",
+    "Provider",
+    "Route",
+    "Budgets",
 ]

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from blueprints.quantity import parse_quantity
 from blueprints.schema.fields import DnsName, Spec, repeated
+from blueprints.schema.llm import check_llm
 from blueprints.schema.platform import Platform
 from blueprints.schema.tenant import Tenant, tenant_peak_limits
 
@@ -130,6 +131,11 @@ class Blueprint(Spec):
                         f"registry, and tenant {tenant.name!r} has a dedicated one: remove training, or use "
                         "registry: shared"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _llm_names_resolve(self) -> Blueprint:
+        check_llm(self.platform.llm, self.tenants)  # blueprints/schema/llm.py
         return self
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from blueprints.schema.costs import CostSettings
 from blueprints.schema.data import ComplianceSettings
 from blueprints.schema.fields import ResourceList, Resources, Spec, StorageQuantity
+from blueprints.schema.llm import PlatformLLM
 from blueprints.schema.policy import REGISTRY_PREFIX, PolicySettings
 
 
@@ -168,6 +169,7 @@ class Platform(Spec):
     policy: PolicySettings = PolicySettings()
     costs: CostSettings = CostSettings()
     compliance: ComplianceSettings | None = Field(default=None, description="residency, scheduled check (ADR 0024)")
+    llm: PlatformLLM | None = Field(default=None, description="the LLM gateway and its routes (docs/llm.md)")
 
     @field_validator("image_mirror")
     @classmethod

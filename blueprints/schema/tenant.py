@@ -21,6 +21,7 @@ from blueprints.schema.fields import (
     Spec,
     StorageQuantity,
 )
+from blueprints.schema.llm import TenantLLM
 from blueprints.schema.model import Model
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ class Tenant(Spec):
     batch: list[BatchJob] = Field(default_factory=list, description="models scored in batch on a schedule")
     features: TenantFeatures | None = Field(default=None, description="the tenant's Feast project")
     data: TenantData | None = Field(default=None, description="classification, purposes, residency (ADR 0024)")
+    llm: TenantLLM | None = Field(
+        default=None, description="LLMs the tenant serves, and its gateway routes and budgets"
+    )
 
     @field_validator("name")
     @classmethod
@@ -162,6 +166,10 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
         cpu += job.resources.limits.cores()
         memory += job.resources.limits.bytes()
         pods += 1
+    for llm in tenant.llm.models if tenant.llm else ():  # each replica, plus one surge pod per Deployment
+        cpu += (llm.replicas + 1) * llm.resources.limits.cores()
+        memory += (llm.replicas + 1) * llm.resources.limits.bytes()
+        pods += llm.replicas + 1
     if tenant.features is not None:  # the feature server (plus a surge pod) and one materialization run
         server, run = tenant.features.server.resources, tenant.features.materialization.resources
         cpu += 2 * server.limits.cores() + run.limits.cores()

@@ -119,9 +119,50 @@ def pdb_for_replicated_serving(objects: list[KubeObject], settings: PolicySettin
     return problems
 
 
+# The `app.kubernetes.io/component` of the LLM gateway's ConfigMap (infra/components/llm_gateway.py).
+LLM_GATEWAY_COMPONENT = "llm-gateway"
+
+
+def _llm_gateway_problems(document: Any) -> list[str]:
+    if not isinstance(document, Mapping):
+        return ["gateway.json is not a JSON object: regenerate it from the blueprint"]
+    problems = []
+    cap = document.get("max_tokens")
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        problems.append(f"max_tokens is {cap!r}: set the cap (platform.llm.gateway.guardrails.maxTokens)")
+    for tenant, limits in mapping(document.get("tenants")).items():
+        limits = mapping(limits)
+        for field in ("tokens_per_minute", "spend_per_day"):
+            value = limits.get(field)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                problems.append(
+                    f"tenant {tenant!r} has no {field} budget ({value!r}): set tenants[].llm.budgets in the blueprint"
+                )
+    return problems
+
+
+def llm_gateway_limits(objects: list[KubeObject], settings: PolicySettings) -> list[StackViolation]:
+    """An LLM without a max_tokens cap or a budget has no cost ceiling: the gateway's configuration
+    (one ConfigMap) must cap every request and give every tenant a token and a spend budget."""
+    import json
+
+    found = []
+    for obj in objects:
+        if obj.kind != "ConfigMap" or obj.labels.get("app.kubernetes.io/component") != LLM_GATEWAY_COMPONENT:
+            continue
+        raw = mapping(obj.body.get("data")).get("gateway.json")
+        try:
+            document = json.loads(raw) if isinstance(raw, str) else None
+        except ValueError:
+            document = None
+        found += [(obj, problem) for problem in _llm_gateway_problems(document)]
+    return found
+
+
 STACK_RULES: dict[str, StackCheck] = {
     "tenant-quota": tenant_quota,
     "tenant-limit-range": tenant_limit_range,
     "tenant-default-deny": tenant_default_deny,
     "pdb-for-replicated-serving": pdb_for_replicated_serving,
+    "llm-gateway-limits": llm_gateway_limits,
 }

@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "services.cli.images_cmd",
     "services.cli.compliance_cmd",
     "services.cli.gdpr_cmd",
+    "services.cli.llm_cmd",
 )
 
 

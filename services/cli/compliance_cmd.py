@@ -45,10 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from services.deploy.selection import selected_blueprint
     from services.compliance import check, report
     from services.compliance.live import LiveError
     from services.compliance.opa import OpaCli, OpaError, OpaServer
+    from services.deploy.selection import selected_blueprint
 
     name, blueprint = selected_blueprint(args.blueprint)
     try:

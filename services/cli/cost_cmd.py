@@ -21,7 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from services.cost import attach_usage, query_usage, requested_costs, tenant_totals
+    from services.cost import (
+        attach_llm_spend,
+        attach_usage,
+        query_llm_spend,
+        query_usage,
+        requested_costs,
+        tenant_totals,
+    )
     from services.deploy.selection import selected_blueprint
 
     name, blueprint = selected_blueprint(args.blueprint)
@@ -35,6 +42,11 @@ def _cost(args: argparse.Namespace) -> int:
         attach_usage(totals, query_usage(args.prometheus, args.window))
     except (urllib.error.URLError, OSError, KeyError, ValueError) as exc:
         usage_note = f"measured usage unavailable ({args.prometheus}: {exc}); showing requests only"
+    if blueprint.platform.llm is not None:  # LLM tokens at showback prices, as the gateway counted them
+        try:
+            attach_llm_spend(totals, query_llm_spend(args.prometheus, args.window), args.window)
+        except (urllib.error.URLError, OSError, KeyError, ValueError) as exc:
+            usage_note += f"{'; ' if usage_note else ''}LLM spend unavailable ({args.prometheus}: {exc})"
     if args.json:
         print(
             json.dumps(
@@ -55,7 +67,7 @@ def _cost(args: argparse.Namespace) -> int:
     )
     header = (
         f"{'tenant':<16} {'model':<16} {'cpu req':>8} {'mem req':>9} {'storage':>8} {'monthly':>9} "
-        f"{'cpu used':>9} {'req/use':>8}"
+        f"{'cpu used':>9} {'req/use':>8} {'llm/month':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -65,10 +77,16 @@ def _cost(args: argparse.Namespace) -> int:
             continue
         used = "" if line.used_cpu_cores is None else f"{line.used_cpu_cores:.3f}"
         ratio = "" if line.cpu_ratio is None else f"{line.cpu_ratio}x"
+        llm = "" if line.llm_monthly is None else f"{line.llm_monthly:.2f}"
         print(
             f"{line.tenant:<16} {line.model or '-':<16} {line.cpu_cores:>8.3f} "
             f"{float(line.memory_bytes) / 2**30:>7.2f}Gi {float(line.storage_bytes) / 2**30:>6.1f}Gi "
-            f"{line.monthly:>9.2f} {used:>9} {ratio:>8}"
+            f"{line.monthly:>9.2f} {used:>9} {ratio:>8} {llm:>10}"
+        )
+    if blueprint.platform.llm is not None:
+        print(
+            f"llm/month: each tenant's LLM tokens at showback prices over the last {args.window}, "
+            "at that rate for a month"
         )
     if usage_note:
         print(usage_note)

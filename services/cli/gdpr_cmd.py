@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _erase(args: argparse.Namespace) -> int:
-    from services.deploy.selection import selected_blueprint
     from services.compliance.erasure import ErasureError, erase, parse_subject
+    from services.deploy.selection import selected_blueprint
     from services.features.repo import standalone_dir
     from services.promotion_gate import registry
     from services.promotion_gate.audit import AuditLog

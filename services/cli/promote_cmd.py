@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     promote.add_argument("version", help="model version to promote")
     promote.add_argument("--to", dest="alias", default="champion", help="alias to move [champion]")
     promote.add_argument("--dry-run", action="store_true", help="evaluate and print only; record nothing")
+    promote.add_argument(
+        "--blueprint", default=None, help="for an LLM: the blueprint whose limits it is held to [the dev stack's]"
+    )
     _common(promote)
     promote.set_defaults(handler=_promote)
 
@@ -74,6 +77,7 @@ def _promote(args: argparse.Namespace) -> int:
             args.version,
             args.alias,
             dry_run=args.dry_run,
+            limits=_llm_limits(args.blueprint, args.model),
         )
     except RuleFileError as exc:
         raise CliError(str(exc)) from None
@@ -85,6 +89,16 @@ def _promote(args: argparse.Namespace) -> int:
         raise
     print(decision.table())
     return 0 if decision.passed else 1
+
+
+def _llm_limits(blueprint_name: str | None, model: str) -> dict[str, float]:
+    """An LLM's limits from the blueprint (the gate uses them only for LLM versions); empty otherwise."""
+    from blueprints.schema.llm import llm_models
+    from services.cli.standalone_cmd import selected_blueprint
+
+    _, blueprint = selected_blueprint(blueprint_name)
+    found = llm_models(blueprint.tenants).get(model)
+    return found[2].limits.model_dump() if found else {}
 
 
 def _approve(args: argparse.Namespace) -> int:

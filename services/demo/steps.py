@@ -177,6 +177,28 @@ def challenger(walk: Walk) -> None:
     retrained.update({"seconds_to_serving": round(seconds, 1), "challenger_share": share})
 
 
+def llm(walk: Walk) -> None:
+    """Register, gate and promote each LLM, then send each consuming tenant's traffic through the LLM gateway."""
+    if walk.blueprint.platform.llm is None:
+        walk.say("[llm] this blueprint serves no LLM")
+        return
+    from services.llm.demo import run_llm_demo
+
+    gateway = walk.require("llm", "llm-gateway")
+    root = getattr(walk.platform, "root", None)
+    if root is None:
+        raise DemoError("step llm: it reads the tenants' gateway keys of a standalone platform; run it there")
+    walk.summary["llm"] = run_llm_demo(
+        walk.blueprint,
+        root,
+        tracking_uri=walk.require("llm", "mlflow"),
+        gateway_url=gateway,
+        as_tenant=lambda tenant: acting_as(walk.platform.user(tenant_user(tenant))),
+        as_gate=lambda: acting_as(walk.platform.user(GATE)),
+        say=walk.say,
+    )
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -187,4 +209,4 @@ class Step:
         return " ".join((self.run.__doc__ or "").split())
 
 
-STEPS = tuple(Step(f.__name__, f) for f in (features, train, gate, serve, batch, drift, retrain, challenger))
+STEPS = tuple(Step(f.__name__, f) for f in (features, train, gate, serve, batch, drift, retrain, challenger, llm))

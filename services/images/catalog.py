@@ -226,6 +226,19 @@ DEPLOYED: tuple[Image, ...] = (
         ),
     ),
     Image(
+        name="pgvector",
+        ref=pins.PGVECTOR,
+        version="pgvector 0.8.0 on PostgreSQL 15",
+        how="not built here",
+        source="github.com/pgvector/pgvector 0.8.0 (Debian's source package, for the host: make pgvector)",
+        uid=pins.PGVECTOR_UID,
+        not_built=(
+            "only the llm blueprint runs it (the semantic cache), and that blueprint does not fit this machine's "
+            "kind cluster; the extension is built for the host's PostgreSQL (services/llm/install-pgvector.sh), "
+            "not as an image: bring docker.io/pgvector/pgvector across with `docker save` / `docker load`"
+        ),
+    ),
+    Image(
         name="grafana",
         ref=pins.GRAFANA,
         version="12.0.2",
@@ -251,6 +264,26 @@ PLATFORM = Image(
     uid=pins.PLATFORM_UID,
     differences=("Debian's Python 3.11 (python3, /usr/bin) instead of python:3.11-slim's own build (/usr/local/bin)",),
 )
+
+LLM = Image(
+    name="llm",
+    ref="mlops-platform/llm:0.1.0",  # the platform image's repository and tag with `llm` (llm_ref())
+    version="0.1.0",
+    how="services/llm/Dockerfile: the platform image plus llama.cpp and MiniLM's files",
+    source="this repository; llama-cpp-python from PyPI, compiled for a portable CPU baseline",
+    uid=pins.PLATFORM_UID,
+    not_built=(
+        "`docker build -f services/llm/Dockerfile` builds it (docs/llm.md); `mlplat images build` does not, "
+        "because the llm blueprint does not fit this machine's kind cluster (2 CPUs), so it was never run there"
+    ),
+)
+
+
+def llm_ref(platform_ref: str) -> str:
+    """The LLM image beside the platform's (infra/components/llm_service.llm_image)."""
+    repository, _, tag = platform_ref.rpartition(":")
+    return f"{repository.rsplit('/', 1)[0]}/llm:{tag}"
+
 
 LOCAL_REGISTRY = Image(
     name="registry",
@@ -288,6 +321,7 @@ def images_for(platform_ref: str = PLATFORM.ref) -> tuple[Image, ...]:
     return (
         *DEPLOYED,
         replace(PLATFORM, ref=platform_ref),
+        replace(LLM, ref=llm_ref(platform_ref)),
         LOCAL_REGISTRY,
         replace(KIND_NODE, ref=node_image()),
     )

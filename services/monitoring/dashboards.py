@@ -1,5 +1,5 @@
 """Grafana dashboards as data: a platform overview, per-tenant serving, model quality and drift,
-batch scoring with continuous training, and the feature store.
+batch scoring with continuous training, the feature store, and LLM serving.
 
 Panels are built from a small `Panel` description so every query sits in one readable list per
 dashboard. `tenant` and `model` are dashboard variables (label values from Prometheus), so one
@@ -195,6 +195,69 @@ FEATURES = (
     Panel("Materialization run time", (f"max by (tenant) ({m.MATERIALIZATION_DURATION})",), "s", legend="{{tenant}}"),
 )
 
+# LLM serving (docs/llm.md): the gateway's tokens, latency, caches, fallbacks and budgets. One panel
+# per alert of services/monitoring/llm_rules.py reads the metric the alert reads.
+LLM = (
+    Panel(
+        "LLM tokens per second by tenant, route and model",
+        (f"sum by (tenant, route, model, direction) (rate({m.LLM_TOKENS}[5m]))",),
+        legend="{{tenant}} {{route}} {{model}} {{direction}}",
+    ),
+    Panel(
+        "LLM spend per hour by tenant (showback prices)",
+        (f"sum by (tenant) (rate({m.LLM_SPEND}[1h])) * 3600",),
+        legend="{{tenant}}",
+    ),
+    Panel(
+        "Time to first token p50 and p95 by model",
+        tuple(f"histogram_quantile({q}, sum by (model, le) (rate({m.LLM_TTFT}_bucket[10m])))" for q in ("0.5", "0.95")),
+        "s",
+        legend="{{model}}",
+    ),
+    Panel(
+        "Time per output token p50 by model",
+        (f"histogram_quantile(0.5, sum by (model, le) (rate({m.LLM_TPOT}_bucket[10m])))",),
+        "s",
+        legend="{{model}}",
+    ),
+    Panel(
+        "Cache hit ratio (exact and semantic)",
+        (
+            f'sum by (cache) (rate({m.LLM_CACHE_LOOKUPS}{{result="hit"}}[10m])) '
+            f"/ sum by (cache) (rate({m.LLM_CACHE_LOOKUPS}[10m]))",
+        ),
+        "percentunit",
+        legend="{{cache}}",
+    ),
+    Panel(
+        "Fallback share of requests by route, and fallbacks by reason",
+        (
+            f"sum by (route) (rate({m.LLM_FALLBACKS}[10m])) / sum by (route) (rate({m.LLM_REQUESTS}[10m]))",
+            f"sum by (route, model, reason) (rate({m.LLM_FALLBACKS}[10m]))",
+        ),
+        legend="{{route}} {{model}} {{reason}}",
+    ),
+    Panel(
+        "Budget refusals (15m) and budget used by tenant",
+        (
+            f"sum by (tenant, budget) (increase({m.LLM_BUDGET_REFUSALS}[15m]))",
+            f"max by (tenant, budget) ({m.LLM_BUDGET_USED})",
+        ),
+        legend="{{tenant}} {{budget}}",
+    ),
+    Panel(
+        "Replicas with an open circuit breaker",
+        (f"max by (model, replica) ({m.LLM_BREAKER_OPEN})",),
+        legend="{{model}} {{replica}}",
+    ),
+    Panel(
+        "LLM requests by tenant and status",
+        (f"sum by (tenant, code) (rate({m.LLM_REQUESTS}[5m]))",),
+        "reqps",
+        legend="{{tenant}} {{code}}",
+    ),
+)
+
 # Panels that must return data once the demo has sent traffic and retrained a model (checked in e2e).
 KEY_PANELS = (
     "Requests per second by tenant",
@@ -265,6 +328,7 @@ _BOARDS = {
         False,
     ),
     "feature-store.json": ("mlops-features", "MLOps platform: feature store", FEATURES, False),
+    "llm-serving.json": ("mlops-llm", "MLOps platform: LLM serving", LLM, False),
 }
 
 

@@ -51,3 +51,14 @@ MATERIALIZATION_INTERVAL = "mlplat_feature_materialization_schedule_interval_sec
 COMPLIANCE_CONTROL_STATUS = "mlplat_compliance_control_status"  # {framework, control, status}
 COMPLIANCE_LAST_RUN = "mlplat_compliance_last_run_timestamp_seconds"
 COMPLIANCE_INTERVAL = "mlplat_compliance_schedule_interval_seconds"
+# LLM serving (docs/llm.md): exported by the LLM gateway (services/llm/gateway/metrics.py).
+LLM_REQUESTS = "mlplat_llm_requests_total"  # {tenant, route, code}
+LLM_TOKENS = "mlplat_llm_tokens_total"  # {tenant, route, model, direction="input"|"output"}
+LLM_SPEND = "mlplat_llm_spend_total"  # {tenant, route, model}: showback, in the platform's currency
+LLM_TTFT = "mlplat_llm_time_to_first_token_seconds"  # {model}
+LLM_TPOT = "mlplat_llm_time_per_output_token_seconds"  # {model}
+LLM_CACHE_LOOKUPS = "mlplat_llm_cache_lookups_total"  # {cache="exact"|"semantic", result="hit"|"miss"}
+LLM_FALLBACKS = "mlplat_llm_fallbacks_total"  # {route, model, reason="error"|"timeout"|"status"|"check"}
+LLM_BUDGET_REFUSALS = "mlplat_llm_budget_refusals_total"  # {tenant, budget="tokens_per_minute"|"spend_per_day"}
+LLM_BREAKER_OPEN = "mlplat_llm_breaker_open"  # {model, replica}: 1 while the replica's breaker is open
+LLM_BUDGET_USED = "mlplat_llm_budget_used_ratio"  # {tenant, budget}: share of the budget used

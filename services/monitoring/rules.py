@@ -17,6 +17,7 @@ from typing import Any
 
 from blueprints.schema import MonitoringSettings
 from services.monitoring import metric_names as m
+from services.monitoring.llm_rules import LLM_ALERTS, llm_rules
 from services.registry import BACKUP_CRONJOB, BASE_BACKUP_CRONJOB
 
 __all__ = [
@@ -88,6 +89,7 @@ ALL_ALERTS = (
     ALERT_STALE_FEATURES,
     ALERT_COMPLIANCE_FAILING,
     ALERT_COMPLIANCE_LATE,
+    *LLM_ALERTS,
 )
 
 # (long window, short window, burn-rate factor, severity, alert)
@@ -257,7 +259,7 @@ def alerting_rules(settings: MonitoringSettings) -> list[dict[str, Any]]:
             },
         },
     ]
-    return rules + batch_and_training_rules() + feature_store_rules() + compliance_rules()
+    return rules + batch_and_training_rules() + feature_store_rules() + compliance_rules() + llm_rules()
 
 
 def batch_and_training_rules() -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ class Facts:
     champion_version: str | None = None
     champion_metrics: dict[str, float] = field(default_factory=dict)
     alias: str | None = None  # the alias the version is evaluated for (rules may apply to some only)
+    limits: dict[str, float] = field(default_factory=dict)  # an LLM's limits from the blueprint
 
 
 @dataclass(frozen=True)
@@ -52,42 +53,58 @@ def evaluate(rules: RuleSet, facts: Facts) -> list[Verdict]:
     ]
 
 
+_BOUND_KEYS = ("at_least", "at_most", "at_least_champion_minus", "at_most_champion_plus")
+
+
+def _metric(rules: RuleSet, rule: Rule, facts: Facts, name: str) -> float:
+    if name not in facts.metrics:
+        logged = ", ".join(sorted(facts.metrics)) or "none"
+        raise RuleFileError(
+            f"{rules.source}: rule {rule.id!r}: metric {name!r} is not logged by "
+            f"{facts.model} version {facts.version} (logged: {logged}); fix the metric "
+            "name in the rule or log it when training"
+        )
+    return facts.metrics[name]
+
+
+def _bound(facts: Facts, p: dict, name: str, value: float, key: str) -> tuple[bool, str]:
+    """One bound of a metric rule: absolute (at_least, at_most) or against the champion."""
+    if key in ("at_least", "at_most"):
+        ok = value >= p[key] if key == "at_least" else value <= p[key]
+        sign = (">=" if ok else "<") if key == "at_least" else ("<=" if ok else ">")
+        return ok, f"{name} {value:.4g} {sign} {p[key]:.4g}"
+    if facts.champion_version is None or facts.champion_version == facts.version:
+        return True, "no other champion to compare with"
+    if name not in facts.champion_metrics:
+        return True, f"champion v{facts.champion_version} has no {name} to compare with"
+    champion = facts.champion_metrics[name]
+    if key == "at_least_champion_minus":
+        bar = champion - p[key]
+        ok, sign, op = value >= bar, (">=" if value >= bar else "<"), "-"
+    else:
+        bar = champion + p[key]
+        ok, sign, op = value <= bar, ("<=" if value <= bar else ">"), "+"
+    where = f"champion v{facts.champion_version} {champion:.4g} {op} {p[key]:g}"
+    return ok, f"{name} {value:.4g} {sign} {bar:.4g} ({where})"
+
+
 def _check(rules: RuleSet, rule: Rule, facts: Facts) -> Verdict:
     p = rule.params
     if rule.kind == "metric":
-        name = p["metric"]
-        if name not in facts.metrics:
-            logged = ", ".join(sorted(facts.metrics)) or "none"
-            raise RuleFileError(
-                f"{rules.source}: rule {rule.id!r}: metric {name!r} is not logged by "
-                f"{facts.model} version {facts.version} (logged: {logged}); fix the metric "
-                "name in the rule or log it when training"
-            )
-        value = facts.metrics[name]
-        checks = []
-        if "at_least" in p:
-            checks.append(
-                (
-                    value >= p["at_least"],
-                    f"{name} {value:.4g} {'>=' if value >= p['at_least'] else '<'} {p['at_least']:.4g}",
-                )
-            )
-        if "at_least_champion_minus" in p:
-            if facts.champion_version is None or facts.champion_version == facts.version:
-                checks.append((True, "no other champion to compare with"))
-            elif name not in facts.champion_metrics:
-                checks.append((True, f"champion v{facts.champion_version} has no {name} to compare with"))
-            else:
-                bar = facts.champion_metrics[name] - p["at_least_champion_minus"]
-                checks.append(
-                    (
-                        value >= bar,
-                        f"{name} {value:.4g} {'>=' if value >= bar else '<'} {bar:.4g} "
-                        f"(champion v{facts.champion_version} "
-                        f"{facts.champion_metrics[name]:.4g} - {p['at_least_champion_minus']:g})",
-                    )
-                )
+        value = _metric(rules, rule, facts, p["metric"])
+        checks = [_bound(facts, p, p["metric"], value, key) for key in _BOUND_KEYS if key in p]
         return Verdict(rule.id, all(ok for ok, _ in checks), "; ".join(text for _, text in checks))
+    if rule.kind == "limit":
+        value = _metric(rules, rule, facts, p["metric"])
+        if p["limit"] not in facts.limits:
+            raise RuleFileError(
+                f"{rules.source}: rule {rule.id!r}: no limit {p['limit']!r} for {facts.model}: promote LLMs with "
+                "their blueprint (`mlplat promote ... --blueprint NAME`), whose tenants[].llm.models[].limits "
+                "set it"
+            )
+        limit = facts.limits[p["limit"]]
+        ok = value <= limit
+        return Verdict(rule.id, ok, f"{p['metric']} {value:.4g} {'<=' if ok else '>'} {limit:.4g} ({p['limit']})")
     if rule.kind == "tags":
         missing = [t for t in p["required"] if not facts.tags.get(t, "").strip()]
         return Verdict(

@@ -1,20 +1,26 @@
 """The promote flow, in order: evaluate -> record the decision on the version -> append it to the
 audit log -> move the alias, and only on a pass. Recording and moving happen under the audit log's
-lock, so concurrent promotions of the same model are serialised and every decision is logged."""
+lock, so concurrent promotions of the same model are serialised and every decision is logged.
+
+An LLM version (tagged `platform.mlops/kind=llm`) is held to the LLM rules instead
+(policies/promotion/llm-rules.yaml: perplexity against the champion, latency and cost per 1k tokens
+against `limits`, its blueprint's limits for that model): the same gate, the same audit log."""
 
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from services.promotion_gate import registry
 from services.promotion_gate.audit import AuditLog
 from services.promotion_gate.evaluate import Verdict, evaluate, passed
-from services.promotion_gate.rules import RuleSet
+from services.promotion_gate.rules import DEFAULT_LLM_RULES, RuleSet, load_rules
 
-__all__ = ["Decision", "promote"]
+__all__ = ["Decision", "promote", "LLM_KIND_TAG"]
+
+LLM_KIND_TAG = "platform.mlops/kind"  # "llm" on LLM versions (services/llm/registry.py)
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,13 @@ def promote(
     *,
     dry_run: bool = False,
     actor: str | None = None,
+    limits: dict[str, float] | None = None,
+    llm_rules: RuleSet | None = None,
 ) -> Decision:
     facts = registry.gather_facts(mlflow_client, model, version, alias)
+    if facts.tags.get(LLM_KIND_TAG) == "llm":
+        rules = llm_rules or load_rules(DEFAULT_LLM_RULES)
+        facts = replace(facts, limits=dict(limits or {}))
     verdicts = evaluate(rules, facts)
     ok = passed(verdicts)
     if dry_run:

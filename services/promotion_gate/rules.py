@@ -12,13 +12,17 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Rule", "RuleSet", "RuleFileError", "load_rules", "DEFAULT_RULES", "KINDS"]
+__all__ = ["Rule", "RuleSet", "RuleFileError", "load_rules", "DEFAULT_RULES", "DEFAULT_LLM_RULES", "KINDS"]
 
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "policies" / "promotion" / "rules.yaml"
+# LLM versions (tagged platform.mlops/kind=llm) are held to these instead (docs/llm.md)
+DEFAULT_LLM_RULES = DEFAULT_RULES.with_name("llm-rules.yaml")
+_BOUNDS = ("at_least", "at_least_champion_minus", "at_most", "at_most_champion_plus")
 
 # kind -> (required keys, optional keys)
 KINDS: dict[str, tuple[set[str], set[str]]] = {
-    "metric": ({"metric"}, {"at_least", "at_least_champion_minus"}),
+    "metric": ({"metric"}, set(_BOUNDS)),
+    "limit": ({"metric", "limit"}, set()),  # metric <= the blueprint's limit of that name (LLMs)
     "tags": ({"required"}, set()),
     "signature": (set(), {"require_input_example"}),
     "description": (set(), set()),
@@ -104,13 +108,18 @@ def _rule(source: str, index: int, raw: Any, seen: set[str]) -> Rule:
     if missing:
         raise RuleFileError(f"{where}: missing {sorted(missing)[0]!r} (required for kind {kind})")
     if kind == "metric":
-        if not ({"at_least", "at_least_champion_minus"} & set(params)):
-            raise RuleFileError(f"{where}: give at_least (absolute) or at_least_champion_minus (relative)")
-        for key in ("at_least", "at_least_champion_minus"):
+        if not (set(_BOUNDS) & set(params)):
+            raise RuleFileError(
+                f"{where}: give at_least or at_most (absolute), or at_least_champion_minus or "
+                "at_most_champion_plus (relative to the champion)"
+            )
+        for key in _BOUNDS:
             if key in params and (isinstance(params[key], bool) or not isinstance(params[key], int | float)):
                 raise RuleFileError(f"{where}: {key} must be a number, got {params[key]!r}")
         if not isinstance(params["metric"], str) or not params["metric"]:
             raise RuleFileError(f"{where}: metric must be the name of a logged metric")
+    if kind == "limit" and not all(isinstance(params[k], str) and params[k] for k in ("metric", "limit")):
+        raise RuleFileError(f"{where}: metric and limit must name a logged metric and a blueprint limit")
     if kind == "tags" and (
         not isinstance(params["required"], list) or not all(isinstance(t, str) for t in params["required"])
     ):

@@ -159,7 +159,7 @@ def access_plan(blueprint: Blueprint, instance: str | None = "shared") -> Access
         raise ValueError(f"no tenant {instance!r} with a dedicated registry in blueprint {blueprint.metadata.name!r}")
     owners: dict[str, str] = {}
     for tenant in tenants:
-        for model in tenant.models:
+        for model in _registered(tenant):
             if model.name in owners:
                 raise ValueError(
                     f"tenants {owners[model.name]!r} and {tenant.name!r} both declare model {model.name!r}, and "
@@ -173,7 +173,7 @@ def access_plan(blueprint: Blueprint, instance: str | None = "shared") -> Access
     for tenant in tenants:
         team, serving = tenant_user(tenant.name), serving_user(tenant.name)
         users += [team, serving]
-        for model in tenant.models:
+        for model in _registered(tenant):
             experiment = experiment_name(tenant.name, model.name)
             models.append((model.name, tenant.name))
             experiments.append(experiment)
@@ -183,7 +183,7 @@ def access_plan(blueprint: Blueprint, instance: str | None = "shared") -> Access
                 Grant(serving, MODEL, model.name, "READ"),
                 Grant(serving, EXPERIMENT, experiment, "READ"),
             ]
-            if model.training is not None:  # the trigger creates the training runs in it
+            if getattr(model, "training", None) is not None:  # the trigger creates the training runs in it
                 grants.append(Grant(GATE, EXPERIMENT, experiment, "EDIT"))
     return AccessPlan(instance or "standalone", tuple(users), tuple(models), tuple(experiments), tuple(grants))
 
@@ -277,3 +277,9 @@ def _wait_healthy(tracking_uri: str, seconds: float) -> None:
         if time.monotonic() > deadline:
             raise AccessError(f"the registry at {tracking_uri} was not healthy within {seconds:.0f}s")
         time.sleep(1)
+
+
+def _registered(tenant) -> list:
+    """What a tenant registers: its models and its LLMs (an LLM is a registered model like any other,
+    docs/llm.md; its replicas download it signed in as the tenant's serving user)."""
+    return [*tenant.models, *(tenant.llm.models if tenant.llm else ())]

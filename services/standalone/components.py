@@ -239,6 +239,25 @@ def materialization(site: Site, blueprint: Blueprint, gateway: str | None) -> Pa
     return part
 
 
+def llm(site: Site, blueprint: Blueprint) -> Part:
+    """LLM serving (docs/llm.md): every replica of each tenant's LLMs, the embeddings and the gateway, as the
+    cluster's LLMService and LLMGateway; the semantic cache only with PostgreSQL and pgvector (MLPLAT_LLM_CACHE_DSN)."""
+    if blueprint.platform.llm is None:
+        return Part()
+    from services.llm.standalone import gateway_port, llm_processes
+
+    served = llm_processes(
+        blueprint,
+        site.root,
+        tracking_uri=tracking_uri(site),
+        port_offset=site.port_offset,
+        python=site.python,
+        signed_in=lambda tenant: site.signed_in(serving_user(tenant)),
+    )
+    scrape = {"llm-gateway": [{"targets": [f"127.0.0.1:{gateway_port(site.port_offset)}"]}]}
+    return Part(processes=served.processes, files=served.files, skipped=served.skipped, scrape=scrape)
+
+
 def compliance_check(site: Site, blueprint: Blueprint, gateway: str | None) -> Part:
     """The compliance report on the blueprint's schedule, as the cluster's CronJob runs it (ADR 0024), against
     the blueprint as a file (the cluster's ConfigMap), signed in as the gate, with the OPA found on the site."""

@@ -55,17 +55,18 @@ def plan(
     gate = components.gate(site)
     features, stores = components.feature_stores(site, blueprint)
     servers = components.model_servers(site, blueprint, stores)
+    llm = components.llm(site, blueprint)
     trigger, webhooks = components.training_trigger(site, blueprint)
     pushgateway, gateway = components.pushgateway(site)
     batch = components.batch_jobs(site, blueprint, gateway)
     materialization = components.materialization(site, blueprint, gateway)
     compliance = components.compliance_check(site, blueprint, gateway)
     alertmanager, alerts = components.alertmanager(site, webhooks)
-    scrape = {**registry.scrape, **servers.scrape, **trigger.scrape}
+    scrape = {**registry.scrape, **servers.scrape, **llm.scrape, **trigger.scrape}
     prometheus = components.prometheus(site, blueprint, scrape, alerts, gateway)
     return _compose(
         site.root,
-        [registry, gate, features, servers, trigger, pushgateway, batch, materialization, compliance, alertmanager]
+        [registry, gate, features, servers, llm, trigger, pushgateway, batch, materialization, compliance, alertmanager]
         + [prometheus],
     )
 

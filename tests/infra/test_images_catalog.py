@@ -8,7 +8,7 @@ catalog, the one the Docker tests run it as, must be the one its pods pin.
 from __future__ import annotations
 
 from blueprints import SHIPPED, load
-from services.images.catalog import DEPLOYED, PLATFORM, images_for
+from services.images.catalog import DEPLOYED, LLM, PLATFORM, images_for
 from services.images.needs import manifest_images, needs_from
 from tests.infra.conftest import rendered, rendered_with_wal_archiving
 
@@ -42,7 +42,7 @@ def test_wal_archiving_adds_no_image_the_catalog_lacks():
 
 def test_every_deployed_catalog_entry_is_run_by_some_shipped_blueprint():
     used = set().union(*(manifest_images(rendered(name).manifests) for name in SHIPPED))
-    assert {image.ref for image in (*DEPLOYED, PLATFORM)} == used
+    assert {image.ref for image in (*DEPLOYED, PLATFORM, LLM)} == used
 
 
 def test_the_kind_path_images_are_always_needed(blueprint_name, manifests):

@@ -16,19 +16,25 @@ from services.monitoring import alert_rules, alertmanager_config, prometheus_con
 from services.monitoring.rules import ALL_ALERTS
 
 TESTS = Path(__file__).parent / "rules_test.yml"
+LLM_TESTS = Path(__file__).parent / "llm_rules_test.yml"  # the LLM alerts' cases (services/monitoring/llm_rules.py)
 
 
 def _run_rule_tests(promtool: str, tmp_path: Path, settings: MonitoringSettings) -> subprocess.CompletedProcess:
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(alert_rules(settings), sort_keys=False))
     shutil.copy(TESTS, tmp_path / "rules_test.yml")
+    shutil.copy(LLM_TESTS, tmp_path / "llm_rules_test.yml")
     return subprocess.run(
-        [promtool, "test", "rules", "rules_test.yml"], cwd=tmp_path, capture_output=True, text=True, check=False
+        [promtool, "test", "rules", "rules_test.yml", "llm_rules_test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
 def test_every_alert_has_a_promtool_unit_test():
-    spec = yaml.safe_load(TESTS.read_text())
-    tested = {case["alertname"] for test in spec["tests"] for case in test.get("alert_rule_test", [])}
+    specs = [yaml.safe_load(path.read_text()) for path in (TESTS, LLM_TESTS)]
+    tested = {case["alertname"] for spec in specs for test in spec["tests"] for case in test.get("alert_rule_test", [])}
     defined = {rule["alert"] for group in alert_rules()["groups"] for rule in group["rules"] if "alert" in rule}
     assert defined == set(ALL_ALERTS) == tested
 
@@ -102,6 +108,7 @@ def test_dashboards_cover_overview_serving_quality_batch_and_training_with_tenan
         "model-quality.json",
         "batch-and-training.json",
         "feature-store.json",
+        "llm-serving.json",
     }
     serving = boards["tenant-serving.json"]
     assert [v["name"] for v in serving["templating"]["list"]] == ["tenant", "model"]
@@ -167,3 +174,17 @@ def test_every_dashboard_query_is_valid_promql(promtool, tmp_path):
     path.write_text(yaml.safe_dump(rules))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_llm_alert_has_a_panel_on_the_metrics_it_reads():
+    from services.monitoring import grafana_dashboards
+    from services.monitoring.llm_rules import LLM_ALERTS, llm_rules
+
+    board = grafana_dashboards()["llm-serving.json"]
+    queries = " ".join(t["expr"] for panel in board["panels"] for t in panel["targets"])
+    alerts = {rule["alert"]: rule["expr"] for rule in llm_rules()}
+    assert set(alerts) == set(LLM_ALERTS)
+    for alert, expr in alerts.items():
+        metrics = {word for word in expr.replace("(", " ").replace(")", " ").split() if word.startswith("mlplat_")}
+        metrics = {name.split("[")[0].split("{")[0] for name in metrics}
+        assert metrics and all(metric in queries for metric in metrics), alert

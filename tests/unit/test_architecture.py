@@ -33,6 +33,8 @@ DECLARATIONS = {
     "services/cli/registry_cmd.py:register": "the registry command's arguments",
     "infra/components/gateway.py:__init__": "the gateway's ConfigMap, Deployment, NodePort Service and PDB",
     "services/model_server/openapi.py:openapi_document": "the model server's OpenAPI document",
+    "infra/components/llm_gateway.py:_gateway": "the LLM gateway's config, Secret, Deployment and Service",
+    "infra/components/llm_service.py:__init__": "an LLM's StatefulSet, headless Service and PDB",
 }
 
 

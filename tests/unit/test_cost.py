@@ -51,3 +51,17 @@ def test_cost_command_prints_json_and_says_when_usage_is_unavailable(capsys):
     report = json.loads(capsys.readouterr().out)
     assert {t["tenant"] for t in report["tenants"]} == {"fraud", "recsys", "forecasting", PLATFORM}
     assert "measured usage unavailable" in report["note"]
+
+
+def test_llm_spend_sits_beside_a_tenants_compute_with_a_month_at_that_rate():
+    from decimal import Decimal
+
+    from services.cost import attach_llm_spend
+
+    totals = tenant_totals(_lines("llm"), load("llm").platform.costs)
+    attach_llm_spend(totals, {"support": Decimal("0.25"), "research": Decimal("1")}, "15m")
+    by_tenant = {t.tenant: t for t in totals}
+    assert by_tenant["support"].llm_spend == Decimal("0.25")
+    assert by_tenant["support"].llm_monthly == Decimal("730.00")  # 0.25 per 15 minutes, 2920 quarter-hours
+    assert by_tenant["research"].as_dict()["llm_monthly"] == 2920.0
+    assert by_tenant["genai"].llm_spend is None  # it serves LLMs; its callers pay for the tokens

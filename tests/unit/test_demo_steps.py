@@ -24,7 +24,7 @@ class FakePlatform:
     def url(self, component: str) -> str | None:
         return self.components.get(component)
 
-    def model_url(self, tenant: str) -> str | None:
+    def model_url(self, tenant: str, model: str) -> str | None:
         return f"http://127.0.0.1:1/{tenant}"
 
     def missing(self, component: str) -> str:
@@ -51,6 +51,7 @@ def test_the_steps_are_named_in_the_order_they_run():
         "drift",
         "retrain",
         "challenger",
+        "llm",
     ]
     assert all(step.what for step in STEPS)
 
@@ -111,3 +112,16 @@ def test_steps_the_blueprint_does_not_declare_pass_and_say_so(tmp_path):
         "on drift in this blueprint",
         "[challenger] no retrained version in this blueprint's lifecycle",
     ]
+
+
+def test_the_llm_step_on_a_blueprint_with_llms_needs_the_gateway_and_names_it():
+    platform = FakePlatform({"mlflow": "http://127.0.0.1:5000"}, {"llm-gateway": "no LLM gateway"})
+    lines: list[str] = []
+    with pytest.raises(DemoError, match="step llm: llm-gateway"):
+        STEPS[-1].run(_walk("llm", platform, lines))
+
+
+def test_the_llm_step_on_a_blueprint_without_llms_says_so_and_passes():
+    lines: list[str] = []
+    STEPS[-1].run(_walk("foundation", FakePlatform({}), lines))
+    assert lines == ["[llm] this blueprint serves no LLM"]

@@ -84,12 +84,13 @@ def test_an_unknown_metric_is_a_rule_error_naming_file_rule_and_fix():
         ("rules: []\nversion: 1\n", "`rules` must be a non-empty list"),
         (
             "version: 1\nrules: [{id: a, kind: metric, metric: acc, atleast: 0.9}]\n",
-            "rule 'a': unknown key 'atleast'; allowed for kind metric: at_least, at_least_champion_minus, metric",
+            "rule 'a': unknown key 'atleast'; allowed for kind metric: at_least, at_least_champion_minus, at_most, "
+            "at_most_champion_plus, metric",
         ),
         ("version: 1\nrules: [{id: a, kind: metrics}]\n", "rule 'a': unknown kind 'metrics'"),
         (
             "version: 1\nrules: [{id: a, kind: metric, metric: acc}]\n",
-            "give at_least (absolute) or at_least_champion_minus",
+            "give at_least or at_most (absolute), or at_least_champion_minus or at_most_champion_plus",
         ),
         ("version: 1\nrules: [{id: a, kind: tags}]\n", "rule 'a': missing 'required'"),
         ("version: 1\nrules: [{id: a, kind: description}, {id: a, kind: description}]\n", "the id is used twice"),

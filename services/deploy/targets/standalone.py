@@ -23,6 +23,7 @@ from typing import ClassVar
 
 from services.deploy import tools
 from services.deploy.target import DeployError, Deployment, Options
+from services.llm.standalone import ensure_keys
 
 __all__ = ["StandaloneTarget"]
 
@@ -55,6 +56,7 @@ class StandaloneTarget:
             raise DeployError(f"--port-offset {offset}: use 0 to 19999", code=2)
         webhook_key, _ = read_or_create(root / "mlflow-webhook-key", fernet_key)
         self._registry_credentials()
+        ensure_keys(blueprint, root)  # the LLM gateway's tenant keys, generated once (services/llm/standalone.py)
         # tools on PATH, else the toolchain's (OPA for the compliance check)
         supervisor = Supervisor(plan(blueprint, root, port_offset=offset, webhook_key=webhook_key, which=tools.which))
         stopping = False
