@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "services.cli.batch_cmd",
     "services.cli.train_cmd",
     "services.cli.features_cmd",
+    "services.cli.fl_cmd",
 )
 
 
