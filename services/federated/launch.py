@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from blueprints.schema import Blueprint, FederatedTraining, Model
 from services.federated.job import FederatedVersion, train_federated
 from services.federated.spec import RunSpec
@@ -74,8 +76,9 @@ def resolve(
             merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
         try:
             training = FederatedTraining.model_validate(merged)
-        except ValueError as exc:
-            raise LaunchError(f"overrides {overrides}: {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise LaunchError(f"{chosen.name} with {overrides}: {problems}") from None
     return RunSpec.from_blueprint(tenant, chosen.name, training), chosen
 
 
@@ -138,5 +141,6 @@ def launch(
         decision = promote(
             client, load_rules(), AuditLog(target.audit_log), version.model, version.version, alias, actor="mlplat fl"
         )
-    say(decision.table())
+    for line in decision.table().splitlines():
+        say(line)
     return version, decision

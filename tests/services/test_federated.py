@@ -1,6 +1,7 @@
 """A federated run end to end: `mlplat fl run` with real Flower (the federated environment) and a real
 MLflow. Secure aggregation with devices dropping mid-round, every round in MLflow, the model
-registered with what the gate checks, and the gate passing it for the challenger."""
+registered with what the gate checks, and the gate passing it for the challenger. (The gate run by
+`mlplat fl run` itself, with the gate's credentials, and the model served: tests/e2e/test_federated_demo.py.)"""
 
 from __future__ import annotations
 
@@ -13,14 +14,11 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from blueprints import load
 from blueprints.loader import BLUEPRINT_DIR
-from services.federated.launch import Target, launch, resolve
 from services.promotion_gate import registry
 from services.promotion_gate.audit import AuditLog
 from services.promotion_gate.gate import promote
 from services.promotion_gate.rules import load_rules
-from services.registry.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,17 +86,3 @@ def test_the_gate_passes_the_federated_version_for_the_challenger_and_wants_a_pe
     assert challenger.passed, challenger.table()
     champion = promote(client, rules, audit, "activity", "1", "champion", actor="test")
     assert [v.rule for v in champion.verdicts if not v.passed] == ["approvals"]
-
-
-def test_launch_runs_the_gate_itself_when_it_has_the_gates_credentials(mlflow_server, small_blueprint, tmp_path):
-    """What standalone's `mlplat fl run` does after registering (the test MLflow has no auth app, so
-    the gate's credentials are accepted as they are). The same run again: the same model, so the gate's
-    comparison with the challenger the test above promoted passes too."""
-    spec, model = resolve(load(small_blueprint), "mobile")
-    said: list[str] = []
-    target = Target(mlflow_server.uri, None, Credentials("platform.gate", "x"), tmp_path / "audit.jsonl")
-    version, decision = launch(spec, target, alias=model.challenger_alias, say=said.append)
-    assert decision is not None and decision.passed and decision.moved, decision.table()
-    challenger = MlflowClient(mlflow_server.uri).get_model_version_by_alias("activity", "challenger")
-    assert challenger.version == version.version
-    assert any("-> @challenger: PASS" in line for line in said)
