@@ -69,7 +69,7 @@ render: venv
 # batch scoring against mlflow models predict (1 and 10 million rows, generated in a temporary folder),
 # then feature serving: a prediction from an entity key against Feast's own feature server (needs
 # PostgreSQL 15 too), then federated learning: 1,000 and 10,000 simulated devices against centralised
-# training, FedAvg against FedProx, SecAgg+ against plain aggregation (about 15 minutes).
+# training, FedAvg against FedProx, SecAgg+ against plain aggregation (8 to 17 minutes here).
 bench: venv venv-federated
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/batch.py

@@ -16,11 +16,12 @@ evaluate and every round's accuracy is on the same rows.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
 from flwr.common import Context, ndarrays_to_parameters
-from flwr.server import Grid, LegacyContext, ServerApp, ServerConfig
+from flwr.server import Grid, LegacyContext, ServerApp, ServerConfig, SimpleClientManager
 from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg, FedProx, Strategy
 from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 
@@ -31,7 +32,7 @@ from services.federated.flower.network import Network, Tap
 from services.federated.flower.privacy import PrivacyLedger
 from services.federated.spec import RunSpec
 
-__all__ = ["build_server_app", "RoundObserver", "base_strategy"]
+__all__ = ["build_server_app", "RoundObserver", "SeededClientManager", "base_strategy"]
 
 # SecAgg+ quantises each parameter (times its device's weight share) into [-range, range]; the
 # model's parameters stay well inside it on standardised features.
@@ -65,6 +66,23 @@ def base_strategy(spec: RunSpec, pool: Pool) -> Strategy:
             strategy, spec.privacy.noise_multiplier, spec.privacy.clipping_norm, spec.sampled
         )
     return strategy
+
+
+class SeededClientManager(SimpleClientManager):
+    """Flower's client manager, sampling with a generator of its own: which devices a round samples
+    depends on the run's seed alone, not on what else drew from `random` (SecAgg+ shuffles its ring of
+    neighbours with it), so a run with secure aggregation and one without sample the same devices."""
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self._random = random.Random(seed)
+
+    def sample(self, num_clients, min_num_clients=None, criterion=None):
+        self.wait_for(num_clients if min_num_clients is None else min_num_clients)
+        available = [cid for cid in sorted(self.clients) if criterion is None or criterion.select(self.clients[cid])]
+        if num_clients > len(available):
+            return []
+        return [self.clients[cid] for cid in self._random.sample(available, num_clients)]
 
 
 class RoundObserver(Strategy):
@@ -160,7 +178,12 @@ def build_server_app(
         network = Network(grid, spec.dropout_rate, seed=spec.data.seed, tap=tap)
         observer = RoundObserver(base_strategy(spec, pool), network, spec, emit)
         observer.setup_seconds = setup_seconds
-        legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=spec.rounds), strategy=observer)
+        legacy = LegacyContext(
+            context=context,
+            config=ServerConfig(num_rounds=spec.rounds),
+            strategy=observer,
+            client_manager=SeededClientManager(spec.data.seed),
+        )
         secagg = spec.secagg()
         fit_workflow = None
         if secagg is not None:
