@@ -63,7 +63,13 @@ def _spec_and_alias(args: argparse.Namespace):
     from services.federated.spec import RunSpec
 
     if args.spec is not None:
-        return RunSpec.from_json(args.spec.read_text()), args.alias
+        try:
+            return RunSpec.from_json(args.spec.read_text()), args.alias
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CliError(
+                f"--spec {args.spec}: not a federated run ({type(exc).__name__}: {exc}); it is what "
+                "services/federated/spec.py's RunSpec.to_json writes (the cluster's ConfigMap holds one)"
+            ) from None
     _, blueprint = selected_blueprint(args.blueprint)
     overrides = {
         key: value

@@ -71,16 +71,16 @@ def _server_url(root: Path, tenant: str) -> str | None:
     return server["url"] if server else None
 
 
-def _served_accuracy(server: str, model: str, version: str, spec, timeout: float = 90.0) -> float:
+def _served_accuracy(server: str, model: str, version: str, data_spec, timeout: float = 90.0) -> float:
     """Wait until the server serves `version`, then score 200 of the server's held-out rows with it."""
     deadline = time.monotonic() + timeout
     while _served_version(server, model) != version:
         if time.monotonic() > deadline:
             raise DemoStepError(f"{model} version {version} was not served by {server} within {timeout:.0f} s")
         time.sleep(1)
-    pool = data.generate(spec)
+    pool = data.generate(data_spec)
     rows, labels = pool.test_x[:200], pool.test_y[:200]
-    body = {"dataframe_split": {"columns": data.feature_names(spec), "data": rows.tolist()}}
+    body = {"dataframe_split": {"columns": data.feature_names(data_spec), "data": rows.tolist()}}
     request = urllib.request.Request(
         f"{server}/models/{model}/invocations", json.dumps(body).encode(), {"content-type": "application/json"}
     )

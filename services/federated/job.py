@@ -70,18 +70,19 @@ def run_events(spec: RunSpec, out: Path, *, python: Path | None = None) -> Itera
     command = [str(python), "-I", "-m", "services.federated.flower.runtime", "--spec", "-", "--out", str(out)]
     with log.open("w") as stderr:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        assert process.stdin is not None and process.stdout is not None
         try:
-            assert process.stdin is not None and process.stdout is not None
             process.stdin.write(spec.to_json())
             process.stdin.close()
             for line in process.stdout:
                 event = from_line(line)
                 if event is not None:
                     yield event
-        finally:
-            if process.poll() is None and process.stdout is not None and not process.stdout.closed:
-                process.kill()
-            code = process.wait()
+        except BaseException:  # the caller stopped reading (or failed): the run must not outlive it
+            process.kill()
+            process.wait()
+            raise
+        code = process.wait()
     if code != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
         raise FederatedError(f"the federated runtime exited with {code}; the end of its log ({log}):\n{tail}")

@@ -77,3 +77,22 @@ def test_fl_run_without_a_registry_says_how_to_get_one(tmp_path, capsys, monkeyp
 def test_a_missing_federated_environment_names_the_make_target(tmp_path):
     with pytest.raises(FederatedEnvironmentError, match="make venv-federated"):
         federated_python({"MLPLAT_FEDERATED_PYTHON": str(tmp_path / "nope" / "python")})
+
+
+def test_a_failing_runtime_is_an_error_carrying_the_end_of_its_log(tmp_path):
+    from services.federated.job import FederatedError, run_events
+
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\ncat > /dev/null\necho 'Traceback: the partitioner ran out of rows' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    spec, _ = resolve(load("federated"), "mobile")
+    with pytest.raises(FederatedError, match="exited with 3(.|\n)*the partitioner ran out of rows"):
+        list(run_events(spec, tmp_path, python=fake))
+
+
+def test_fl_run_with_a_file_that_is_not_a_run_spec_names_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    bad = tmp_path / "run.json"
+    bad.write_text('{"devices": 10}')
+    assert main(["fl", "run", "--spec", str(bad)]) == 2
+    assert f"--spec {bad}: not a federated run" in capsys.readouterr().err

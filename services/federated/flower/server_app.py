@@ -28,7 +28,7 @@ from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 from services.federated import model
 from services.federated.data import Pool
 from services.federated.events import Event, RoundReport, Started
-from services.federated.flower.network import Network, Tap
+from services.federated.flower.network import Network, RoundTraffic, Tap
 from services.federated.flower.privacy import PrivacyLedger
 from services.federated.spec import RunSpec
 
@@ -134,21 +134,21 @@ class RoundObserver(Strategy):
                 )
             )
             return result
-        traffic = self._network.rounds.get(str(server_round))
+        traffic = self._network.rounds.get(str(server_round), RoundTraffic())
         epsilon, delta = self._ledger.spent() if self._ledger else (None, None)
         self._emit(
             RoundReport(
                 round=server_round,
-                sampled=traffic.sampled if traffic else 0,
-                answered=traffic.answered if traffic else 0,
-                dropped=traffic.dropped if traffic else 0,
+                sampled=traffic.sampled,
+                answered=traffic.answered,
+                dropped=traffic.dropped,
                 aggregated=self._aggregated.get(server_round, False),
                 accuracy=float(metrics["accuracy"]),
                 loss=float(loss),
                 seconds=time.perf_counter() - self._started,
-                bytes_down=traffic.bytes_down if traffic else 0,
-                bytes_up=traffic.bytes_up if traffic else 0,
-                messages=traffic.messages if traffic else 0,
+                bytes_down=traffic.bytes_down,
+                bytes_up=traffic.bytes_up,
+                messages=traffic.messages,
                 epsilon=epsilon,
                 delta=delta,
             )
