@@ -54,7 +54,10 @@ class RunResult:
 
 
 def run(spec: RunSpec, emit: Callable[[Event], None], tap: Tap | None = None) -> RunResult:
-    random.seed(spec.data.seed)  # Flower samples devices and shuffles SecAgg+ neighbours with `random`
+    # Flower shuffles SecAgg+'s neighbours with `random` and draws its DP noise from numpy's global
+    # generator: seeded, a run is reproducible (devices are sampled by a generator of their own)
+    random.seed(spec.data.seed)
+    np.random.seed(spec.data.seed)
     started = time.perf_counter()
     pool = data.generate(spec.data)
     partitions = DevicePartitions(pool, spec.devices, spec.data)

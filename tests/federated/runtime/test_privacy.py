@@ -53,3 +53,10 @@ def test_privacy_works_with_secure_aggregation_and_still_learns(private_run):
     _, rounds, _ = private_run
     assert all(r.aggregated for r in rounds)
     assert rounds[-1].accuracy > 0.3  # noisy, ten classes: far above chance (0.1)
+
+
+def test_a_private_run_is_reproducible_noise_included(private_run):
+    spec, _, result = private_run
+    again = run(spec, lambda event: None)
+    for a, b in zip(result.params, again.params, strict=True):
+        assert (a == b).all()
