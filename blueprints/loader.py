@@ -24,7 +24,7 @@ from blueprints.schema import Blueprint
 __all__ = ["BlueprintError", "SHIPPED", "BLUEPRINT_DIR", "load", "load_text", "resolve", "shipped_blueprints"]
 
 BLUEPRINT_DIR = Path(__file__).resolve().parent
-SHIPPED = ("foundation", "multi-tenant", "enterprise", "llm")
+SHIPPED = ("foundation", "multi-tenant", "enterprise", "llm", "federated")
 
 
 class BlueprintError(ValueError):

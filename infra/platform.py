@@ -4,11 +4,12 @@ It composes, in dependency order: the platform namespace, the shared model regis
 the gateway, cluster add-ons, the admission policies, each tenant's isolated namespace, the shared
 registry's users and permissions (RegistryAccess), then per tenant a dedicated registry with its own
 users when the tenant asks for one, its feature store (FeatureStore) when it declares features, one
-ModelService per model, one BatchScoring per batch job and one ModelTraining (a Job template) per
-trained model; then the training trigger when any model is trained. Every decision about WHAT to
-build comes from the blueprint; this module only decides HOW the pieces connect (which registry a
-tenant's models talk to, which pods a tenant's NetworkPolicies admit, where Alertmanager sends the
-drift alert, where batch jobs push their metrics, which online store a model reads).
+ModelService per model, one BatchScoring per batch job, one ModelTraining (a Job template) per
+trained model and one FederatedLearning (its runs' Job) per federated model; then the training
+trigger when any model is trained. Every decision about WHAT to build comes from the blueprint;
+this module only decides HOW the pieces connect (which registry a tenant's models talk to, which
+pods a tenant's NetworkPolicies admit, where Alertmanager sends the drift alert, where batch jobs
+push their metrics, which online store a model reads).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from infra.components.admission_policies import AdmissionPolicies, AdmissionPoli
 from infra.components.batch_scoring import BatchScoring, BatchScoringArgs
 from infra.components.compliance_check import ComplianceCheck, ComplianceCheckArgs
 from infra.components.feature_store import FeatureStore, FeatureStoreArgs
+from infra.components.federated_learning import FederatedLearning, FederatedLearningArgs
 from infra.components.gateway import Gateway, GatewayArgs, gateway_selector
 from infra.components.llm_gateway import LLMGateway, LLMGatewayArgs, llm_gateway_selector
 from infra.components.llm_service import LLMService, LLMServiceArgs, llm_image
@@ -270,6 +272,14 @@ class Platform(pulumi.ComponentResource):
                 ModelTraining(
                     f"{name}-{spec.name}-{model.name}-training",
                     ModelTrainingArgs(
+                        tenant=spec.name, namespace=ns, model=model, image=self.image, tracking_uri=tracking_uri
+                    ),
+                    opts=in_tenant,
+                )
+            if model.federated is not None:  # federated learning: the run spec and its Job (ADR 0023)
+                FederatedLearning(
+                    f"{name}-{spec.name}-{model.name}-federated",
+                    FederatedLearningArgs(
                         tenant=spec.name, namespace=ns, model=model, image=self.image, tracking_uri=tracking_uri
                     ),
                     opts=in_tenant,

@@ -10,7 +10,8 @@ Keys are camelCase in YAML, like Kubernetes objects; the Python attributes are s
 
 One module per concept, read top-down like the YAML: `blueprint` (the document and the rules that
 span sections), `platform` (image, registry, backups, monitoring), `policy`, `costs`, `tenant`
-(quotas, limits, batch jobs), `model` (serving, canary, training), `features` (the Feast project),
+(quotas, limits, batch jobs), `model` (serving, canary, training), `federated` (a model trained
+by federated learning), `features` (the Feast project),
 `data` (classification, purposes, residency, retention and the platform's compliance settings),
 `llm` (LLMs, the gateway, routes and budgets) and `fields` (the types they all use). Import from
 `blueprints.schema`; the modules are the layout.
@@ -39,6 +40,7 @@ from blueprints.schema.features import (
     TenantFeatures,
     duration_seconds,
 )
+from blueprints.schema.federated import FederatedData, FederatedTraining, LocalTrainingSpec, PrivacySpec
 from blueprints.schema.fields import ResourceList, Resources, repeated
 from blueprints.schema.llm import (
     QUALITY_TIERS,
@@ -96,6 +98,10 @@ __all__ = [
     "Materialization",
     "FeatureServer",
     "ModelFeatures",
+    "FederatedTraining",
+    "FederatedData",
+    "LocalTrainingSpec",
+    "PrivacySpec",
     "duration_seconds",
     "repeated",
     "tenant_peak_limits",

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from blueprints.quantity import parse_quantity
+from blueprints.schema.federated import federated_job_name
 from blueprints.schema.fields import DnsName, Spec, repeated
 from blueprints.schema.llm import check_llm
 from blueprints.schema.platform import Platform
@@ -46,11 +47,13 @@ class Blueprint(Spec):
                     "twice: model names are unique in a tenant"
                 )
             jobs_seen = {f"{m.name}-training" for m in tenant.models if m.training}
+            jobs_seen |= {federated_job_name(m.name) for m in tenant.models if m.federated}
             for b_index, job in enumerate(tenant.batch):
                 if job.name in jobs_seen:
                     raise ValueError(
                         f"tenants[{index}].batch[{b_index}].name: {job.name!r} is already a CronJob name in "
-                        "this tenant (batch jobs, and <model>-training for trained models): pick another name"
+                        "this tenant (batch jobs, <model>-training for trained models, <model>-federated for "
+                        "federated ones): pick another name"
                     )
                 jobs_seen.add(job.name)
         return self

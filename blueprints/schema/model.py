@@ -1,5 +1,6 @@
 """A tenant's model: what is served (alias, replicas, resources, canary and shadow), how it is
-retrained (TrainingSpec) and whether it reads its inputs from the feature store (ModelFeatures)."""
+retrained (TrainingSpec, or federated learning: schema/federated.py) and whether it reads its inputs
+from the feature store (ModelFeatures)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from blueprints.schema.features import Identifier
+from blueprints.schema.federated import FederatedTraining, federated_job_name
 from blueprints.schema.fields import CronSchedule, DnsName, ResourceList, Resources, Spec
 
 
@@ -118,11 +120,35 @@ class Model(Spec):
     features: ModelFeatures | None = Field(
         default=None, description="read inputs from the tenant's feature store by entity key"
     )
+    federated: FederatedTraining | None = Field(default=None, description="trained by federated learning")
 
     @model_validator(mode="after")
     def _aliases_distinct(self) -> Model:
         if self.canary_weight and self.alias == self.challenger_alias:
             raise ValueError(f"alias and challengerAlias are both {self.alias!r}: the challenger needs its own alias")
+        return self
+
+    @model_validator(mode="after")
+    def _federated_is_its_own_training(self) -> Model:
+        if self.federated is None:
+            return self
+        if self.training is not None:
+            raise ValueError(
+                "federated and training both train this model: keep federated (its versions come from "
+                "federated rounds) or training (a central run), not both"
+            )
+        if self.features is not None:
+            raise ValueError("federated: devices hold their own data, not the feature store's: remove features")
+        if self.flavor != "sklearn":
+            raise ValueError(
+                f"flavor {self.flavor!r}: a federated model is registered as a scikit-learn LogisticRegression; "
+                'set flavor: "sklearn"'
+            )
+        if len(federated_job_name(self.name)) > 52:  # Kubernetes appends 11 characters for a CronJob's Jobs
+            raise ValueError(
+                f"name: {self.name!r} makes the CronJob {federated_job_name(self.name)!r}, over Kubernetes' 52 "
+                "characters: use a model name of at most 42 characters"
+            )
         return self
 
     @model_validator(mode="after")

@@ -146,9 +146,9 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
     """CPU cores, memory bytes and pods a tenant's namespace may hold at peak, counted by limits.
 
     Counts each model at max replicas plus one surge pod per Deployment (rolling updates), one training
-    run per trained model, one run per batch job, and a dedicated registry (MLflow server, PostgreSQL,
-    the backup and restore jobs) when the tenant has one: a restore must never be refused by the quota
-    in the middle of an incident.
+    run per trained model, one federated run per federated model, one run per batch job, and a dedicated
+    registry (MLflow server, PostgreSQL, the backup and restore jobs) when the tenant has one: a restore
+    must never be refused by the quota in the middle of an incident.
     """
     cpu = Decimal(0)
     memory = Decimal(0)
@@ -161,6 +161,10 @@ def tenant_peak_limits(tenant: Tenant, platform: Platform) -> tuple[Decimal, Dec
         if model.training is not None:  # one training run per model at a time
             cpu += model.training.resources.limits.cores()
             memory += model.training.resources.limits.bytes()
+            pods += 1
+        if model.federated is not None:  # one federated run per model at a time (concurrencyPolicy Forbid)
+            cpu += model.federated.resources.limits.cores()
+            memory += model.federated.resources.limits.bytes()
             pods += 1
     for job in tenant.batch:  # concurrencyPolicy Forbid: one run per batch job at a time
         cpu += job.resources.limits.cores()

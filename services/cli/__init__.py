@@ -34,6 +34,7 @@ _COMMAND_MODULES = (
     "services.cli.compliance_cmd",
     "services.cli.gdpr_cmd",
     "services.cli.llm_cmd",
+    "services.cli.fl_cmd",
 )
 
 

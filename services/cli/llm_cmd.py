@@ -123,7 +123,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
 def _register(args: argparse.Namespace) -> int:
     from blueprints.schema.llm import llm_models
-    from services.cli.standalone_cmd import selected_blueprint
+    from services.deploy.selection import selected_blueprint
     from services.llm.lifecycle import register_from_blueprint
 
     _, blueprint = selected_blueprint(args.blueprint)

@@ -94,7 +94,7 @@ def _promote(args: argparse.Namespace) -> int:
 def _llm_limits(blueprint_name: str | None, model: str) -> dict[str, float]:
     """An LLM's limits from the blueprint (the gate uses them only for LLM versions); empty otherwise."""
     from blueprints.schema.llm import llm_models
-    from services.cli.standalone_cmd import selected_blueprint
+    from services.deploy.selection import selected_blueprint
 
     _, blueprint = selected_blueprint(blueprint_name)
     found = llm_models(blueprint.tenants).get(model)

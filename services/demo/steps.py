@@ -72,6 +72,23 @@ def gate(walk: Walk) -> None:
                     walk.summary["promoted"].append((model.name, version, model.alias))
 
 
+def federated(walk: Walk) -> None:
+    """Train each federated model with a short Flower run over simulated devices, gate it and check it is served."""
+    if not any(m.federated for t in walk.blueprint.tenants for m in t.models):
+        walk.say("[federated] no model of this blueprint is trained by federated learning")
+        return
+    from services.federated.demo import DemoStepError, federated_demo
+    from services.federated.launch import LaunchError
+
+    root = getattr(walk.platform, "root", None)
+    if root is None:
+        raise DemoError("step federated: it runs on the standalone platform; in a cluster a run is its CronJob's Job")
+    try:
+        walk.summary["federated"] = federated_demo(walk.blueprint, root, say=walk.say)
+    except (DemoStepError, LaunchError) as exc:
+        raise DemoError(f"step federated: {exc}") from None
+
+
 def serve(walk: Walk) -> None:
     """Send traffic to every model's endpoint and check the answers against the training labels."""
     walk.say("[serve] waiting for the model servers to pick up the champions, then sending requests")
@@ -209,4 +226,6 @@ class Step:
         return " ".join((self.run.__doc__ or "").split())
 
 
-STEPS = tuple(Step(f.__name__, f) for f in (features, train, gate, serve, batch, drift, retrain, challenger, llm))
+STEPS = tuple(
+    Step(f.__name__, f) for f in (features, train, gate, federated, serve, batch, drift, retrain, challenger, llm)
+)

@@ -258,6 +258,14 @@ def llm(site: Site, blueprint: Blueprint) -> Part:
     return Part(processes=served.processes, files=served.files, skipped=served.skipped, scrape=scrape)
 
 
+def federated(site: Site, blueprint: Blueprint) -> Part:
+    """Each scheduled federated run (ADR 0023) as the cluster's CronJob runs it: `mlplat fl run --spec`."""
+    from services.federated.standalone import federated_standalone
+
+    pieces = federated_standalone(blueprint, site.root, python=site.python)
+    return Part(schedules=pieces.schedules, files=pieces.files)
+
+
 def compliance_check(site: Site, blueprint: Blueprint, gateway: str | None) -> Part:
     """The compliance report on the blueprint's schedule, as the cluster's CronJob runs it (ADR 0024), against
     the blueprint as a file (the cluster's ConfigMap), signed in as the gate, with the OPA found on the site."""

@@ -61,13 +61,14 @@ def plan(
     batch = components.batch_jobs(site, blueprint, gateway)
     materialization = components.materialization(site, blueprint, gateway)
     compliance = components.compliance_check(site, blueprint, gateway)
+    federated = components.federated(site, blueprint)
     alertmanager, alerts = components.alertmanager(site, webhooks)
     scrape = {**registry.scrape, **servers.scrape, **llm.scrape, **trigger.scrape}
     prometheus = components.prometheus(site, blueprint, scrape, alerts, gateway)
     return _compose(
         site.root,
-        [registry, gate, features, servers, llm, trigger, pushgateway, batch, materialization, compliance, alertmanager]
-        + [prometheus],
+        [registry, gate, features, servers, llm, trigger, pushgateway, batch, materialization, federated, compliance]
+        + [alertmanager, prometheus],
     )
 
 

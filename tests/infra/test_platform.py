@@ -99,7 +99,7 @@ def test_the_footprint_table_in_the_blueprints_guide_matches_the_render():
     requests_row = next(line for line in guide.splitlines() if line.startswith("| steady-state requests |"))
     objects = [int(cell) for cell in objects_row.strip("|").split("|")[1:]]
     requests = [cell.strip() for cell in requests_row.strip("|").split("|")[1:]]
-    for index, name in enumerate(("foundation", "multi-tenant", "enterprise", "llm")):
+    for index, name in enumerate(("foundation", "multi-tenant", "enterprise", "llm", "federated")):
         manifests = rendered(name).manifests
         cpu, memory = footprint(manifests)
         assert objects[index] == len(manifests), name

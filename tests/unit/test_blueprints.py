@@ -353,7 +353,8 @@ def test_a_blueprint_can_be_given_by_path(tmp_path):
 
 
 def test_an_unknown_blueprint_name_lists_the_shipped_ones():
-    with pytest.raises(BlueprintError, match="give a shipped name \\(foundation, multi-tenant, enterprise, llm\\)"):
+    shipped = "foundation, multi-tenant, enterprise, llm, federated"
+    with pytest.raises(BlueprintError, match=f"give a shipped name \\({shipped}\\)"):
         load("no-such-blueprint")
 
 

@@ -46,6 +46,7 @@ def test_the_steps_are_named_in_the_order_they_run():
         "features",
         "train",
         "gate",
+        "federated",
         "serve",
         "batch",
         "drift",
