@@ -57,9 +57,10 @@ def feature_store(walk: Walk, tenant) -> dict:
     for view in store.feature_views:
         data = example(tenant, view)
         path = walk.platform.feature_data(tenant.name) / view.source.path
+        gone = erased(walk, tenant, data)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data.offline(walk.now, view.source.timestamp_field).to_parquet(path)
-        walk.say(f"[features] {tenant.name}/{view.name}: {data.describe()}, written to {path}")
+        data.offline(walk.now, view.source.timestamp_field, without=gone).to_parquet(path)
+        walk.say(f"[features] {tenant.name}/{view.name}: {data.describe()}, written to {path}{_left_out(data, gone)}")
     schedule = next((s for s in walk.platform.schedules("features") if s["name"] == f"features-{tenant.name}"), None)
     if schedule is None:
         raise DemoError(f"step features: the platform does not schedule {tenant.name}'s materialization")
@@ -70,6 +71,25 @@ def feature_store(walk: Walk, tenant) -> dict:
     return {"views": [v.name for v in store.feature_views], "materialized": True}
 
 
+def erased(walk: Walk, tenant, data: Example) -> set[int]:
+    """The example's keys of people an earlier erasure removed (the audit log names them by digest): the
+    demo neither writes their rows back nor asks for them."""
+    from services.compliance.lineage import subject_digest
+
+    if not any(e.subject and e.key == data.key for e in tenant.features.entities):
+        return set()
+    digests = {
+        e.get("subject")
+        for e in walk.platform.audit_entries()
+        if e.get("event") == "erasure" and e.get("tenant") == tenant.name
+    }
+    return {k for k in range(1, data.count + 1) if subject_digest(tenant.name, data.key, k) in digests}
+
+
+def _left_out(data: Example, gone: set[int]) -> str:
+    return f" (left out, erased earlier: {', '.join(f'{data.key} {k}' for k in sorted(gone))})" if gone else ""
+
+
 def service_example(tenant, service: str) -> Example:
     """The example a feature service's labels come from: its first view's (the demo's services read one view)."""
     store = tenant.features
@@ -77,31 +97,44 @@ def service_example(tenant, service: str) -> Example:
 
 
 def training_inputs(walk: Walk, tenant, model):
-    """(features, labels, feature service): iris as is, or, for a model that reads a feature service,
-    the point-in-time-correct historical features of every labelled entity (get_historical_features)."""
+    """(features, labels, feature service, subjects): iris as is, or, for a model that reads a feature
+    service, the point-in-time-correct historical features of every labelled entity
+    (get_historical_features), with the join keys of the people among them (entities with `subject: true`),
+    whose lineage the run records so an erasure finds the versions trained on a person (ADR 0024)."""
     import pandas as pd
 
     if model.features is None:
-        return pd.DataFrame(walk.x, columns=FEATURES), walk.y, None
+        return pd.DataFrame(walk.x, columns=FEATURES), walk.y, None, None
     from services.features.store import historical_features
 
     service = model.features.service
     data = service_example(tenant, service)
     columns = [f.name for _, f in tenant.features.service_features(service)]
-    rows = historical_features(walk.platform.feature_repo(tenant.name), service, data.labelled(walk.now))
+    labelled = data.labelled(walk.now, without=erased(walk, tenant, data))
+    rows = historical_features(walk.platform.feature_repo(tenant.name), service, labelled)
     walk.say(
         f"    {len(rows)} training rows from feature service {service!r}: each label joined with the "
         f"{data.entity}'s features as they were before it (point-in-time correct)"
     )
-    return rows[columns], rows[data.target].to_numpy(), service
+    store = tenant.features
+    people = sorted(
+        {
+            store.entity(e).key
+            for view in store.service(service).feature_views
+            for e in store.view(view).entities
+            if store.entity(e).subject
+        }
+    )
+    return rows[columns], rows[data.target].to_numpy(), service, rows[people] if people else None
 
 
-def register(name: str, owner: str, frame, y: np.ndarray, service: str | None, c: float) -> str:
+def register(name: str, owner: str, frame, y: np.ndarray, service: str | None, subjects, c: float) -> str:
     import mlflow
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
 
+    from services.compliance.lineage import record_training_subjects
     from services.model_server.reference import log_reference
 
     train_x, test_x, train_y, test_y = train_test_split(frame, y, test_size=0.3, random_state=0, stratify=y)
@@ -112,6 +145,8 @@ def register(name: str, owner: str, frame, y: np.ndarray, service: str | None, c
         mlflow.log_params(params)
         mlflow.log_metric("accuracy", float(estimator.score(test_x, test_y)))
         log_reference(train_x)
+        if subjects is not None:
+            record_training_subjects(owner, subjects, list(subjects.columns))
         info = mlflow.sklearn.log_model(
             estimator,
             name="model",
@@ -154,7 +189,8 @@ def entity_traffic(walk: Walk, tenant, model, server: str, requests: int = 60) -
     """Requests that carry only an entity key: the server fetches the entity's online features. Each answer
     is checked against the entity's newest label."""
     data = service_example(tenant, model.features.service)
-    answers = data.answers(walk.now)
+    gone = erased(walk, tenant, data)
+    answers = data.answers(walk.now, without=gone)
     keys = sorted(answers)
     wait_served(server, model.name)
     url, correct = f"{server}/v2/models/{model.name}/infer", 0
@@ -168,7 +204,7 @@ def entity_traffic(walk: Walk, tenant, model, server: str, requests: int = 60) -
         )
     walk.say(
         f"    {model.name}: {requests} requests carrying only a {data.key}, features fetched from the online "
-        f"store; {correct} answers match the {data.entity}s' labels"
+        f"store; {correct} answers match the {data.entity}s' labels{_left_out(data, gone)}"
     )
     return requests
 

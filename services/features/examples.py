@@ -17,7 +17,7 @@ with other columns gets None, and its caller says what to do instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,17 +32,28 @@ class Example:
     key: str  # the join key a request carries
     features: tuple[str, ...]
     target: str  # the labels' class column
-    offline: Callable[[datetime, str], object]  # (now, timestamp field) -> DataFrame: key, timestamp, features
-    labelled: Callable[[datetime], object]  # now -> DataFrame: key, event_timestamp, target
+    generate_offline: Callable[[datetime, str], object]  # (now, timestamp field) -> key, timestamp, features
+    generate_labelled: Callable[[datetime], object]  # now -> key, event_timestamp, target
     count: int  # how many entities (keys 1..count)
     measured_hours_ago: tuple[int, ...]
 
     def fits(self, keys: Sequence[str], features: Sequence[str]) -> bool:
         return list(keys) == [self.key] and list(features) == list(self.features)
 
-    def answers(self, now: datetime) -> dict[int, int]:
+    def offline(self, now: datetime, timestamp_field: str = "event_timestamp", without: Collection[int] = ()):
+        """The view's offline rows, one per entity and event time; none for the keys in `without` (people
+        erased earlier are not written back)."""
+        rows = self.generate_offline(now, timestamp_field)
+        return rows[~rows[self.key].isin(list(without))].reset_index(drop=True)
+
+    def labelled(self, now: datetime, without: Collection[int] = ()):
+        """The labelled entity rows of a historical join (key, event_timestamp, target), without `without`."""
+        rows = self.generate_labelled(now)
+        return rows[~rows[self.key].isin(list(without))].reset_index(drop=True)
+
+    def answers(self, now: datetime, without: Collection[int] = ()) -> dict[int, int]:
         """Each entity's newest label: what a served model should answer for its key."""
-        rows = self.labelled(now).sort_values("event_timestamp")
+        rows = self.labelled(now, without).sort_values("event_timestamp")
         return {int(k): int(v) for k, v in rows.groupby(self.key)[self.target].last().items()}
 
     def describe(self) -> str:
@@ -55,8 +66,8 @@ FLOWERS = Example(
     key="flower_id",
     features=dataset.MEASUREMENTS,
     target="species",
-    offline=dataset.measurements,
-    labelled=dataset.labels,
+    generate_offline=dataset.measurements,
+    generate_labelled=dataset.labels,
     count=150,
     measured_hours_ago=dataset.MEASURED_HOURS_AGO,
 )
@@ -66,8 +77,8 @@ CUSTOMERS = Example(
     key=customers.KEY,
     features=customers.FEATURES,
     target=customers.TARGET,
-    offline=lambda now, timestamp_field: customers.activity(now, timestamp_field=timestamp_field),
-    labelled=customers.labels,
+    generate_offline=lambda now, timestamp_field: customers.activity(now, timestamp_field=timestamp_field),
+    generate_labelled=customers.labels,
     count=customers.CUSTOMERS,
     measured_hours_ago=customers.MEASURED_HOURS_AGO,
 )

@@ -36,6 +36,9 @@ class FakePlatform:
     def audit_log(self) -> Path:
         return Path("/nonexistent")
 
+    def audit_entries(self) -> list[dict]:
+        return []
+
     def feature_data(self, tenant: str) -> Path:
         assert self.data is not None
         return self.data / tenant

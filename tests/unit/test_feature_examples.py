@@ -48,3 +48,10 @@ def test_offline_rows_hold_the_key_the_timestamp_field_and_every_feature():
         rows = example.offline(NOW, "measured_at")
         assert list(rows.columns) == [example.key, "measured_at", *example.features]
         assert len(rows) == example.count * len(example.measured_hours_ago)
+
+
+def test_people_erased_earlier_are_left_out_of_rows_labels_and_answers():
+    gone = {7}
+    assert 7 not in set(CUSTOMERS.offline(NOW, without=gone)[CUSTOMERS.key])
+    assert 7 not in set(CUSTOMERS.labelled(NOW, without=gone)[CUSTOMERS.key])
+    assert sorted(CUSTOMERS.answers(NOW, without=gone)) == [k for k in range(1, CUSTOMERS.count + 1) if k != 7]
