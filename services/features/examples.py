@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from services.features import customers, dataset
 
@@ -32,8 +33,8 @@ class Example:
     key: str  # the join key a request carries
     features: tuple[str, ...]
     target: str  # the labels' class column
-    generate_offline: Callable[[datetime, str], object]  # (now, timestamp field) -> key, timestamp, features
-    generate_labelled: Callable[[datetime], object]  # now -> key, event_timestamp, target
+    generate_offline: Callable[[datetime, str], Any]  # (now, timestamp field) -> key, timestamp, features
+    generate_labelled: Callable[[datetime], Any]  # now -> key, event_timestamp, target
     count: int  # how many entities (keys 1..count)
     measured_hours_ago: tuple[int, ...]
 
