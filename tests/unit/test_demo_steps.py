@@ -171,3 +171,12 @@ def test_the_llm_step_on_a_blueprint_without_llms_says_so_and_passes():
     lines: list[str] = []
     STEPS[-1].run(_walk("foundation", FakePlatform({}), lines))
     assert lines == ["[llm] this blueprint serves no LLM"]
+
+
+def test_the_drift_loop_on_a_blueprint_with_only_federated_models_passes_saying_so():
+    lines: list[str] = []
+    walk = _walk("federated", FakePlatform({}), lines)
+    assert walk.models() == []  # (the drift step used to take the first of them: an IndexError)
+    for step in (drift, retrain, challenger):
+        step(walk)
+    assert [line.split()[0] for line in lines] == ["[drift]", "[retrain]", "[challenger]"]
