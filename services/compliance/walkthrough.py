@@ -69,8 +69,9 @@ def erasure_walkthrough(
 
     client = registry.client(tracking_uri)
     erased = erase(parse_subject(tenant, subject), tenant, open_feature_data(repo, tenant.name), client, audit, say=say)
-    removed = sum(v.offline for v in erased.rows.views)
-    say(f"[erasure] erased {subject}: {removed} offline rows, its online rows, {len(erased.marked)} version(s) marked")
+    offline, online = sum(v.offline for v in erased.rows.views), sum(v.online for v in erased.rows.views)
+    marked = ", ".join(f"{m.model} v{m.version}" for m in erased.marked) or "none"
+    say(f"[erasure] erased {subject}: {offline} offline rows, {online} online rows; versions marked: {marked}")
 
     decision = promote(client, load_rules(), audit, model.name, version, "challenger", dry_run=True)
     verdict = next(v for v in decision.verdicts if v.rule == "no-erased-training-data")
