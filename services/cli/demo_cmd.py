@@ -57,14 +57,16 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         if platform is not None:
             platform.close()
-    retrained = summary["retrain"]
+    retrained, erased = summary["retrain"], summary["erasure"]
     print(
         f"\nDone: {len(summary['promoted'])} champions serve {summary['answers']} checked answers, "
-        f"{len(summary['batch'])} batch job(s) ran, the drift alert fired"
-        + (
-            f", and version {retrained['version']} was retrained, gated and serves as the challenger."
-            if retrained
-            else "."
+        f"{len(summary['batch'])} batch job(s) ran"
+        + (", the drift alert fired" if summary["drift_alert"] else "")
+        + (f", version {retrained['version']} was retrained, gated and serves as the challenger" if retrained else "")
+        + "".join(
+            f", {e['subject']} was erased from {e['tenant']} and the gate refuses {e['model']} v{e['version']}"
+            for e in erased
         )
+        + "."
     )
     return 0

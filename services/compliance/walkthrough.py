@@ -1,9 +1,9 @@
 """The compliance part of the walkthrough (`mlplat demo` on a blueprint with personal data): train a model
 on customer features with its subject lineage, erase one customer, watch the gate refuse the model.
 
-For the integrator of services/demo.py: `erasure_walkthrough(...)` is one named step, run after the
-platform is up (standalone: the tenant's Feast repository under `.mlplat/features/<tenant>/repo`,
-applied by the plan's start-up step). It writes the tenant's customer activity (generated:
+`mlplat demo` runs it as its `erasure` step (services/demo/steps.py), on a running standalone platform
+(the tenant's Feast repository under `.mlplat/features/<tenant>/repo`, applied by the plan's start-up
+step), signed in as the tenant's user. It writes the tenant's customer activity (generated:
 services/features/customers.py), materializes it, trains and registers the model on point-in-time
 historical features recording which customers it read, erases `subject`, and returns what happened; the
 demo's narration comes through `say`. The model never becomes the champion: it is registered, erased
@@ -61,20 +61,21 @@ def erasure_walkthrough(
     source.parent.mkdir(parents=True, exist_ok=True)
     customers.activity(now, timestamp_field=view.source.timestamp_field).to_parquet(source, index=False)
     materialize(repo, tenant=tenant.name)
-    say(f"[gdpr] {tenant.name}/{view.name}: 40 customers' activity written to {source} and materialized")
+    say(f"[erasure] {tenant.name}/{view.name}: 40 customers' activity written to {source} and materialized")
 
     training = historical_features(repo, model.features.service, customers.labels(now))
     version = _train(tracking_uri, tenant, model.name, model.features.service, training)
-    say(f"[gdpr] {model.name} version {version} trained on {len(training)} customers; its lineage records which")
+    say(f"[erasure] {model.name} version {version} trained on {len(training)} customers; its lineage records which")
 
     client = registry.client(tracking_uri)
     erased = erase(parse_subject(tenant, subject), tenant, open_feature_data(repo, tenant.name), client, audit, say=say)
-    removed = sum(v.offline for v in erased.rows.views)
-    say(f"[gdpr] erased {subject}: {removed} offline rows, its online rows, {len(erased.marked)} version(s) marked")
+    offline, online = sum(v.offline for v in erased.rows.views), sum(v.online for v in erased.rows.views)
+    marked = ", ".join(f"{m.model} v{m.version}" for m in erased.marked) or "none"
+    say(f"[erasure] erased {subject}: {offline} offline rows, {online} online rows; versions marked: {marked}")
 
     decision = promote(client, load_rules(), audit, model.name, version, "challenger", dry_run=True)
     verdict = next(v for v in decision.verdicts if v.rule == "no-erased-training-data")
-    say(f"[gdpr] the gate refuses {model.name} version {version}: {verdict.evidence}")
+    say(f"[erasure] the gate refuses {model.name} version {version}: {verdict.evidence}")
     return WalkthroughResult(model.name, version, erased, verdict.evidence)
 
 
@@ -85,7 +86,7 @@ def _train(tracking_uri: str, tenant: Tenant, name: str, service: str, training)
 
     from services.promotion_gate import registry
 
-    x, y = training[list(customers.FEATURES)], (training["chargebacks_90d"] > 2).astype(int)
+    x, y = training[list(customers.FEATURES)], training[customers.TARGET]
     estimator = LogisticRegression(max_iter=500).fit(x, y)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(f"{tenant.name}-{name}")

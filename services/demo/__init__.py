@@ -3,11 +3,14 @@
     features    each feature store's offline data written and materialized
     train       every model trained and registered by its tenant's own user (ADR 0017)
     gate        each version approved and promoted by the gate: champion, then challenger
+    federated   each federated model trained over simulated devices, gated and served
     serve       traffic to every model, answers checked against the labels
     batch       each batch job run once on a file with bad rows in it
     drift       drifted traffic until Prometheus fires the drift alert
     retrain     Alertmanager calls the training trigger; a run registers a version the gate passes
     challenger  the model server serves it as the challenger at the canary weight
+    erasure     one customer erased from personal feature data; the gate refuses the model trained on them
+    llm         each LLM registered, gated and promoted; tenants' traffic through the LLM gateway
 
 The steps live in services/demo/steps.py, one function each; what they do to the platform (data,
 training, traffic) in lifecycle.py; the platform they walk (standalone's state file, or a cluster) in

@@ -1,8 +1,11 @@
 """What the demo's steps do to the platform: make data, train and register, send traffic, run a job, wait.
 
-The data is iris (it ships with scikit-learn); every model is a small LogisticRegression logged with
-what the promotion gate checks (metrics, signature, input example, the reference feature distribution,
-lineage tags, a description).
+The data is iris (it ships with scikit-learn) for a model that takes its features in the request; a
+feature store's views are filled with the generated example that matches them (flowers or customers,
+services/features/examples.py), and a model that reads a feature service is trained on its labelled
+entities and asked with their keys. Every model is a small LogisticRegression logged with what the
+promotion gate checks (metrics, signature, input example, the reference feature distribution, lineage
+tags, a description).
 """
 
 from __future__ import annotations
@@ -24,32 +27,40 @@ from services.features.names import FEATURE_SERVICE_TAG
 
 if TYPE_CHECKING:
     from services.demo.walk import Walk
+    from services.features.examples import Example
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 TAGS = {"training_data_digest": "sklearn:iris", "code_version": "demo"}
 
 
-def feature_store(walk: Walk, tenant) -> dict:
-    """Write the tenant's offline feature data (generated from iris) and materialize it, as its schedule
-    would; returns what was done."""
-    from services.features import dataset
+def example(tenant, view, step: str = "features") -> Example:
+    """The generated data (services/features/examples.py) that fills a feature view, by its key and features."""
+    from services.features.examples import EXAMPLES, example_for
 
     store = tenant.features
-    for view in store.feature_views:
-        keys = [store.entity(e).key for e in view.entities]
-        path = walk.platform.feature_data(tenant.name) / view.source.path
-        if keys != ["flower_id"] or [f.name for f in view.features] != list(dataset.MEASUREMENTS):
-            raise DemoError(
-                f"step features: tenant {tenant.name!r}: the demo generates feature data for the flower example only "
-                f"(flower_id and {', '.join(dataset.MEASUREMENTS)}); for view {view.name!r} write its Parquet file "
-                f"to {path} and run its materialization"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        dataset.measurements(walk.now, view.source.timestamp_field).to_parquet(path)
-        walk.say(
-            f"[features] {tenant.name}/{view.name}: 150 flowers measured {len(dataset.MEASURED_HOURS_AGO)} times "
-            f"each ({', '.join(f'-{h}h' for h in dataset.MEASURED_HOURS_AGO)}), written to {path}"
+    keys, features = [store.entity(e).key for e in view.entities], [f.name for f in view.features]
+    found = example_for(keys, features)
+    if found is None:
+        known = "; ".join(f"{e.entity}: {e.key} and {', '.join(e.features)}" for e in EXAMPLES)
+        raise DemoError(
+            f"step {step}: tenant {tenant.name!r}: view {view.name!r} ({', '.join(keys)} and {', '.join(features)}) "
+            f"is not one the demo generates data for ({known}); write its Parquet file to "
+            f"{tenant.name}'s feature data ({view.source.path}) and run its materialization"
         )
+    return found
+
+
+def feature_store(walk: Walk, tenant) -> dict:
+    """Write the tenant's offline feature data (each view's generated example) and materialize it, as its
+    schedule would; returns what was done."""
+    store = tenant.features
+    for view in store.feature_views:
+        data = example(tenant, view)
+        path = walk.platform.feature_data(tenant.name) / view.source.path
+        gone = erased(walk, tenant, data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data.offline(walk.now, view.source.timestamp_field, without=gone).to_parquet(path)
+        walk.say(f"[features] {tenant.name}/{view.name}: {data.describe()}, written to {path}{_left_out(data, gone)}")
     schedule = next((s for s in walk.platform.schedules("features") if s["name"] == f"features-{tenant.name}"), None)
     if schedule is None:
         raise DemoError(f"step features: the platform does not schedule {tenant.name}'s materialization")
@@ -60,32 +71,70 @@ def feature_store(walk: Walk, tenant) -> dict:
     return {"views": [v.name for v in store.feature_views], "materialized": True}
 
 
+def erased(walk: Walk, tenant, data: Example) -> set[int]:
+    """The example's keys of people an earlier erasure removed (the audit log names them by digest): the
+    demo neither writes their rows back nor asks for them."""
+    from services.compliance.lineage import subject_digest
+
+    if not any(e.subject and e.key == data.key for e in tenant.features.entities):
+        return set()
+    digests = {
+        e.get("subject")
+        for e in walk.platform.audit_entries()
+        if e.get("event") == "erasure" and e.get("tenant") == tenant.name
+    }
+    return {k for k in range(1, data.count + 1) if subject_digest(tenant.name, data.key, k) in digests}
+
+
+def _left_out(data: Example, gone: set[int]) -> str:
+    return f" (left out, erased earlier: {', '.join(f'{data.key} {k}' for k in sorted(gone))})" if gone else ""
+
+
+def service_example(tenant, service: str) -> Example:
+    """The example a feature service's labels come from: its first view's (the demo's services read one view)."""
+    store = tenant.features
+    return example(tenant, store.view(store.service(service).feature_views[0]))
+
+
 def training_inputs(walk: Walk, tenant, model):
-    """(features, labels, feature service): iris as is, or, for a model that reads a feature service,
-    the point-in-time-correct historical features of every labelled flower (get_historical_features)."""
+    """(features, labels, feature service, subjects): iris as is, or, for a model that reads a feature
+    service, the point-in-time-correct historical features of every labelled entity
+    (get_historical_features), with the join keys of the people among them (entities with `subject: true`),
+    whose lineage the run records so an erasure finds the versions trained on a person (ADR 0024)."""
     import pandas as pd
 
     if model.features is None:
-        return pd.DataFrame(walk.x, columns=FEATURES), walk.y, None
-    from services.features import dataset
+        return pd.DataFrame(walk.x, columns=FEATURES), walk.y, None, None
     from services.features.store import historical_features
 
     service = model.features.service
+    data = service_example(tenant, service)
     columns = [f.name for _, f in tenant.features.service_features(service)]
-    rows = historical_features(walk.platform.feature_repo(tenant.name), service, dataset.labels(walk.now))
+    labelled = data.labelled(walk.now, without=erased(walk, tenant, data))
+    rows = historical_features(walk.platform.feature_repo(tenant.name), service, labelled)
     walk.say(
         f"    {len(rows)} training rows from feature service {service!r}: each label joined with the "
-        "measurement taken before it (point-in-time correct)"
+        f"{data.entity}'s features as they were before it (point-in-time correct)"
     )
-    return rows[columns], rows["species"].to_numpy(), service
+    store = tenant.features
+    people = sorted(
+        {
+            store.entity(e).key
+            for view in store.service(service).feature_views
+            for e in store.view(view).entities
+            if store.entity(e).subject
+        }
+    )
+    return rows[columns], rows[data.target].to_numpy(), service, rows[people] if people else None
 
 
-def register(name: str, owner: str, frame, y: np.ndarray, service: str | None, c: float) -> str:
+def register(name: str, owner: str, frame, y: np.ndarray, service: str | None, subjects, c: float) -> str:
     import mlflow
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
 
+    from services.compliance.lineage import record_training_subjects
     from services.model_server.reference import log_reference
 
     train_x, test_x, train_y, test_y = train_test_split(frame, y, test_size=0.3, random_state=0, stratify=y)
@@ -96,6 +145,8 @@ def register(name: str, owner: str, frame, y: np.ndarray, service: str | None, c
         mlflow.log_params(params)
         mlflow.log_metric("accuracy", float(estimator.score(test_x, test_y)))
         log_reference(train_x)
+        if subjects is not None:
+            record_training_subjects(owner, subjects, list(subjects.columns))
         info = mlflow.sklearn.log_model(
             estimator,
             name="model",
@@ -113,7 +164,10 @@ def register(name: str, owner: str, frame, y: np.ndarray, service: str | None, c
     client.update_model_version(
         name,
         version,
-        description=f"Demo {name} for {owner}: iris LogisticRegression (C={c}). Intended for the platform walkthrough.",
+        description=(
+            f"Demo {name} for {owner}: LogisticRegression (C={c}) on "
+            f"{f'feature service {service}' if service else 'iris'}. Intended for the platform walkthrough."
+        ),
     )
     return version
 
@@ -131,17 +185,27 @@ def traffic(server: str, model: str, x: np.ndarray, y: np.ndarray, requests: int
     return requests
 
 
-def entity_traffic(walk: Walk, server: str, model: str, requests: int = 60) -> int:
-    """Requests that carry only a flower_id: the server fetches the flower's online features."""
-    wait_served(server, model)
-    url, correct = f"{server}/v2/models/{model}/infer", 0
+def entity_traffic(walk: Walk, tenant, model, server: str, requests: int = 60) -> int:
+    """Requests that carry only an entity key: the server fetches the entity's online features. Each answer
+    is checked against the entity's newest label."""
+    data = service_example(tenant, model.features.service)
+    gone = erased(walk, tenant, data)
+    answers = data.answers(walk.now, without=gone)
+    keys = sorted(answers)
+    wait_served(server, model.name)
+    url, correct = f"{server}/v2/models/{model.name}/infer", 0
     for index in range(requests):
-        flower = index % len(walk.y) + 1
-        body = {"inputs": [{"name": "flower_id", "shape": [1], "datatype": "INT64", "data": [flower]}]}
-        correct += int(post(url, body)["outputs"][0]["data"][0] == int(walk.y[flower - 1]))
+        key = keys[index % len(keys)]
+        body = {"inputs": [{"name": data.key, "shape": [1], "datatype": "INT64", "data": [key]}]}
+        correct += int(post(url, body)["outputs"][0]["data"][0] == answers[key])
     if correct < 0.8 * requests:
-        raise DemoError(f"step serve: {model}: only {correct}/{requests} answers from entity keys match the labels")
-    walk.say(f"    {model}: {requests} requests carrying only a flower_id, features fetched from the online store")
+        raise DemoError(
+            f"step serve: {model.name}: only {correct}/{requests} answers from {data.key}s match the labels"
+        )
+    walk.say(
+        f"    {model.name}: {requests} requests carrying only a {data.key}, features fetched from the online "
+        f"store; {correct} answers match the {data.entity}s' labels{_left_out(data, gone)}"
+    )
     return requests
 
 

@@ -16,16 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.demo import lifecycle
-from services.demo.running import DemoError
+from services.demo.running import DemoError, StandalonePlatform
 from services.demo.walk import Walk
 from services.registry.access import GATE, tenant_user
 from services.registry.credentials import acting_as
 
 __all__ = ["STEPS", "Step", "Walk"]
 
+NO_RETRAINING = "no model of this blueprint is retrained on drift (training.triggers: [drift] is not declared)"
+
 
 def features(walk: Walk) -> None:
-    """Write each feature store's offline data (generated from iris) and materialize it, as its schedule would."""
+    """Write each feature store's offline data (generated: flowers or customers) and materialize it, as its
+    schedule would."""
     stores = [t for t in walk.blueprint.tenants if t.features is not None]
     if not stores:
         walk.say("[features] no tenant of this blueprint declares a feature store")
@@ -97,7 +100,7 @@ def serve(walk: Walk) -> None:
         if server is None:
             raise DemoError(f"step serve: {walk.platform.missing(f'serving-{tenant.name}')}")
         if model.features is not None:
-            walk.summary["answers"] += lifecycle.entity_traffic(walk, server, model.name)
+            walk.summary["answers"] += lifecycle.entity_traffic(walk, tenant, model, server)
         else:
             walk.summary["answers"] += lifecycle.traffic(server, model.name, walk.x, walk.y)
     walk.say(f"    {walk.summary['answers']} answers checked against the training labels")
@@ -116,9 +119,13 @@ def batch(walk: Walk) -> None:
 
 
 def drift(walk: Walk) -> None:
-    """Send drifted inputs to the first model until Prometheus fires the drift alert."""
+    """Send drifted inputs to the model retrained on drift until Prometheus fires the drift alert."""
+    retrained = walk.retrained_on_drift()
+    if retrained is None:
+        walk.say(f"[drift] {NO_RETRAINING}: the drift alert has no loop to start")
+        return
     prometheus = walk.require("drift", "prometheus")
-    tenant, model = walk.models()[0]
+    tenant, model = retrained
     server = walk.platform.model_url(tenant.name, model.name)
     walk.say(
         f"[drift] sending drifted inputs to {tenant.name}/{model.name} (every feature scaled x3), waiting for the alert"
@@ -133,10 +140,11 @@ def retrain(walk: Walk) -> None:
     """The loop closes: the alert reaches the training trigger, a run registers a version, and the gate makes it
     the challenger."""
 
-    tenant, model = walk.models()[0]
-    if model.training is None or "drift" not in model.training.triggers:
-        walk.say(f"[retrain] {tenant.name}/{model.name} is not retrained on drift in this blueprint")
+    retrained = walk.retrained_on_drift()
+    if retrained is None:
+        walk.say(f"[retrain] {NO_RETRAINING}")
         return
+    tenant, model = retrained
     if walk.summary["drift_alert"] is None:
         raise DemoError("step retrain: needs the drift step's alert; run drift first")
     walk.require("retrain", "alertmanager")
@@ -173,10 +181,10 @@ def retrain(walk: Walk) -> None:
 def challenger(walk: Walk) -> None:
     """The model server serves the retrained version as the challenger, at the blueprint's canary weight."""
     retrained = walk.summary["retrain"]
-    tenant, model = walk.models()[0]
     if retrained is None:
         walk.say("[challenger] no retrained version in this blueprint's lifecycle")
         return
+    tenant, model = walk.retrained_on_drift()
     server, version = walk.platform.model_url(tenant.name, model.name), retrained["version"]
 
     def serving() -> bool:
@@ -192,6 +200,60 @@ def challenger(walk: Walk) -> None:
         f"{share:.1%} of 400 requests (canary weight {model.canary_weight}%)"
     )
     retrained.update({"seconds_to_serving": round(seconds, 1), "challenger_share": share})
+
+
+def erasure(walk: Walk) -> None:
+    """Erase one customer from each personal-data feature store (GDPR Art. 17): train on the customers with
+    their lineage, erase one, and the gate refuses the model trained on them."""
+    from services.compliance.walkthrough import erasure_walkthrough
+    from services.features.examples import CUSTOMERS
+    from services.promotion_gate.audit import AuditLog
+
+    personal = [
+        (t, [v for v in t.features.feature_views if v.classification.pii])
+        for t in walk.blueprint.tenants
+        if t.features is not None and any(v.classification.pii for v in t.features.feature_views)
+    ]
+    if not personal:
+        walk.say("[erasure] no feature view of this blueprint holds personal data (classification.pii)")
+        return
+    if not isinstance(walk.platform, StandalonePlatform):
+        raise DemoError(
+            "step erasure: it reads and deletes a tenant's feature data directly (its Parquet sources and online "
+            "store), which the demo reaches on the standalone platform only; in a cluster, run `mlplat gdpr erase` "
+            "in a pod of the tenant that mounts its feature data (docs/compliance.md)"
+        )
+    tracking_uri = walk.require("erasure", "mlflow")
+    for tenant, views in personal:
+        for view in views:
+            if lifecycle.example(tenant, view, step="erasure") is not CUSTOMERS:
+                raise DemoError(
+                    f"step erasure: {tenant.name}/{view.name} holds personal data the demo does not generate; the "
+                    f"walkthrough erases a customer of the customer example ({CUSTOMERS.key})"
+                )
+        subject = f"{CUSTOMERS.key}=7"
+        with acting_as(walk.platform.user(tenant_user(tenant.name))):  # the tenant's own models and data
+            result = erasure_walkthrough(
+                tenant,
+                walk.platform.feature_repo(tenant.name),
+                walk.platform.feature_data(tenant.name),
+                tracking_uri,
+                AuditLog(walk.platform.audit_log()),
+                subject=subject,
+                say=walk.say,
+            )
+        walk.summary["erasure"].append(
+            {
+                "tenant": tenant.name,
+                "subject": subject,
+                "model": result.model,
+                "version": result.version,
+                "offline_rows": sum(v.offline for v in result.erasure.rows.views),
+                "online_rows": sum(v.online for v in result.erasure.rows.views),
+                "marked": [(m.model, m.version) for m in result.erasure.marked],
+                "refused": result.gate_evidence,
+            }
+        )
 
 
 def llm(walk: Walk) -> None:
@@ -227,5 +289,6 @@ class Step:
 
 
 STEPS = tuple(
-    Step(f.__name__, f) for f in (features, train, gate, federated, serve, batch, drift, retrain, challenger, llm)
+    Step(f.__name__, f)
+    for f in (features, train, gate, federated, serve, batch, drift, retrain, challenger, erasure, llm)
 )

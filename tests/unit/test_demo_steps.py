@@ -11,15 +11,15 @@ from blueprints import load
 from services.cli import main
 from services.demo import STEPS
 from services.demo.running import DemoError
-from services.demo.steps import batch, challenger, drift, features, retrain
+from services.demo.steps import batch, challenger, drift, erasure, features, retrain
 from services.demo.walk import Walk
 
 
 class FakePlatform:
     """A platform with a model server per tenant and only the components given."""
 
-    def __init__(self, components: dict[str, str], skipped: dict[str, str] | None = None):
-        self.components, self.skipped = components, skipped or {}
+    def __init__(self, components: dict[str, str], skipped: dict[str, str] | None = None, data: Path | None = None):
+        self.components, self.skipped, self.data = components, skipped or {}, data
 
     def url(self, component: str) -> str | None:
         return self.components.get(component)
@@ -35,6 +35,13 @@ class FakePlatform:
 
     def audit_log(self) -> Path:
         return Path("/nonexistent")
+
+    def audit_entries(self) -> list[dict]:
+        return []
+
+    def feature_data(self, tenant: str) -> Path:
+        assert self.data is not None
+        return self.data / tenant
 
 
 def _walk(blueprint: str, platform: FakePlatform, lines: list[str]) -> Walk:
@@ -52,6 +59,7 @@ def test_the_steps_are_named_in_the_order_they_run():
         "drift",
         "retrain",
         "challenger",
+        "erasure",
         "llm",
     ]
     assert all(step.what for step in STEPS)
@@ -104,15 +112,52 @@ def test_steps_the_blueprint_does_not_declare_pass_and_say_so(tmp_path):
     path.write_text(yaml.safe_dump(spec))
     lines: list[str] = []
     walk = _walk(str(path), FakePlatform({}), lines)
-    for step in (features, batch, retrain, challenger):
+    for step in (features, batch, drift, retrain, challenger, erasure):
         step(walk)
+    no_retraining = "no model of this blueprint is retrained on drift (training.triggers: [drift] is not declared)"
     assert lines == [
         "[features] no tenant of this blueprint declares a feature store",
         "[batch] no batch job in this blueprint",
-        f"[retrain] {walk.blueprint.tenants[0].name}/{walk.blueprint.tenants[0].models[0].name} is not retrained "
-        "on drift in this blueprint",
+        f"[drift] {no_retraining}: the drift alert has no loop to start",
+        f"[retrain] {no_retraining}",
         "[challenger] no retrained version in this blueprint's lifecycle",
+        "[erasure] no feature view of this blueprint holds personal data (classification.pii)",
     ]
+
+
+def test_the_enterprise_blueprint_declares_no_drift_loop_and_its_steps_pass_without_prometheus():
+    lines: list[str] = []
+    walk = _walk("enterprise", FakePlatform({}, {"prometheus": "binary not on PATH"}), lines)
+    for step in (batch, drift, retrain, challenger):
+        step(walk)
+    assert [line.split()[0] for line in lines] == ["[batch]", "[drift]", "[retrain]", "[challenger]"]
+    assert walk.summary["drift_alert"] is None and walk.summary["retrain"] is None
+
+
+def test_the_drift_loop_walks_the_model_retrained_on_drift_not_the_first_model():
+    walk = _walk("multi-tenant", FakePlatform({}), [])
+    tenant, model = walk.retrained_on_drift()
+    assert (tenant.name, model.name) == ("fraud", "fraud-scorer")
+
+
+def test_the_erasure_step_on_a_platform_other_than_standalone_fails_naming_why():
+    with pytest.raises(DemoError, match="step erasure: it reads and deletes a tenant's feature data directly"):
+        erasure(_walk("enterprise", FakePlatform({"mlflow": "http://127.0.0.1:1"}), []))
+
+
+def test_a_feature_view_the_demo_has_no_example_for_fails_the_features_step_naming_it(tmp_path):
+    import yaml
+
+    from blueprints.loader import BLUEPRINT_DIR
+
+    spec = yaml.safe_load((BLUEPRINT_DIR / "enterprise.yaml").read_text())
+    spec["tenants"][0]["features"]["featureViews"][0]["features"].append({"name": "postcode_risk"})
+    path = tmp_path / "other-view.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(DemoError, match="step features: tenant 'payments': view 'customer_activity'") as error:
+        features(_walk(str(path), FakePlatform({}, data=tmp_path), []))
+    assert "write its Parquet file" in str(error.value) and "customers/activity.parquet" in str(error.value)
+    assert not (tmp_path / "payments").exists()  # nothing half-written
 
 
 def test_the_llm_step_on_a_blueprint_with_llms_needs_the_gateway_and_names_it():
@@ -126,3 +171,12 @@ def test_the_llm_step_on_a_blueprint_without_llms_says_so_and_passes():
     lines: list[str] = []
     STEPS[-1].run(_walk("foundation", FakePlatform({}), lines))
     assert lines == ["[llm] this blueprint serves no LLM"]
+
+
+def test_the_drift_loop_on_a_blueprint_with_only_federated_models_passes_saying_so():
+    lines: list[str] = []
+    walk = _walk("federated", FakePlatform({}), lines)
+    assert walk.models() == []  # (the drift step used to take the first of them: an IndexError)
+    for step in (drift, retrain, challenger):
+        step(walk)
+    assert [line.split()[0] for line in lines] == ["[drift]", "[retrain]", "[challenger]"]
