@@ -83,11 +83,10 @@ def federated(walk: Walk) -> None:
     from services.federated.demo import DemoStepError, federated_demo
     from services.federated.launch import LaunchError
 
-    root = getattr(walk.platform, "root", None)
-    if root is None:
+    if not isinstance(walk.platform, StandalonePlatform):
         raise DemoError("step federated: it runs on the standalone platform; in a cluster a run is its CronJob's Job")
     try:
-        walk.summary["federated"] = federated_demo(walk.blueprint, root, say=walk.say)
+        walk.summary["federated"] = federated_demo(walk.blueprint, walk.platform.root, say=walk.say)
     except (DemoStepError, LaunchError) as exc:
         raise DemoError(f"step federated: {exc}") from None
 
@@ -263,13 +262,12 @@ def llm(walk: Walk) -> None:
         return
     from services.llm.demo import run_llm_demo
 
-    gateway = walk.require("llm", "llm-gateway")
-    root = getattr(walk.platform, "root", None)
-    if root is None:
+    if not isinstance(walk.platform, StandalonePlatform):
         raise DemoError("step llm: it reads the tenants' gateway keys of a standalone platform; run it there")
+    gateway = walk.require("llm", "llm-gateway")
     walk.summary["llm"] = run_llm_demo(
         walk.blueprint,
-        root,
+        walk.platform.root,
         tracking_uri=walk.require("llm", "mlflow"),
         gateway_url=gateway,
         as_tenant=lambda tenant: acting_as(walk.platform.user(tenant_user(tenant))),

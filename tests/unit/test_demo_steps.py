@@ -160,10 +160,10 @@ def test_a_feature_view_the_demo_has_no_example_for_fails_the_features_step_nami
     assert not (tmp_path / "payments").exists()  # nothing half-written
 
 
-def test_the_llm_step_on_a_blueprint_with_llms_needs_the_gateway_and_names_it():
+def test_the_llm_step_on_a_blueprint_with_llms_needs_a_standalone_platform_and_says_so():
     platform = FakePlatform({"mlflow": "http://127.0.0.1:5000"}, {"llm-gateway": "no LLM gateway"})
     lines: list[str] = []
-    with pytest.raises(DemoError, match="step llm: llm-gateway"):
+    with pytest.raises(DemoError, match="step llm: it reads the tenants' gateway keys of a standalone platform"):
         STEPS[-1].run(_walk("llm", platform, lines))
 
 
