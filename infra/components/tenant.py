@@ -251,6 +251,18 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
                 }
             ],
         },
+        # The tenant's own pods (its apps, its jobs) may call its model servers directly, as the gateway
+        # does; pods of other namespaces may not (only the gateway and Prometheus, above).
+        "allow-tenant-to-serving": {
+            "podSelector": serving,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": Ports.MODEL_SERVER}]}],
+        },
+        "allow-egress-to-own-serving": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": serving}], "ports": [{"protocol": "TCP", "port": Ports.MODEL_SERVER}]}],
+        },
     }
     if args.spec.batch and args.pushgateway_selector:
         # Batch jobs end before a scrape could reach them: they push, and only they may.
