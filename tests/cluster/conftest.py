@@ -97,6 +97,7 @@ class Cluster:
             kept = {v["name"] for v in pod["spec"]["volumes"]}
             container["volumeMounts"] = [m for m in container.get("volumeMounts", []) if m["name"] in kept]
             pod["spec"].pop("serviceAccountName", None)
+            pod["spec"].pop("serviceAccount", None)
         manifest = {
             "apiVersion": "v1",
             "kind": "Pod",

@@ -20,11 +20,14 @@ import pytest
 from blueprints.naming import MONITORING_NAMESPACE, SYSTEM_NAMESPACE, Ports
 from tests.cluster.conftest import GATEWAY, http_status
 
-# Runs in the probe pod: each check is a DNS lookup or a TCP connection, with a short timeout.
+# Runs in the probe pod: each check is a DNS lookup or a TCP connection with a short timeout. First it
+# waits for kube-router to have programmed its rules for the new pod: measured here, during about its first
+# second a new pod's egress is open and its peers refuse it (kube-router syncs on the pod's start). It
+# waits until `settle` (a target this pod must reach) opens, or a few seconds when there is none.
 PROBE = textwrap.dedent(
     """
-    import json, socket, sys
-    def check(host, port):
+    import json, socket, sys, time
+    def once(host, port):
         try:
             address = socket.gethostbyname(host)
         except OSError as exc:
@@ -36,13 +39,21 @@ PROBE = textwrap.dedent(
             return "open"
         except OSError as exc:
             return f"closed: {exc}"
-    print(json.dumps({f"{h}:{p}": check(h, p) for h, p in json.loads(sys.argv[1])}))
+    targets, settle = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    if settle:
+        deadline = time.monotonic() + 30
+        while once(*settle) != "open" and time.monotonic() < deadline:
+            time.sleep(0.5)
+    else:
+        time.sleep(5)
+    print(json.dumps({f"{h}:{p}": once(h, p) for h, p in targets}))
     """
 )
 
 
-def probe(cluster, namespace: str, template: dict, targets: list[tuple[str, int | None]], bare: bool = False) -> dict:
-    log = cluster.run_pod(namespace, "network-probe", template, ["python", "-c", PROBE, json.dumps(targets)], bare=bare)
+def probe(cluster, namespace: str, template: dict, targets: list, settle: tuple | None = None, bare=False) -> dict:
+    command = ["python", "-c", PROBE, json.dumps(targets), json.dumps(settle)]
+    log = cluster.run_pod(namespace, "network-probe", template, command, bare=bare)
     return json.loads(log.strip().splitlines()[-1])
 
 
@@ -68,17 +79,21 @@ def test_a_tenant_pod_reaches_dns_its_own_model_server_and_the_registry(cluster,
             (service(served_model.name, tenant.name), Ports.MODEL_SERVER),
             (service("mlflow", SYSTEM_NAMESPACE), Ports.MLFLOW),
         ],
+        settle=(service(served_model.name, tenant.name), Ports.MODEL_SERVER),  # at most 30 s: then checked
     )
     assert set(reached.values()) <= {"resolved", "open"}, reached
 
 
-def test_a_tenant_pod_reaches_neither_the_platform_database_nor_monitoring_nor_the_trigger(cluster, tenant, tenant_pod):
+def test_a_tenant_pod_reaches_neither_the_platform_database_nor_monitoring_nor_the_trigger(
+    cluster, tenant, tenant_pod, served_model
+):
     closed = {
         (service("mlflow-db", SYSTEM_NAMESPACE), Ports.POSTGRES): "the registry's database",
         (service("prometheus", MONITORING_NAMESPACE), Ports.PROMETHEUS): "Prometheus",
         (service("training-trigger", SYSTEM_NAMESPACE), Ports.TRAINING_TRIGGER): "the training trigger",
     }
-    reached = probe(cluster, tenant.name, tenant_pod, list(closed))
+    own = (service(served_model.name, tenant.name), Ports.MODEL_SERVER)  # refused until the pod's rules are in
+    reached = probe(cluster, tenant.name, tenant_pod, list(closed), settle=own)
     opened = {what for (host, port), what in closed.items() if reached[f"{host}:{port}"] == "open"}
     assert opened == set(), f"a tenant pod reached {opened}: {reached}"
     assert all(r.startswith("closed") for r in reached.values()), reached  # resolved, then refused
@@ -106,7 +121,7 @@ def test_a_pod_outside_the_tenant_namespace_cannot_reach_its_model_server(cluste
     assert http_status(f"{GATEWAY}/{tenant.name}/{served_model.name}/v2/health/live") == 200
 
 
-def test_a_tenant_pod_cannot_reach_another_tenants_model_server(cluster, blueprint, tenant, tenant_pod):
+def test_a_tenant_pod_cannot_reach_another_tenants_model_server(cluster, blueprint, tenant, tenant_pod, served_model):
     others = [(t, m) for t in blueprint.tenants[1:] for m in t.models]
     if not others:
         pytest.skip(
@@ -115,5 +130,6 @@ def test_a_tenant_pod_cannot_reach_another_tenants_model_server(cluster, bluepri
         )
     other, model = others[0]
     target = (service(model.name, other.name), Ports.MODEL_SERVER)
-    reached = probe(cluster, tenant.name, tenant_pod, [target])
+    own = (service(tenant.models[0].name, tenant.name), Ports.MODEL_SERVER)
+    reached = probe(cluster, tenant.name, tenant_pod, [target], settle=own)
     assert reached[f"{target[0]}:{target[1]}"].startswith("closed"), reached
