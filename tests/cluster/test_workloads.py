@@ -67,3 +67,24 @@ def test_no_platform_container_restarts_while_the_platform_runs(cluster, tenant)
     after = restarts()
     grew = {name: (before[name], count) for name, count in after.items() if name in before and count > before[name]}
     assert grew == {}, f"containers restarted during the minute (before, after): {grew}"
+
+
+def test_a_pod_on_latest_is_denied_by_admission_in_the_tenant_namespace_and_its_pinned_twin_admitted(cluster, tenant):
+    """The platform's ValidatingAdmissionPolicy on the real API server: Pod Security does not look at tags,
+    so only the image-pinned rule can refuse this pod, with its own message."""
+    import yaml
+
+    from policies.admission.policies import rule_of_denial
+    from tests.policies.corpus import bad_cases
+
+    case = next(c for c in bad_cases() if c.name == "bad/image-pinned--pod-latest")
+    documents = case.documents(namespace=tenant.name)
+
+    def dry_run(docs: list[dict]) -> str:
+        return cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
+
+    denied = dry_run(documents)
+    assert rule_of_denial(denied) == "image-pinned", denied
+    documents[0]["spec"]["containers"][0]["image"] = "ghcr.io/example/web:1.0.0"
+    admitted = dry_run(documents)
+    assert "created (server dry run)" in admitted, admitted
