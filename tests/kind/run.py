@@ -1,12 +1,13 @@
 """`make test-kind`: the kind layer from a machine with nothing running to a machine with nothing left.
 
-    docker      Docker installed (apt-get docker.io and debootstrap, as root) and running (dockerd started here when
-                no daemon answers); on a machine whose Docker cannot start privileged containers, the
-                runc wrapper registered as its runtime (tests/kind_node/runc_bounded.py)
+    docker      Docker and debootstrap installed (apt-get docker.io debootstrap, as root) and Docker running
+                (dockerd started here when no daemon answers); where Docker cannot start privileged
+                containers, the runc wrapper registered as its runtime (tests/kind_node/runc_bounded.py)
     toolchain   `mlplat toolchain`: Pulumi, the Kubernetes provider, kind and kubectl (cached)
+    clean       a platform left running from before is taken down (`mlplat down --keep-registry`): the
+                node tests' cluster maps the same host ports, and `up` is measured from no cluster
     node        tests/kind_node: the node image built here boots a cluster of its own (DNS, storage,
                 NetworkPolicy), deleted afterwards
-    clean       a platform left running from before is taken down (`mlplat down --keep-registry`)
     up          `mlplat up --target kind --blueprint foundation` from no cluster: the images (pulled, or
                 built here and served from the local registry), the cluster, `pulumi up`, every pod Ready
     measure     the node's memory in use with the platform running, the disk the images and caches take
@@ -39,7 +40,7 @@ BIN = Path(sys.executable).parent
 BLUEPRINT = "foundation"
 RUNTIME = Path("/usr/local/libexec/mlops-platform/runc-bounded")
 DAEMON_JSON = Path("/etc/docker/daemon.json")
-PHASES = ("docker", "toolchain", "node", "clean", "up", "measure", "cluster", "demo", "down")
+PHASES = ("docker", "toolchain", "clean", "node", "up", "measure", "cluster", "demo", "down")
 MEMORY_TARGET = 4 * 2**30
 PACKAGES = {"docker": "docker.io", "debootstrap": "debootstrap"}  # command -> the Debian package that has it
 
@@ -208,13 +209,13 @@ class Run:
         try:
             self.phase("docker", ensure_docker)
             self.phase("toolchain", lambda: run(mlplat, "toolchain", env=env))
+            self.phase("clean", self.clean)  # first: the node tests' cluster maps the same host ports
             self.phase(
                 "node",
                 lambda: run(
                     str(BIN / "python"), "-m", "pytest", "tests/kind_node", "-rs", env={**env, "MLPLAT_KIND_TESTS": "1"}
                 ),
             )
-            self.phase("clean", self.clean)
             self.phase("up", lambda: run(mlplat, "up", "--target", "kind", "--blueprint", BLUEPRINT, env=env))
             self.phase("measure", self.measure)
             self.phase(
