@@ -303,6 +303,17 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
             "policyTypes": ["Ingress"],
             "ingress": [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": Ports.FEATURE_SERVER}]}],
         }
+        # default-deny covers egress too: without this, the model servers could not call it (enforced on kind)
+        policies["allow-egress-to-own-feature-server"] = {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-server"}}}],
+                    "ports": [{"protocol": "TCP", "port": Ports.FEATURE_SERVER}],
+                }
+            ],
+        }
         if args.pushgateway_selector:
             policies["allow-materialization-to-pushgateway"] = {
                 "podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-materialization"}},

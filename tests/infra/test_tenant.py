@@ -151,6 +151,7 @@ def test_a_tenant_with_a_feature_store_may_reach_its_database_and_only_its_own_p
         "allow-egress-to-own-serving",
         "allow-feature-store-database",
         "allow-tenant-to-feature-server",
+        "allow-egress-to-own-feature-server",
         "allow-materialization-to-pushgateway",
     }
     database = policies["allow-feature-store-database"]
@@ -174,6 +175,13 @@ def test_a_tenant_with_a_feature_store_may_reach_its_database_and_only_its_own_p
     server = policies["allow-tenant-to-feature-server"]
     assert server["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "feature-server"}}
     assert server["ingress"] == [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": 6566}]}]
+    # and its pods may call it: default-deny covers their egress too
+    assert policies["allow-egress-to-own-feature-server"]["egress"] == [
+        {
+            "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-server"}}}],
+            "ports": [{"protocol": "TCP", "port": 6566}],
+        }
+    ]
     push = policies["allow-materialization-to-pushgateway"]
     assert push["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "feature-materialization"}}
     assert push["egress"][0]["ports"] == [{"protocol": "TCP", "port": 9091}]
