@@ -169,6 +169,8 @@ def served_model(cluster, blueprint, tenant, tmp_path_factory):
     model = tenant.models[0]
     ready = f"{GATEWAY}/{tenant.name}/{model.name}/v2/health/ready"
     if http_status(ready) != 200:
+        import mlflow
+
         from services.demo import steps
         from services.demo.cluster import ClusterPlatform
         from services.demo.walk import Walk
@@ -177,6 +179,7 @@ def served_model(cluster, blueprint, tenant, tmp_path_factory):
         walk = Walk(
             blueprint, ClusterPlatform(Path(root), kubectl=cluster.kubectl_path, context=cluster.context), print
         )
+        mlflow.set_tracking_uri(MLFLOW)  # as `mlplat demo` does: training logs to the cluster's registry
         steps.train(walk)
         steps.gate(walk)
         wait_for(lambda: http_status(ready) == 200, 300, f"{tenant.name}/{model.name} to serve its champion")

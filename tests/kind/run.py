@@ -261,9 +261,16 @@ class Run:
 
         memory = node_memory(f"{kind_config_cluster_name()}-control-plane")
         used = memory["cgroup"].get("total_rss")
-        if used is not None and used > MEMORY_TARGET:
-            say(f"note: the node's memory in use ({used / 2**30:.2f} GiB) is over the 4 GiB target")
-        return {"node_memory": memory, "disk": disk()}
+        say(f"node memory in use: {memory['docker_stats']} (docker stats: usage without the page cache)")
+        if used is not None:
+            verdict = "within" if used <= MEMORY_TARGET else "OVER"
+            say(f"node memory, processes' resident set: {used / 2**30:.2f} GiB ({verdict} the 4 GiB target)")
+        taken = disk()
+        for name, size in taken["cache_bytes"].items():
+            say(f"disk: ~/.cache/mlops-platform/{name}: {size / 2**30:.2f} GiB")
+        for line in taken["docker"]:
+            say(f"disk: docker {line}")
+        return {"node_memory": memory, "disk": taken}
 
     def down(self) -> dict:
         argv = [str(BIN / "mlplat"), "down", "--target", "kind", "--blueprint", BLUEPRINT]
