@@ -29,9 +29,9 @@ help:
 	@echo "make test         the fast test suite: no cluster, no Docker, no Pulumi CLI"
 	@echo "make test-opa     the compliance controls with Open Policy Agent (builds the pinned OPA with Go, cached)"
 	@echo "make test-engine  the real pulumi up/preview/refresh/destroy on a container-less control plane"
-	@echo "make test-kind    a real kind cluster from the node image built here (offline): DNS, storage, NetworkPolicy"
+	@echo "make test-kind    the kind layer: node tests, make up (foundation), tests/cluster, the demo, make down"
 	@echo "make toolchain    build the pinned Pulumi CLI, Kubernetes provider and control plane from source (cached)"
-	@echo "make test-cluster smoke test against a running kind deployment"
+	@echo "make test-cluster tests/cluster against a platform make up already deployed on kind"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
 	@echo "make bench        LLM gateway, serving, batch, feature, protocol and federated-learning benchmarks"
 	@echo "make lint         ruff"
@@ -91,13 +91,17 @@ test-engine: toolchain
 toolchain: venv
 	$(BIN)/mlplat toolchain
 
-# The kind layer: builds the kind node image on this machine (Go module proxy and Debian, no registry;
-# cached under ~/.cache/mlops-platform), boots a real kind cluster from it with infra/kind/cluster.yaml,
-# checks the node, DNS, storage and NetworkPolicy, and deletes the cluster. Needs Docker and debootstrap.
+# The kind layer, end to end (tests/kind/run.py): Docker installed and started when missing (as root), the
+# toolchain (cached under ~/.cache/mlops-platform), the node tests (tests/kind_node: the node image built
+# here boots a cluster of its own), then `mlplat up --target kind` with the foundation blueprint from no
+# cluster, tests/cluster (a missing cluster fails, never skips), the whole demo lifecycle, and `mlplat down`,
+# after which no cluster, node container or registry may be left. Phase times, the node's memory and the
+# disk taken are printed and written to build/kind-run.json. KIND_RUN_ARGS passes options (e.g. --skip node).
 test-kind: venv
-	MLPLAT_KIND_TESTS=1 $(BIN)/python -m pytest tests/kind_node -rs
+	$(BIN)/python -m tests.kind.run $(KIND_RUN_ARGS)
 
-# The smoke test against a running kind deployment (after `make up` on a machine with Docker).
+# tests/cluster against a platform already running (after `make up` with the foundation blueprint);
+# skips, saying why, when none runs.
 test-cluster: venv
 	$(BIN)/python -m pytest tests/cluster -rs
 

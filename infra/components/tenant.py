@@ -196,19 +196,22 @@ class Tenant(pulumi.ComponentResource):
         self.register_outputs({"namespace": self.namespace})
 
 
+def _in_namespace(namespace: str, pods: dict[str, str]) -> dict:
+    """A NetworkPolicy peer: the pods matching `pods` (all, when empty) in `namespace`."""
+    peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+    if pods:
+        peer["podSelector"] = {"matchLabels": dict(pods)}
+    return peer
+
+
 def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
     """The tenant's NetworkPolicies by name: deny everything, then allow the platform's paths.
 
     A pure function so tests and docs can read the allowed paths without running Pulumi.
     """
 
-    def in_namespace(namespace: str, pods: dict[str, str]) -> dict:
-        peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
-        if pods:
-            peer["podSelector"] = {"matchLabels": dict(pods)}
-        return peer
-
     serving = {"matchLabels": {"app.kubernetes.io/component": "model-server"}}
+    serving_ports = [{"protocol": "TCP", "port": port} for port in (Ports.MODEL_SERVER, Ports.MODEL_SERVER_GRPC)]
     policies: dict[str, dict] = {
         "default-deny-all": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {
@@ -216,7 +219,7 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
             "policyTypes": ["Egress"],
             "egress": [
                 {
-                    "to": [in_namespace("kube-system", {"k8s-app": "kube-dns"})],
+                    "to": [_in_namespace("kube-system", {"k8s-app": "kube-dns"})],
                     "ports": [{"protocol": "UDP", "port": Ports.DNS}, {"protocol": "TCP", "port": Ports.DNS}],
                 }
             ],
@@ -226,7 +229,7 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
             "policyTypes": ["Egress"],
             "egress": [
                 {
-                    "to": [in_namespace(args.registry_namespace, args.registry_selector)],
+                    "to": [_in_namespace(args.registry_namespace, args.registry_selector)],
                     "ports": [{"protocol": "TCP", "port": Ports.MLFLOW}],
                 }
             ],
@@ -236,7 +239,7 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
             "policyTypes": ["Ingress"],
             "ingress": [
                 {
-                    "from": [in_namespace(MONITORING_NAMESPACE, args.prometheus_selector)],
+                    "from": [_in_namespace(MONITORING_NAMESPACE, args.prometheus_selector)],
                     "ports": [{"protocol": "TCP", "port": Ports.MODEL_SERVER}],
                 }
             ],
@@ -246,14 +249,22 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
             "policyTypes": ["Ingress"],
             "ingress": [
                 {
-                    "from": [in_namespace(SYSTEM_NAMESPACE, args.gateway_selector)],
-                    # REST and the Open Inference Protocol's gRPC
-                    "ports": [
-                        {"protocol": "TCP", "port": Ports.MODEL_SERVER},
-                        {"protocol": "TCP", "port": Ports.MODEL_SERVER_GRPC},
-                    ],
+                    "from": [_in_namespace(SYSTEM_NAMESPACE, args.gateway_selector)],
+                    "ports": serving_ports,  # REST and the Open Inference Protocol's gRPC
                 }
             ],
+        },
+        # The tenant's own pods (its apps, its jobs) may call its model servers directly, over REST or
+        # gRPC, as the gateway does; pods of other namespaces may not (only the gateway and Prometheus, above).
+        "allow-tenant-to-serving": {
+            "podSelector": serving,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {}}], "ports": serving_ports}],
+        },
+        "allow-egress-to-own-serving": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": serving}], "ports": serving_ports}],
         },
     }
     if args.spec.batch and args.pushgateway_selector:
@@ -263,85 +274,107 @@ def network_policies(tenant: str, args: TenantArgs) -> dict[str, dict]:
             "policyTypes": ["Egress"],
             "egress": [
                 {
-                    "to": [in_namespace(MONITORING_NAMESPACE, args.pushgateway_selector)],
+                    "to": [_in_namespace(MONITORING_NAMESPACE, args.pushgateway_selector)],
                     "ports": [{"protocol": "TCP", "port": Ports.PUSHGATEWAY}],
                 }
             ],
         }
     if args.spec.features is not None and args.feature_database_selector:
-        # The feature store (feature_store.py): its database on the platform's PostgreSQL, for the pods
-        # that read or write it; its feature server, for this tenant's own pods only; its
-        # materialization's pushes to the Pushgateway.
-        policies["allow-feature-store-database"] = {
-            "podSelector": {
-                "matchExpressions": [
-                    {
-                        "key": "app.kubernetes.io/component",
-                        "operator": "In",
-                        "values": ["model-server", "feature-server", "feature-materialization"],
-                    }
-                ]
-            },
-            "policyTypes": ["Egress"],
-            "egress": [
-                {
-                    "to": [in_namespace(SYSTEM_NAMESPACE, args.feature_database_selector)],
-                    "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
-                }
-            ],
-        }
-        policies["allow-tenant-to-feature-server"] = {
-            "podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-server"}},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": Ports.FEATURE_SERVER}]}],
-        }
-        if args.pushgateway_selector:
-            policies["allow-materialization-to-pushgateway"] = {
-                "podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-materialization"}},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [in_namespace(MONITORING_NAMESPACE, args.pushgateway_selector)],
-                        "ports": [{"protocol": "TCP", "port": Ports.PUSHGATEWAY}],
-                    }
-                ],
-            }
+        policies.update(_feature_store_policies(args))
     if args.registry_namespace == tenant_namespace(tenant):
-        # A dedicated registry lives in this namespace: let the tenant's pods reach it, and the
-        # MLflow server reach its own database.
-        registry = {"matchLabels": {"app.kubernetes.io/component": "registry-server"}}
-        database = {"app.kubernetes.io/component": "registry-database"}
-        policies["allow-registry-ingress"] = {
-            "podSelector": registry,
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": Ports.MLFLOW}]}],
-        }
-        policies["allow-registry-database"] = {
-            "podSelector": {"matchLabels": database},
-            "policyTypes": ["Ingress"],
-            "ingress": [
+        policies.update(_dedicated_registry_policies())
+    return policies
+
+
+def _feature_store_policies(args: TenantArgs) -> dict[str, dict]:
+    """The feature store (feature_store/): its database on the platform's PostgreSQL, for the pods that read
+    or write it; its feature server, for this tenant's own pods only; its materialization's pushes."""
+    policies: dict[str, dict] = {}
+    policies["allow-feature-store-database"] = {
+        "podSelector": {
+            "matchExpressions": [
                 {
-                    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "mlops-platform"}}}],
-                    "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
+                    "key": "app.kubernetes.io/component",
+                    "operator": "In",
+                    "values": ["model-server", "feature-server", "feature-materialization"],
                 }
-            ],
-        }
-        policies["allow-registry-egress-database"] = {
-            "podSelector": {
-                "matchExpressions": [
-                    {
-                        "key": "app.kubernetes.io/component",
-                        "operator": "In",
-                        "values": ["registry-server", "registry-backup", "registry-restore"],
-                    }
-                ]
-            },
+            ]
+        },
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [_in_namespace(SYSTEM_NAMESPACE, args.feature_database_selector)],
+                "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
+            }
+        ],
+    }
+    policies["allow-tenant-to-feature-server"] = {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-server"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": Ports.FEATURE_SERVER}]}],
+    }
+    # default-deny covers egress too: without this, the model servers could not call it (enforced on kind)
+    policies["allow-egress-to-own-feature-server"] = {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-server"}}}],
+                "ports": [{"protocol": "TCP", "port": Ports.FEATURE_SERVER}],
+            }
+        ],
+    }
+    if args.pushgateway_selector:
+        policies["allow-materialization-to-pushgateway"] = {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-materialization"}},
             "policyTypes": ["Egress"],
             "egress": [
                 {
-                    "to": [{"podSelector": {"matchLabels": database}}],
-                    "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
+                    "to": [_in_namespace(MONITORING_NAMESPACE, args.pushgateway_selector)],
+                    "ports": [{"protocol": "TCP", "port": Ports.PUSHGATEWAY}],
                 }
             ],
         }
+    return policies
+
+
+def _dedicated_registry_policies() -> dict[str, dict]:
+    """A dedicated registry lives in the tenant's namespace: the tenant's pods reach it, and the MLflow
+    server (and its backups and restores) its own database."""
+    policies: dict[str, dict] = {}
+    registry = {"matchLabels": {"app.kubernetes.io/component": "registry-server"}}
+    database = {"app.kubernetes.io/component": "registry-database"}
+    policies["allow-registry-ingress"] = {
+        "podSelector": registry,
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": Ports.MLFLOW}]}],
+    }
+    policies["allow-registry-database"] = {
+        "podSelector": {"matchLabels": database},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "mlops-platform"}}}],
+                "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
+            }
+        ],
+    }
+    policies["allow-registry-egress-database"] = {
+        "podSelector": {
+            "matchExpressions": [
+                {
+                    "key": "app.kubernetes.io/component",
+                    "operator": "In",
+                    "values": ["registry-server", "registry-backup", "registry-restore"],
+                }
+            ]
+        },
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [{"podSelector": {"matchLabels": database}}],
+                "ports": [{"protocol": "TCP", "port": Ports.POSTGRES}],
+            }
+        ],
+    }
     return policies

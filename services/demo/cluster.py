@@ -135,6 +135,7 @@ class ClusterPlatform:
         name, ns = f"{schedule['name']}-demo-files", schedule["namespace"]
         pod = json.loads(json.dumps(schedule["pod"]))
         pod["spec"]["restartPolicy"] = "Never"
+        pod["spec"]["terminationGracePeriodSeconds"] = 0  # `sleep` ignores SIGTERM: no 30 s wait on delete
         pod["spec"]["containers"][0].update({"command": ["sleep", "900"], "args": []})
         manifest = {
             "apiVersion": "v1",
@@ -147,6 +148,13 @@ class ClusterPlatform:
         self._kubectl("-n", ns, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=300s")
         self._data_pods[schedule["name"]] = (ns, name)
         return name
+
+    def done_with(self, schedule: dict) -> None:
+        """Delete the pod that moved the job's files, and wait until it is gone: the node's CPU is tight
+        (a 2-CPU kind node has no room for it beside a training run)."""
+        namespace, pod = self._data_pods.pop(schedule["name"], (None, None))
+        if pod is not None:
+            self._kubectl("-n", namespace, "delete", "pod", pod, "--wait", check=False)
 
     def close(self) -> None:
         """Remove the pods the demo started to move files."""

@@ -231,16 +231,19 @@ def batch_once(walk: Walk, schedule: dict) -> dict:
         pq.write_table(table, data)
     else:
         pa_csv.write_csv(table, data, pa_csv.WriteOptions(quoting_style="none"))
-    walk.platform.write(schedule, source, data.getvalue())
-    run = walk.platform.run_now(schedule)
-    if run.returncode != 0:
-        raise DemoError(f"step batch: batch job {schedule['name']} failed:\n{run.stderr[-2000:]}")
-    rejects = walk.platform.read(schedule, rejects_path).decode().splitlines()[1:]
-    scored = (
-        pq.read_metadata(io.BytesIO(walk.platform.read(schedule, output))).num_rows
-        if output.endswith(".parquet")
-        else None
-    )
+    try:
+        walk.platform.write(schedule, source, data.getvalue())
+        run = walk.platform.run_now(schedule)
+        if run.returncode != 0:
+            raise DemoError(f"step batch: batch job {schedule['name']} failed:\n{run.stderr[-2000:]}")
+        rejects = walk.platform.read(schedule, rejects_path).decode().splitlines()[1:]
+        scored = (
+            pq.read_metadata(io.BytesIO(walk.platform.read(schedule, output))).num_rows
+            if output.endswith(".parquet")
+            else None
+        )
+    finally:  # on a cluster, the pod that moved the files holds CPU the retraining run needs
+        walk.platform.done_with(schedule)
     walk.say(f"    {scored} rows scored into {output}; {len(rejects)} rejected with their reasons:")
     for line in rejects:
         walk.say(f"      {line}")

@@ -62,6 +62,9 @@ class RunningPlatform(Protocol):
     def write(self, schedule: dict, path: str, data: bytes) -> None:
         """Put a file where a scheduled job reads it, by the path its command names."""
 
+    def done_with(self, schedule: dict) -> None:
+        """The demo reads and writes no more of a scheduled job's files: free what moving them took."""
+
     def feature_data(self, tenant: str) -> Path:
         """Where a tenant's offline feature data (its Parquet sources) is read from."""
 
@@ -129,6 +132,9 @@ class StandalonePlatform:
     def write(self, schedule: dict, path: str, data: bytes) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(data)
+
+    def done_with(self, schedule: dict) -> None:
+        pass  # the files are local: nothing was started to move them
 
     def feature_data(self, tenant: str) -> Path:
         from services.features.repo import standalone_dir

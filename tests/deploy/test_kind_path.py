@@ -1,5 +1,5 @@
 """The kind path, tested without Docker: cluster config, Dockerfile properties, and the deploy steps
-driven by a fake command runner (the real run is .github/workflows/e2e-kind.yml)."""
+driven by a fake command runner (the real run is `make test-kind`, tests/kind/run.py)."""
 
 from __future__ import annotations
 

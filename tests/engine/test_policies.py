@@ -106,8 +106,8 @@ def test_the_api_server_decides_each_corpus_case_as_its_rule_says(admission, clu
 
 
 def test_in_a_real_tenant_namespace_a_pod_on_latest_is_denied_and_its_pinned_twin_admitted(admission, cluster):
-    """What the kind smoke test checks (tests/cluster/test_smoke.py), on the namespace the program made:
-    Pod Security `restricted`, the quota and the limit range in force, and the admission policies."""
+    """What the kind layer checks on real containers (tests/cluster/test_workloads.py), on the namespace the
+    program made: Pod Security `restricted`, the quota and the limit range in force, and the admission policies."""
     case = next(c for c in cases() if c.name == "bad/image-pinned--pod-latest")
     documents = case.documents(namespace="data-science")
     argv = [cluster.kubectl_bin, f"--kubeconfig={cluster.kubeconfig}", f"--context={sim.CONTEXT}"]

@@ -80,8 +80,9 @@ def _selects(selector: dict, labels: dict[str, str]) -> bool:
     return True
 
 
-def test_nothing_reaches_the_federated_pod_and_it_reaches_only_dns_and_the_registry():
-    """The server and its simulated devices are all inside the pod: no port of it is open to anyone."""
+def test_nothing_reaches_the_federated_pod_and_it_reaches_only_dns_the_registry_and_its_tenants_servers():
+    """The server and its simulated devices are all inside the pod: no port of it is open to anyone. Out of it,
+    like every pod of the tenant, it reaches DNS, the registry and the tenant's own model servers (REST, gRPC)."""
     labels = _pod()["metadata"]["labels"]
     assert labels["app.kubernetes.io/component"] == COMPONENT
     policies = [
@@ -93,7 +94,10 @@ def test_nothing_reaches_the_federated_pod_and_it_reaches_only_dns_and_the_regis
     assert not [rule for spec in applying for rule in spec.get("ingress", [])]
     assert any("Ingress" in spec["policyTypes"] and not spec.get("ingress") for spec in applying)  # default deny
     ports = sorted({port["port"] for spec in applying for rule in spec.get("egress", []) for port in rule["ports"]})
-    assert ports == [Ports.DNS, Ports.MLFLOW]
+    assert ports == [Ports.DNS, Ports.MLFLOW, Ports.MODEL_SERVER, Ports.MODEL_SERVER_GRPC]
+    egress = [rule for spec in applying for rule in spec.get("egress", [])]
+    to_servers = [rule["to"] for rule in egress if rule["ports"][0]["port"] == Ports.MODEL_SERVER]
+    assert to_servers == [[{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "model-server"}}}]]
 
 
 def test_a_scheduled_federated_model_runs_on_its_schedule():

@@ -46,7 +46,7 @@ def test_limit_range_gives_containers_the_blueprint_defaults():
     assert limits["defaultRequest"] == {"cpu": "50m", "memory": "64Mi"}
 
 
-def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gateway():
+def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_gateway_and_its_own_pods_to_serving():
     policies = _network_policies("multi-tenant", "fraud")
     assert set(policies) == {
         "default-deny-all",
@@ -54,6 +54,8 @@ def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gate
         "allow-registry",
         "allow-scrape-from-monitoring",
         "allow-gateway-to-serving",
+        "allow-tenant-to-serving",
+        "allow-egress-to-own-serving",
     }
     assert policies["default-deny-all"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
@@ -72,6 +74,11 @@ def test_tenant_denies_all_traffic_then_allows_only_dns_registry_scrape_and_gate
     # the gateway reaches the model servers' REST and gRPC ports; Prometheus only the metrics (REST) port
     assert {p["port"] for p in policies["allow-gateway-to-serving"]["ingress"][0]["ports"]} == {8080, 8081}
     assert {p["port"] for p in policies["allow-scrape-from-monitoring"]["ingress"][0]["ports"]} == {8080}
+    # the tenant's own pods reach its model servers: peers without a namespaceSelector are this namespace's
+    assert policies["allow-tenant-to-serving"]["ingress"][0]["from"] == [{"podSelector": {}}]
+    assert policies["allow-egress-to-own-serving"]["egress"][0]["to"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "model-server"}}}
+    ]
     # nothing opens egress to the internet or ingress from other tenants
     for name, spec in policies.items():
         for rule in spec.get("egress", []) + spec.get("ingress", []):
@@ -143,8 +150,11 @@ def test_a_tenant_with_a_feature_store_may_reach_its_database_and_only_its_own_p
         "allow-registry",
         "allow-scrape-from-monitoring",
         "allow-gateway-to-serving",
+        "allow-tenant-to-serving",
+        "allow-egress-to-own-serving",
         "allow-feature-store-database",
         "allow-tenant-to-feature-server",
+        "allow-egress-to-own-feature-server",
         "allow-materialization-to-pushgateway",
     }
     database = policies["allow-feature-store-database"]
@@ -168,6 +178,13 @@ def test_a_tenant_with_a_feature_store_may_reach_its_database_and_only_its_own_p
     server = policies["allow-tenant-to-feature-server"]
     assert server["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "feature-server"}}
     assert server["ingress"] == [{"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": 6566}]}]
+    # and its pods may call it: default-deny covers their egress too
+    assert policies["allow-egress-to-own-feature-server"]["egress"] == [
+        {
+            "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "feature-server"}}}],
+            "ports": [{"protocol": "TCP", "port": 6566}],
+        }
+    ]
     push = policies["allow-materialization-to-pushgateway"]
     assert push["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "feature-materialization"}}
     assert push["egress"][0]["ports"] == [{"protocol": "TCP", "port": 9091}]

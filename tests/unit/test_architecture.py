@@ -22,7 +22,6 @@ DECLARATION_LIMIT = 150
 
 # "<path>:<function>" -> what it declares. Everything here is data written as code, read top to bottom.
 DECLARATIONS = {
-    "infra/components/tenant.py:network_policies": "a tenant's NetworkPolicies, one per allowed path",
     "infra/components/tenant.py:__init__": "a tenant's namespace, quota, limits, RBAC and policies",
     "infra/components/metrics_server.py:__init__": "metrics-server's upstream manifests, as resources",
     "infra/components/training_trigger.py:__init__": "the training trigger's Deployment, RBAC and Service",
