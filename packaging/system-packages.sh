@@ -88,7 +88,10 @@ chosen=()
 for package in "${missing[@]}"; do  # the first alternative that has an install candidate
   IFS='|' read -ra choices <<<"$package"
   for choice in "${choices[@]}"; do
-    if apt-cache policy "$choice" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    # read apt-cache's whole answer: `| grep -q` would stop reading at the match, and under pipefail the
+    # SIGPIPE apt-cache then gets (on longer answers: several archives) reads as "no candidate"
+    policy=$(apt-cache policy "$choice" 2>/dev/null)
+    if [[ $policy == *"Candidate: "[0-9]* ]]; then
       chosen+=("$choice")
       continue 2
     fi
