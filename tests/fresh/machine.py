@@ -166,7 +166,7 @@ def _stream(argv: Sequence[str], prefix: str) -> int:
     )
     assert process.stdout is not None
     for line in process.stdout:
-        print(f"{prefix} {line}", end="", flush=True)
+        print(f"{prefix} {line.rstrip()}", flush=True)  # a tty ends lines with \r\n
     return process.wait()
 
 
@@ -186,8 +186,9 @@ def run_scenario(scenario: Scenario, image: str, bundle: Path, net: Network, scr
             reason = (setup.stderr or setup.stdout).strip()
             raise FreshError(f"{scenario.name}: setting up the machine failed: {reason}")
         env = [part for key, value in sorted(net.env.items()) for part in ("-e", f"{key}={value}")]
-        # a login shell, as in a terminal: /etc/profile sets the user's PATH
-        argv = ["docker", "exec", "--user", scenario.user, "--workdir", scenario.home, *env, name]
+        # as in a terminal: a tty (programs stream their output as they go) and a login shell (/etc/profile
+        # sets the user's PATH)
+        argv = ["docker", "exec", "--tty", "--user", scenario.user, "--workdir", scenario.home, *env, name]
         return _stream([*argv, "bash", "--login", "-c", script], f"[{scenario.name}]")
     finally:
         docker.docker("rm", "--force", "--volumes", name, check=False)
