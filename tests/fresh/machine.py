@@ -96,7 +96,8 @@ class Network:
     files: dict[str, str] = field(default_factory=dict)  # path in the container -> content
 
     def describe(self) -> str:
-        parts = [f"{key}={value}" for key, value in sorted(self.env.items())] + sorted(self.files)
+        parts = [f"{key}={value}" for key, value in sorted(self.env.items())]
+        parts += [f"{path} (read-only)" for path in sorted(self.files)]
         return ", ".join(parts) or "nothing (direct access)"
 
 
@@ -160,13 +161,13 @@ def make_bundle(rev: str, folder: Path) -> tuple[str, Path]:
 
 
 def _stream(argv: Sequence[str], prefix: str) -> int:
-    """Run argv with its output printed line by line behind `prefix`; its exit code."""
-    process = subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    )
+    """Run argv with its output printed line by line behind `prefix`; its exit code. Of a line redrawn
+    with carriage returns (progress counters on a tty), what a terminal would end up showing."""
+    process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
-    for line in process.stdout:
-        print(f"{prefix} {line.rstrip()}", flush=True)  # a tty ends lines with \r\n
+    for raw in process.stdout:
+        shown = [part for part in raw.rstrip(b"\r\n").split(b"\r") if part]
+        print(f"{prefix} {shown[-1].decode(errors='replace') if shown else ''}", flush=True)
     return process.wait()
 
 
