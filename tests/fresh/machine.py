@@ -60,6 +60,7 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_prox
 PIP_VARS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST")
 
 Log = Callable[[str], None]
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class FreshError(RuntimeError):
@@ -162,12 +163,14 @@ def make_bundle(rev: str, folder: Path) -> tuple[str, Path]:
 
 def _stream(argv: Sequence[str], prefix: str) -> int:
     """Run argv with its output printed line by line behind `prefix`; its exit code. Of a line redrawn
-    with carriage returns (progress counters on a tty), what a terminal would end up showing."""
+    with carriage returns (progress counters on a tty), what a terminal would end up showing; colours
+    dropped."""
     process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     for raw in process.stdout:
         shown = [part for part in raw.rstrip(b"\r\n").split(b"\r") if part]
-        print(f"{prefix} {shown[-1].decode(errors='replace') if shown else ''}", flush=True)
+        line = _ANSI.sub("", shown[-1].decode(errors="replace")) if shown else ""  # colours: not for a log
+        print(f"{prefix} {line}", flush=True)
     return process.wait()
 
 
