@@ -214,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrustError as exc:
         log(str(exc))
         return 2
+    if shutil.which("docker") is None or docker.docker("info", check=False).returncode != 0:
+        log("make test-fresh runs containers: install Docker and start it (`docker info` must answer)")
+        return 2
     chosen = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     script = scenario_script((ROOT / "README.md").read_text(encoding="utf-8"))
     results: list[tuple[Scenario, int, float]] = []
