@@ -35,6 +35,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -208,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=[s.name for s in SCENARIOS], action="append", help="only these")
     parser.add_argument("--ca-file", help="PEM of a TLS-inspecting proxy's CA [$MLPLAT_BUILD_CA_FILE]")
     args = parser.parse_args(argv)
+    # stopped (CI's timeout, kill): unwind, so the scenario's container is removed as on Ctrl-C
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     log: Log = lambda line: print(f"[fresh] {line}", file=sys.stderr, flush=True)  # noqa: E731
     try:
         trust = BuildTrust.from_option(args.ca_file)
