@@ -41,7 +41,11 @@ extensions() {
     bash "$here/../services/llm/install-pgvector.sh"
   elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     echo "make test builds pgvector for PostgreSQL 15 with sudo (services/llm/install-pgvector.sh)" >&2
-    sudo env MLPLAT_CACHE="${MLPLAT_CACHE:-$HOME/.cache/mlops-platform}" bash "$here/../services/llm/install-pgvector.sh"
+    # the cache stays the user's: made here, before root writes into it (root would make it root's, and
+    # the wheels the virtualenv builds later could not be written beside it)
+    local cache=${MLPLAT_CACHE:-$HOME/.cache/mlops-platform}
+    mkdir -p "$cache/pgvector"
+    sudo env MLPLAT_CACHE="$cache" bash "$here/../services/llm/install-pgvector.sh"
   else
     echo "make test needs pgvector for PostgreSQL 15; as root run: bash services/llm/install-pgvector.sh" >&2
     exit 1

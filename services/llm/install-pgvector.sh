@@ -28,6 +28,9 @@ if [ ! -f "$CACHE/pgvector_${VERSION}.orig.tar.gz" ]; then
   apt-get "${apt_opts[@]}" update -qq
   (cd "$CACHE" && apt-get "${apt_opts[@]}" source --download-only "pgvector=${VERSION}-1" >/dev/null)
   rm -rf "$work"
+  if [ -n "${SUDO_UID:-}" ]; then  # through sudo: what lands in the user's cache stays the user's
+    chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$CACHE"/*
+  fi
 fi
 build=$(mktemp -d)
 tar -xzf "$CACHE/pgvector_${VERSION}.orig.tar.gz" -C "$build"
