@@ -260,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = [scenario.name for scenario, code, _ in results if code != 0]
     if failed:
         log(f"make test-fresh failed: {', '.join(failed)}")
+        if not trust:  # the usual cause of pip's CERTIFICATE_VERIFY_FAILED in the container
+            log("no extra CA was given: behind a TLS-inspecting proxy, name its CA with MLPLAT_BUILD_CA_FILE")
         return 1
     return 0
 
