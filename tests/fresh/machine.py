@@ -248,22 +248,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log(str(exc))
                 code = 2
             results.append((scenario, code, time.monotonic() - started))
-            log(
-                f"scenario {scenario.name}: {'passed' if code == 0 else f'FAILED (exit {code})'}"
-                f" in {_minutes(results[-1][2])}"
-            )
+            verdict = "passed" if code == 0 else f"FAILED (exit {code})"
+            log(f"scenario {scenario.name}: {verdict} in {_minutes(results[-1][2])}")
     docker.docker("image", "prune", "--force", check=False)
+    return _report(commit, results, trust, log)
+
+
+def _report(commit: str, results: Sequence[tuple[Scenario, int, float]], trust: BuildTrust, log: Log) -> int:
+    """Each scenario's verdict and time; 1 when any failed, naming them."""
     log(f"commit {commit[:12]}:")
     for scenario, code, seconds in results:
         verdict = "passed" if code == 0 else f"FAILED (exit {code})"
         log(f"  {scenario.name:5} as {scenario.user} in {scenario.home}: {verdict} in {_minutes(seconds)}")
     failed = [scenario.name for scenario, code, _ in results if code != 0]
-    if failed:
-        log(f"make test-fresh failed: {', '.join(failed)}")
-        if not trust:  # the usual cause of pip's CERTIFICATE_VERIFY_FAILED in the container
-            log("no extra CA was given: behind a TLS-inspecting proxy, name its CA with MLPLAT_BUILD_CA_FILE")
-        return 1
-    return 0
+    if not failed:
+        return 0
+    log(f"make test-fresh failed: {', '.join(failed)}")
+    if not trust:  # the usual cause of pip's CERTIFICATE_VERIFY_FAILED in the container
+        log("no extra CA was given: behind a TLS-inspecting proxy, name its CA with MLPLAT_BUILD_CA_FILE")
+    return 1
 
 
 if __name__ == "__main__":
