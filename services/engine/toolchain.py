@@ -647,16 +647,20 @@ def provider_for_sdk(pins: Mapping[str, Pin], go: _Go, sdk: str | None) -> dict[
     pinned = pins["pulumi-kubernetes"]
     if sdk is None or sdk == pinned.version:
         return dict(pins)
-    try:
-        go.download("github.com/pulumi/pulumi-kubernetes/provider/v4", f"v{sdk}")
-    except ModuleUnavailable as exc:
-        raise ToolchainError(
-            f"the installed pulumi-kubernetes SDK is {sdk}, and its programs ask for provider {sdk}; the toolchain's "
-            f"provider is pinned at {pinned.version} (infra/toolchain.toml), and {exc}.\n-> install the SDK the "
-            f"project pins: `.venv/bin/pip install -c constraints.txt -e .` (or `make venv`), which gives "
-            f"pulumi-kubernetes {pinned.version}"
-        ) from None
-    return {**pins, "pulumi-kubernetes": Pin(sdk)}
+    if shutil.which("go", path=go.env.get("PATH")) is None:  # a machine without Go: say so, not a traceback
+        reason = "fetching another provider needs the Go toolchain, and `go` is not on PATH"
+    else:
+        try:
+            go.download("github.com/pulumi/pulumi-kubernetes/provider/v4", f"v{sdk}")
+            return {**pins, "pulumi-kubernetes": Pin(sdk)}
+        except ModuleUnavailable as exc:
+            reason = str(exc)
+    raise ToolchainError(
+        f"the installed pulumi-kubernetes SDK is {sdk}, and its programs ask for provider {sdk}; the toolchain's "
+        f"provider is pinned at {pinned.version} (infra/toolchain.toml), and {reason}.\n-> install the SDK the "
+        f"project pins: `.venv/bin/pip install -c constraints.txt -e .` (or `make venv`), which gives "
+        f"pulumi-kubernetes {pinned.version}"
+    )
 
 
 def build(

@@ -18,13 +18,19 @@ mkdir -p "$CACHE"
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -qq --no-install-recommends postgresql-server-dev-15 make gcc dpkg-dev >/dev/null
 if [ ! -f "$CACHE/pgvector_${VERSION}.orig.tar.gz" ]; then
-  lists=$(mktemp -d)
-  mkdir -p "$lists/partial"
-  echo "deb-src http://deb.debian.org/debian trixie main" > "$lists/sources.list"
-  apt_opts=(-o "Dir::Etc::sourcelist=$lists/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$lists")
+  # the sources list sits beside the lists folder, not in it: `apt-get update` deletes from that folder
+  # every file it did not download itself
+  work=$(mktemp -d)
+  chmod 755 "$work"  # apt downloads as its _apt user, which must reach the lists folder
+  mkdir -p "$work/lists/partial"
+  echo "deb-src http://deb.debian.org/debian trixie main" > "$work/sources.list"
+  apt_opts=(-o "Dir::Etc::sourcelist=$work/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$work/lists")
   apt-get "${apt_opts[@]}" update -qq
   (cd "$CACHE" && apt-get "${apt_opts[@]}" source --download-only "pgvector=${VERSION}-1" >/dev/null)
-  rm -rf "$lists"
+  rm -rf "$work"
+  if [ -n "${SUDO_UID:-}" ]; then  # through sudo: what lands in the user's cache stays the user's
+    chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$CACHE"/*
+  fi
 fi
 build=$(mktemp -d)
 tar -xzf "$CACHE/pgvector_${VERSION}.orig.tar.gz" -C "$build"

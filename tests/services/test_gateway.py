@@ -3,7 +3,7 @@
 The configuration is exactly what `nginx_config` renders for the cluster, with only what a laptop
 lacks rewritten: upstream names (cluster DNS) become loopback addresses (the tested model's to the
 running server, every other model's to a closed port), the resolver is loopback, listeners are free
-loopback ports, scratch paths a temporary folder, and Debian's nginx 1.22 spells `http2 on` (1.25+)
+loopback ports, scratch paths and the access log a temporary folder, and Debian's nginx 1.22 spells `http2 on` (1.25+)
 the older way, as a `listen ... http2` parameter, which means the same.
 """
 
@@ -52,6 +52,9 @@ def gateway(server, tmp_path_factory):
     config = config.replace(f"listen {Ports.GATEWAY};", f"listen 127.0.0.1:{http_port};")
     config = config.replace(f"listen {Ports.GATEWAY_GRPC};\n    http2 on;", f"listen 127.0.0.1:{grpc_port} http2;")
     config = config.replace(f"{SCRATCH}/", f"{folder}/")
+    # the image links nginx's default access log to stdout; here that default is /var/log/nginx, which only
+    # root may write: the log goes to the scratch folder, so the test runs as any user
+    config = config.replace("http {\n", f"http {{\n  access_log {folder}/access.log;\n", 1)
     assert "svc.cluster.local" not in config and "http2 on" not in config
     (folder / "nginx.conf").write_text(config)
     command = [require("nginx"), "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log")]

@@ -8,6 +8,7 @@ nothing was fetched. The real builds run in `make toolchain` / `make test-engine
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -328,6 +329,11 @@ def test_kwok_gets_the_releases_fast_stages_as_one_config_file(tmp_path, monkeyp
     store.mkdir(parents=True)
     (store / "kwok").write_text("#!/bin/sh\n")  # built before: only the stages are missing
     monkeypatch.setattr(toolchain._Go, "download", lambda self, module_path, version: module)
+    fake_go = tmp_path / "go-bin" / "go"  # nothing is compiled: any `go` on PATH passes the build's check
+    fake_go.parent.mkdir()
+    fake_go.write_text("#!/bin/sh\nexit 1\n")
+    fake_go.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_go.parent}:{os.environ['PATH']}")
     toolchain.build(["kwok"], pins=PINS, cache=tmp_path / "cache", log=lambda line: None)
     stages = tmp_path / "cache" / toolchain.pins_hash(PINS) / "bin" / toolchain.KWOK_STAGES
     names = [doc["metadata"]["name"] for doc in yaml.safe_load_all(stages.read_text())]
