@@ -84,8 +84,9 @@ def _grpc_server(routes: list[str]) -> str:
         f"  map {variable} $grpc_upstream {{\n"
         '    default "";\n' + "".join(routes) + "  }\n"
         "  server {\n"
-        f"    listen {Ports.GATEWAY_GRPC};\n"
-        "    http2 on;\n"
+        # `listen ... http2`, not `http2 on` (nginx 1.25+): the gateway image built here is Debian's nginx 1.22,
+        # which refuses `http2 on` (found on kind: the gateway crash-looped); 1.25+ still accepts this form
+        f"    listen {Ports.GATEWAY_GRPC} http2;\n"
         "    location /inference.GRPCInferenceService/ {\n"
         "      error_page 418 = @no_route;\n"
         '      if ($grpc_upstream = "") { return 418; }\n'
