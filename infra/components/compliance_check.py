@@ -68,6 +68,9 @@ def opa_url(namespace: str = SYSTEM_NAMESPACE) -> str:
     return f"http://{OPA}.{namespace}.svc:{OPA_PORT}"
 
 
+SCRATCH = "/tmp"  # inside the pod: the scratch emptyDir (read-only root), where the report is written
+
+
 @dataclass(frozen=True)
 class ComplianceCheckArgs:
     blueprint: Blueprint
@@ -189,17 +192,17 @@ class ComplianceCheck(pulumi.ComponentResource):
                 "--schedule-seconds",
                 str(parse_cron(schedule).max_interval_seconds),
                 "--out",
-                "/tmp/compliance",
+                f"{SCRATCH}/compliance",
             ],  # fmt: skip
             "env": [
                 *credentials_env(user_secret(GATE)),  # reads every model's versions, tags and aliases
-                {"name": "HOME", "value": "/tmp"},
+                {"name": "HOME", "value": SCRATCH},
             ],
             "resources": {"requests": {"cpu": "100m", "memory": "384Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
             "securityContext": restricted_container_security(),
             "volumeMounts": [
                 {"name": "blueprint", "mountPath": BLUEPRINT_DIR, "readOnly": True},
-                {"name": "tmp", "mountPath": "/tmp"},
+                {"name": "tmp", "mountPath": SCRATCH},
             ],
         }
         job = run_to_completion(
