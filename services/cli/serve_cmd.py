@@ -115,7 +115,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from services.model_server.server import build_routes, serve
+    from services.model_server.server import prepare, run
 
     if not 1 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: use 1-65535")
@@ -129,8 +129,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError("--max-batch-rows and --max-batch-wait-ms must be 0 or more")
     config = config_from_args(args)
     try:
-        build_routes(config)
+        prepare(config)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    serve(config)
+    run(config)
     return 0

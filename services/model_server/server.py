@@ -15,7 +15,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["ServeConfig", "build_routes", "create_app", "app_from_env", "serve"]
+__all__ = ["ServeConfig", "build_routes", "create_app", "app_from_env", "prepare", "run", "serve"]
 
 _ENV = "MLPLAT_SERVE_CONFIG"
 ONLINE_STORE_ENV = "MLPLAT_ONLINE_STORE"  # where models with a feature service read their features
@@ -143,7 +143,35 @@ def app_from_env():
     return create_app(ServeConfig(**json.loads(os.environ[_ENV])))
 
 
+_MULTIPROC_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")  # the second: its legacy name
+
+
+def _choose_metrics_mode(workers: int) -> None:
+    """The worker count alone decides how /metrics is collected, never the environment the server was
+    started from: a parent that imported Feast (which sets PROMETHEUS_MULTIPROC_DIR on import) would
+    otherwise switch a one-worker server to multiprocess mode, whose /metrics has no process_* series
+    (cost showback's measured CPU and memory), and several workers would share a stranger's folder.
+    Call before prometheus-client is imported: it picks its value store once, on import."""
+    for name in _MULTIPROC_VARIABLES:
+        os.environ.pop(name, None)
+    if workers > 1:  # a new, empty folder of this server's own, which every worker inherits
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mlplat-metrics-")
+
+
+def prepare(config: ServeConfig) -> None:
+    """Set the process up for `run`: the metrics mode first (before anything imports prometheus-client),
+    then validate the configuration, raising ValueError before anything starts or forks."""
+    _choose_metrics_mode(config.workers)
+    build_routes(config)
+
+
 def serve(config: ServeConfig) -> None:
+    prepare(config)
+    run(config)
+
+
+def run(config: ServeConfig) -> None:
+    """Serve a configuration `prepare` accepted, until stopped."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -151,7 +179,6 @@ def serve(config: ServeConfig) -> None:
     # must never hang a worker for minutes inside MLflow's HTTP retries.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    build_routes(config)  # validate before forking anything
     options = {
         "host": config.host,
         "port": config.port,
@@ -166,7 +193,6 @@ def serve(config: ServeConfig) -> None:
         "server_header": False,
     }
     if config.workers > 1:
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlplat-metrics-"))
         os.environ[_ENV] = json.dumps(asdict(config))
         uvicorn.run("services.model_server.server:app_from_env", factory=True, workers=config.workers, **options)
     else:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from blueprints.cron import parse_cron
+from services.standalone.environment import child_environment
 
 __all__ = ["ScheduledJob", "Scheduler"]
 
@@ -95,7 +96,7 @@ class Scheduler:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **job.env},
+                env=child_environment(job.env),
                 cwd=self.cwd,
                 start_new_session=True,
             )

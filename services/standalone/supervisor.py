@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.standalone.environment import child_environment
 from services.standalone.plan import Plan, ProcessSpec
 from services.standalone.scheduler import Scheduler
 
@@ -139,7 +140,7 @@ class Supervisor:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **spec.env},
+            env=child_environment(spec.env),
             cwd=self.plan.root,
             start_new_session=True,
             preexec_fn=die_with_parent if sys.platform == "linux" else None,

@@ -281,8 +281,6 @@ def start_model_server(
     root.mkdir(parents=True, exist_ok=True)
     log = root / f"server-{port}.log"
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLPLAT_MODEL_CACHE": str(root / "cache")}
-    for inherited in ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR"):  # (set by Feast's import in the
-        env.pop(inherited, None)  # test process): the server decides its own metrics mode, as in production
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "serve", *args, "--port", str(port), "--grpc-port", str(grpc_port)],
         stdout=log.open("ab"),

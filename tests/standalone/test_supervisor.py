@@ -263,3 +263,41 @@ def test_the_scheduler_stops_a_run_past_its_deadline(tmp_path):
     assert scheduler.running() == [] and any("over its 5s deadline" in line for line in lines)
     scheduler.tick(now=started + 7)
     assert any("slow: failed" in line for line in lines)
+
+
+def _environment_dump(path: Path) -> list[str]:
+    return [sys.executable, "-c", f"import json, os; open({str(path)!r}, 'w').write(json.dumps(dict(os.environ)))"]
+
+
+def test_components_and_scheduled_jobs_start_without_the_supervisors_metrics_folder(tmp_path, monkeypatch):
+    """A supervisor started from a process that imported Feast carries PROMETHEUS_MULTIPROC_DIR; its
+    children must not inherit it (services/standalone/environment.py), but keep everything else."""
+    from datetime import UTC, datetime
+
+    from services.standalone.scheduler import ScheduledJob, Scheduler
+    from services.standalone.spec import oneshot
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "feast-metrics"))
+    monkeypatch.setenv("prometheus_multiproc_dir", str(tmp_path / "feast-metrics"))
+    monkeypatch.setenv("MLPLAT_INHERITED", "kept")
+    step = oneshot("dump", _environment_dump(tmp_path / "step.json"), env={"MLPLAT_OWN": "set"}, timeout=30)
+    supervisor = Supervisor(Plan(root=tmp_path, processes=[step], skipped={}, files={}), log=lambda line: None)
+    try:
+        supervisor.start()
+    finally:
+        supervisor.stop()
+    start = datetime(2026, 11, 25, 2, 59, tzinfo=UTC).timestamp()
+    job = ScheduledJob("dump", "* * * * *", _environment_dump(tmp_path / "job.json"), env={"MLPLAT_OWN": "set"})
+    scheduler = Scheduler([job], tmp_path / "logs", log=lambda line: None, clock=lambda: start)
+    try:
+        assert scheduler.tick(now=start + 60) == ["dump"]
+        deadline = time.monotonic() + 20
+        while scheduler.running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+            scheduler.tick(now=start + 61)
+    finally:
+        scheduler.stop(grace=5)
+    for dump in ("step.json", "job.json"):
+        environment = json.loads((tmp_path / dump).read_text())
+        assert "PROMETHEUS_MULTIPROC_DIR" not in environment and "prometheus_multiproc_dir" not in environment
+        assert environment["MLPLAT_INHERITED"] == "kept" and environment["MLPLAT_OWN"] == "set"
