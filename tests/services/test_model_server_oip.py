@@ -146,7 +146,7 @@ def test_compressed_bodies_are_inflated(http, local, coding):
     ("body", "coding", "status", "says"),
     [
         (b"not gzip at all", "gzip", 400, "does not inflate"),
-        (gzip.compress(b"{}")[:-6], "gzip", 400, "cut off"),
+        (gzip.compress(b"{}", mtime=0)[:-6], "gzip", 400, "cut off"),
         (gzip.compress(b" " * 1_000_000), "gzip", 413, "inflates past the 400000-byte limit"),
         (b"{}", "br", 415, "Content-Encoding 'br' is not supported"),
     ],
