@@ -14,9 +14,6 @@ while another test run shared them.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,9 +24,7 @@ import pytest
 from blueprints import load
 from services.demo import Demo
 from services.promotion_gate.audit import AuditLog
-from services.standalone.plan import plan
-from services.standalone.supervisor import busy_ports
-from tests.services.mlflow_fixtures import wait_http
+from tests.e2e.standalone import running_standalone
 
 ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINT = "enterprise"
@@ -37,24 +32,8 @@ BLUEPRINT = "enterprise"
 
 @pytest.fixture
 def platform(tmp_path):
-    root = tmp_path / "platform"
-    offset = next(o for o in range(2300, 20000, 137) if not busy_ports(plan(load(BLUEPRINT), tmp_path, port_offset=o)))
-    log_path = tmp_path / "standalone.log"
-    command = [sys.executable, "-m", "services.cli", "standalone", "--blueprint", BLUEPRINT,
-               "--root", str(root), "--port-offset", str(offset)]  # fmt: skip
-    supervisor = subprocess.Popen(command, cwd=ROOT, stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
-    started, state = time.monotonic(), root / "standalone.json"
-    while not state.exists():
-        if supervisor.poll() is not None or time.monotonic() - started > 180:
-            supervisor.kill()
-            pytest.fail(f"standalone did not come up:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    components = {c["name"]: c for c in json.loads(state.read_text())["components"]}
-    for component in components.values():
-        wait_http(component["health"], 60)
-    yield root, components
-    supervisor.send_signal(signal.SIGTERM)
-    supervisor.wait(timeout=60)
+    with running_standalone(BLUEPRINT, tmp_path) as (root, components, _):
+        yield root, components
 
 
 def _infer_status(server: str, model: str, customer: int) -> int:

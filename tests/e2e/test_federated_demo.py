@@ -4,11 +4,6 @@ gate's user, then served by the tenant's model server, whose answers on held-out
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,9 +11,7 @@ import pytest
 from blueprints import load
 from services.federated.demo import federated_demo
 from services.promotion_gate.audit import AuditLog
-from services.standalone.plan import plan
-from services.standalone.supervisor import busy_ports
-from tests.services.mlflow_fixtures import wait_http
+from tests.e2e.standalone import running_standalone
 
 ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINT = "federated"
@@ -26,22 +19,8 @@ BLUEPRINT = "federated"
 
 @pytest.fixture
 def platform(tmp_path):
-    root = tmp_path / "platform"
-    offset = next(o for o in range(3000, 20000, 151) if not busy_ports(plan(load(BLUEPRINT), tmp_path, port_offset=o)))
-    log = (tmp_path / "standalone.log").open("ab")
-    command = [sys.executable, "-m", "services.cli", "standalone", "--blueprint", BLUEPRINT, "--root", str(root)]
-    supervisor = subprocess.Popen([*command, "--port-offset", str(offset)], cwd=ROOT, stdout=log, stderr=log)
-    started, state = time.monotonic(), root / "standalone.json"
-    while not state.exists():
-        if supervisor.poll() is not None or time.monotonic() - started > 180:
-            supervisor.kill()
-            pytest.fail(f"standalone did not come up:\n{(tmp_path / 'standalone.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    for component in json.loads(state.read_text())["components"]:
-        wait_http(component["health"], 60)
-    yield root
-    supervisor.send_signal(signal.SIGTERM)
-    supervisor.wait(timeout=60)
+    with running_standalone(BLUEPRINT, tmp_path) as (root, _, _):
+        yield root
 
 
 def test_the_demo_trains_gates_and_serves_the_federated_model(platform):

@@ -20,20 +20,11 @@ from blueprints import load
 from services.demo import Demo
 from services.monitoring.dashboards import KEY_PANELS, panel_queries
 from services.promotion_gate.audit import AuditLog
-from services.standalone.plan import plan
-from services.standalone.supervisor import busy_ports
-from tests.services.mlflow_fixtures import wait_http
+from tests.e2e.standalone import claimed_offset, running_standalone
 from tests.tools import require
 
 ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINT = "multi-tenant"
-
-
-def _free_offset(tmp_path: Path) -> int:
-    for offset in range(2000, 20000, 137):
-        if not busy_ports(plan(load(BLUEPRINT), tmp_path, port_offset=offset)):
-            return offset
-    raise RuntimeError("no free set of ports")
 
 
 def _query(prometheus: str, expr: str) -> dict:
@@ -57,43 +48,11 @@ def _alive(pid: int) -> bool:
 def platform(tmp_path):
     for tool in ("prometheus", "alertmanager", "pushgateway"):
         require(tool)  # the loop needs every one of them: a missing one fails with how to install it
-    root = tmp_path / "platform"
-    offset = _free_offset(tmp_path)
-    log = (tmp_path / "standalone.log").open("ab")
-    supervisor = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "standalone",
-            "--blueprint",
-            BLUEPRINT,
-            "--root",
-            str(root),
-            "--port-offset",
-            str(offset),
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        # as when `make test` imported Feast before this test (Feast sets it on import): the components
-        # must decide their metrics mode themselves, or cost showback finds no usage (CI found this)
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
-    )
-    started = time.monotonic()
-    state = root / "standalone.json"
-    while not state.exists():
-        if supervisor.poll() is not None or time.monotonic() - started > 180:
-            supervisor.kill()
-            pytest.fail(f"standalone did not come up:\n{(tmp_path / 'standalone.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    components = {c["name"]: c for c in json.loads(state.read_text())["components"]}
-    for component in components.values():
-        wait_http(component["health"], 60)
-    yield root, components, supervisor
-    if supervisor.poll() is None:
-        supervisor.send_signal(signal.SIGTERM)
-        supervisor.wait(timeout=60)
+    # as when `make test` imported Feast before this test (Feast sets it on import): the components
+    # must decide their metrics mode themselves, or cost showback finds no usage (CI found this)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    with running_standalone(BLUEPRINT, tmp_path, env) as platform:
+        yield platform
 
 
 def test_the_whole_lifecycle_on_the_standalone_platform(platform):
@@ -223,7 +182,13 @@ def _notification(fingerprint: str) -> dict:
     return {"version": "4", "status": "firing", "receiver": "webhook-modelfeaturedrift", "alerts": [alert]}
 
 
-def test_registry_data_survives_a_restart(tmp_path):
+@pytest.fixture
+def foundation_offset(tmp_path):
+    with claimed_offset("foundation", tmp_path) as offset:
+        yield offset
+
+
+def test_registry_data_survives_a_restart(tmp_path, foundation_offset):
     from mlflow.tracking import MlflowClient
 
     from services.registry.access import ADMIN
@@ -231,7 +196,7 @@ def test_registry_data_survives_a_restart(tmp_path):
     from tests.services.mlflow_fixtures import register_iris
 
     root = tmp_path / "platform"
-    offset = _free_offset(tmp_path)
+    offset = foundation_offset
     command = [
         sys.executable,
         "-m",
