@@ -74,8 +74,13 @@ up: venv system-packages-up
 down: venv
 	$(BIN)/mlplat down
 
+# Test files run in TEST_WORKERS parallel processes (pytest-xdist; each file stays in one worker, so its
+# module fixtures start once): most tests wait on the servers they start, so 3 workers keep 2 cores
+# busy (docs/adr/0026). TEST_WORKERS=0 runs everything in this process, in file order.
+TEST_WORKERS ?= 3
+
 test: system-packages-test venv venv-federated
-	$(BIN)/python -m pytest tests --ignore=tests/cluster
+	$(BIN)/python -m pytest tests --ignore=tests/cluster -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The compliance layer: builds the pinned Open Policy Agent once (Go, from the module proxy, cached under
 # ~/.cache/mlops-platform/toolchain; about 5 minutes cold), then runs `opa test` on every control and the
