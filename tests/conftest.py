@@ -5,7 +5,9 @@ it: `mlflow.set_experiment` sets MLFLOW_EXPERIMENT_ID "so that subprocess can in
 MLFLOW_TRACKING_URI for their process, and importing Feast sets PROMETHEUS_MULTIPROC_DIR. A test then
 depended on which tests ran before it in the same process, which pytest-xdist's workers reorder
 (a benchmark run inherited another test's experiment id and failed on a registry that lacked it).
-Variables a module-scoped fixture sets on purpose are kept: they are in place before this snapshot.
+So the environment is put back after every test, and after every module, for what a module's fixtures
+set (a fixture that registers a model calls `mlflow.set_experiment`). What a module-scoped fixture sets
+on purpose stays for that module's tests: it is in place before each test's snapshot.
 """
 
 from __future__ import annotations
@@ -15,10 +17,21 @@ import os
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _environment_as_it_was():
-    before = dict(os.environ)
-    yield
+def _restored(before: dict[str, str]) -> None:
     if os.environ != before:
         os.environ.clear()
         os.environ.update(before)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _environment_as_the_module_found_it():
+    before = dict(os.environ)
+    yield
+    _restored(before)
+
+
+@pytest.fixture(autouse=True)
+def _environment_as_the_test_found_it():
+    before = dict(os.environ)
+    yield
+    _restored(before)
