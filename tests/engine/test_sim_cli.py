@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from blueprints import load
 from services.engine import sim
 from tests.engine.conftest import NODE, REPORT, timed
 
@@ -36,7 +37,8 @@ def test_up_status_down_on_a_sim_cluster_of_its_own(bin_dir, tmp_path):
         assert {p["name"] for p in report["processes"]} >= set(sim.CONTROL_PLANE_BINARIES)
         assert all(p["healthy"] for p in report["processes"])
         iris = next(w for w in report["workloads"] if w["name"] == "iris")
-        assert (iris["namespace"], iris["ready"], iris["desired"]) == ("data-science", 1, 1)
+        replicas = load("foundation").tenants[0].models[0].replicas.min  # every replica Ready (kwok's pods)
+        assert (iris["namespace"], iris["ready"], iris["desired"]) == ("data-science", replicas, replicas)
     finally:
         down = _mlplat("down", "--target", "sim", root=tmp_path)
     REPORT["mlplat up --target sim (foundation)"] = {"seconds": seconds}
