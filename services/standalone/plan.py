@@ -18,7 +18,6 @@ every process signs in as its own user through a credentials file (services/regi
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from services.standalone.spec import (
     batch_data_dir,
     find_binary,
     oneshot,
+    system_which,
 )
 
 __all__ = ["ProcessSpec", "Plan", "plan", "oneshot", "find_binary", "BINARY_NAMES", "batch_data_dir", "ACCESS_PLAN"]
@@ -45,7 +45,7 @@ def plan(
     root: Path,
     *,
     port_offset: int = 0,
-    which: Callable[[str], str | None] = shutil.which,
+    which: Callable[[str], str | None] = system_which,
     python: str = sys.executable,
     webhook_key: str = "",
 ) -> Plan:

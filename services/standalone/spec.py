@@ -17,7 +17,17 @@ from pathlib import Path
 from services.registry.credentials import FILE_ENV, credentials_file, standalone_credentials_dir
 from services.standalone.scheduler import ScheduledJob
 
-__all__ = ["BINARY_NAMES", "Part", "Plan", "ProcessSpec", "Site", "batch_data_dir", "find_binary", "oneshot"]
+__all__ = [
+    "BINARY_NAMES",
+    "Part",
+    "Plan",
+    "ProcessSpec",
+    "Site",
+    "batch_data_dir",
+    "find_binary",
+    "oneshot",
+    "system_which",
+]
 
 # Debian names some Prometheus tools with a prefix.
 BINARY_NAMES: dict[str, tuple[str, ...]] = {
@@ -27,7 +37,17 @@ BINARY_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def find_binary(tool: str, which: Callable[[str], str | None] = shutil.which) -> str | None:
+# Debian installs daemons such as nginx in /usr/sbin, which a user's PATH leaves out (root's has it): a
+# tool the system packages installed is found there too, so `make test` finds it as root or not.
+SYSTEM_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def system_which(name: str) -> str | None:
+    """`shutil.which`, then the system directories a non-root user's PATH leaves out."""
+    return shutil.which(name) or shutil.which(name, path=":".join(SYSTEM_DIRS))
+
+
+def find_binary(tool: str, which: Callable[[str], str | None] = system_which) -> str | None:
     for name in BINARY_NAMES.get(tool, (tool,)):
         path = which(name)
         if path:
@@ -98,7 +118,7 @@ class Site:
     root: Path
     port_offset: int = 0
     python: str = "python3"
-    which: Callable[[str], str | None] = shutil.which
+    which: Callable[[str], str | None] = system_which
 
     def port(self, base: int) -> int:
         return base + self.port_offset

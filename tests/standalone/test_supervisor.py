@@ -301,3 +301,23 @@ def test_components_and_scheduled_jobs_start_without_the_supervisors_metrics_fol
         environment = json.loads((tmp_path / dump).read_text())
         assert "PROMETHEUS_MULTIPROC_DIR" not in environment and "prometheus_multiproc_dir" not in environment
         assert environment["MLPLAT_INHERITED"] == "kept" and environment["MLPLAT_OWN"] == "set"
+
+
+def test_a_tool_in_usr_sbin_is_found_when_the_users_path_leaves_that_folder_out(tmp_path, monkeypatch):
+    """Debian installs nginx in /usr/sbin, which a non-root user's PATH lacks: the make test run as a user
+    on a fresh machine failed the gateway tests with 'nginx is not installed' right after installing it."""
+    from services.standalone import spec
+
+    sbin, bin_dir = tmp_path / "sbin", tmp_path / "bin"
+    for folder in (sbin, bin_dir):
+        folder.mkdir()
+    daemon = sbin / "mlplat-test-daemon"
+    daemon.write_text("#!/bin/sh\n")
+    daemon.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(spec, "SYSTEM_DIRS", (str(sbin),))
+    assert spec.find_binary("mlplat-test-daemon") == str(daemon)
+    assert spec.find_binary("mlplat-no-such-tool") is None
+    (bin_dir / "mlplat-test-daemon").write_text("#!/bin/sh\n")
+    (bin_dir / "mlplat-test-daemon").chmod(0o755)
+    assert spec.find_binary("mlplat-test-daemon") == str(bin_dir / "mlplat-test-daemon")  # PATH comes first
