@@ -24,14 +24,20 @@ from services.promotion_gate.rules import load_rules
 from tests.services.mlflow_fixtures import free_port, mlflow_running, register_iris
 
 # What each shipped blueprint's report says without a registry or an audit log, and why.
+# Foundation, and the LLM and federated blueprints, which declare no personal data and no compliance
+# settings either: alerts reach nobody and no check is scheduled (no platform.compliance), and the
+# registry and the audit log were not read
+_NO_PERSONAL_DATA = {
+    "soc2-cc6.1": "pass",
+    "soc2-cc7.2": "fail",
+    "soc2-cc8.1": "unverified",
+    **dict.fromkeys(("hipaa-164.312-a", "hipaa-164.312-b", "hipaa-164.312-e"), "not-applicable"),
+    **dict.fromkeys(("gdpr-art5-1e", "gdpr-art17", "gdpr-art30", "gdpr-art32"), "not-applicable"),
+}
 EXPECTED = {
-    "foundation": {
-        "soc2-cc6.1": "pass",
-        "soc2-cc7.2": "fail",  # alerts reach nobody; no scheduled check (no platform.compliance)
-        "soc2-cc8.1": "unverified",  # the registry and the audit log were not read
-        **dict.fromkeys(("hipaa-164.312-a", "hipaa-164.312-b", "hipaa-164.312-e"), "not-applicable"),
-        **dict.fromkeys(("gdpr-art5-1e", "gdpr-art17", "gdpr-art30", "gdpr-art32"), "not-applicable"),
-    },
+    "foundation": _NO_PERSONAL_DATA,
+    "llm": _NO_PERSONAL_DATA,
+    "federated": _NO_PERSONAL_DATA,
     "multi-tenant": {
         "soc2-cc6.1": "pass",
         "soc2-cc7.2": "fail",
