@@ -154,7 +154,7 @@ def _choose_metrics_mode(workers: int) -> None:
     Call before prometheus-client is imported: it picks its value store once, on import."""
     for name in _MULTIPROC_VARIABLES:
         os.environ.pop(name, None)
-    if workers > 1:  # a new, empty folder of this server's own, which every worker inherits
+    if workers > 1:  # a new, empty folder of this server's own (under TMPDIR), which every worker inherits
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mlplat-metrics-")
 
 
