@@ -48,6 +48,7 @@ __all__ = ["ModelService", "ModelServiceArgs", "serve_command", "LIVE_PATH", "ME
 
 LIVE_PATH = "/v2/health/live"
 METRICS_PATH = "/metrics"
+PRE_STOP_SECONDS = 5  # how long a stopping pod keeps serving while it leaves the endpoints (below)
 
 
 FEATURES_DIR = "/etc/mlplat/features"  # the serving spec of a model that reads a feature service
@@ -115,6 +116,11 @@ class ModelService(pulumi.ComponentResource):
             "readinessProbe": grpc_probe(Ports.MODEL_SERVER_GRPC, period=5),
             "livenessProbe": http_probe(LIVE_PATH, "http", period=10, failure=6),
             "startupProbe": http_probe(LIVE_PATH, "http", period=5, failure=24),
+            # A deleted pod leaves the Service's endpoints a moment after it is told to stop: until every
+            # node's kube-proxy has caught up, new connections still reach it. Serving on for 5 s before
+            # the SIGTERM means those connections are answered instead of refused (the gateway gave 502s
+            # for them on kind, under load). Kubernetes' own sleep action: no shell in the image needed.
+            "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         }
         volumes = [scratch_volume("tmp", "2Gi")]

@@ -56,6 +56,14 @@ def test_probes_point_at_the_model_server_health_endpoints():
     assert container["startupProbe"]["httpGet"]["path"] == LIVE_PATH
 
 
+def test_a_stopping_pod_serves_on_while_it_leaves_the_endpoints_and_within_its_grace_period():
+    """Without the preStop pause, a deleted replica refuses the connections kube-proxy still sends it, and
+    the gateway answers 502 (seen on kind: tests/cluster/test_serving_resilience.py)."""
+    pod = _deployment()["spec"]["template"]["spec"]
+    pause = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert 0 < pause < pod.get("terminationGracePeriodSeconds", 30) // 2  # time left to drain after SIGTERM
+
+
 def test_the_server_listens_for_rest_and_grpc_and_the_service_exposes_both():
     container = _deployment()["spec"]["template"]["spec"]["containers"][0]
     assert container["ports"] == [{"name": "http", "containerPort": 8080}, {"name": "grpc", "containerPort": 8081}]
