@@ -26,29 +26,33 @@ from services.standalone.plan import plan
 from services.standalone.supervisor import busy_ports
 from tests.services.mlflow_fixtures import wait_http
 
-__all__ = ["claimed_offset", "running_standalone"]
+__all__ = ["alive", "claimed_offset", "running_standalone"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CLAIMS = Path(tempfile.gettempdir()) / "mlplat-test-port-claims"
+CLAIMS = Path(tempfile.gettempdir()) / f"mlplat-test-port-claims-{os.getuid()}"  # per user: theirs to write
 SPAN = 200  # past the highest planned port: model servers' gRPC ports sit 100+ above their REST ports
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # another user's: it runs
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _held() -> list[tuple[int, int]]:
     held = []
     for claim in CLAIMS.glob("*.json"):
         record = json.loads(claim.read_text())
-        if _alive(record["pid"]):
+        if alive(record["pid"]):
             held.append((record["low"], record["high"]))
         else:
             claim.unlink(missing_ok=True)
@@ -58,7 +62,7 @@ def _held() -> list[tuple[int, int]]:
 @contextmanager
 def claimed_offset(blueprint: str, tmp_path: Path) -> Iterator[int]:
     """Yield an offset whose ports are free and unclaimed, claimed until the block ends."""
-    CLAIMS.mkdir(mode=0o777, exist_ok=True)
+    CLAIMS.mkdir(mode=0o700, exist_ok=True)
     with (CLAIMS / ".lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         held = _held()

@@ -20,7 +20,7 @@ from blueprints import load
 from services.demo import Demo
 from services.monitoring.dashboards import KEY_PANELS, panel_queries
 from services.promotion_gate.audit import AuditLog
-from tests.e2e.standalone import claimed_offset, running_standalone
+from tests.e2e.standalone import alive, claimed_offset, running_standalone
 from tests.tools import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,17 +31,6 @@ def _query(prometheus: str, expr: str) -> dict:
     url = f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 @pytest.fixture
@@ -163,9 +152,9 @@ def test_the_whole_lifecycle_on_the_standalone_platform(platform):
     supervisor.send_signal(signal.SIGTERM)
     supervisor.wait(timeout=60)
     deadline = time.monotonic() + 15
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert [p for p in pids if _alive(p)] == []
+    assert [p for p in pids if alive(p)] == []
     assert not (root / "standalone.json").exists()
 
 
