@@ -15,7 +15,16 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["ServeConfig", "build_routes", "create_app", "app_from_env", "prepare", "run", "serve"]
+__all__ = [
+    "MULTIPROC_VARIABLES",
+    "ServeConfig",
+    "build_routes",
+    "create_app",
+    "app_from_env",
+    "prepare",
+    "run",
+    "serve",
+]
 
 _ENV = "MLPLAT_SERVE_CONFIG"
 ONLINE_STORE_ENV = "MLPLAT_ONLINE_STORE"  # where models with a feature service read their features
@@ -143,7 +152,8 @@ def app_from_env():
     return create_app(ServeConfig(**json.loads(os.environ[_ENV])))
 
 
-_MULTIPROC_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")  # the second: its legacy name
+# prometheus-client switches to multiprocess mode when either is set (the second is its legacy name)
+MULTIPROC_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
 
 
 def _choose_metrics_mode(workers: int) -> None:
@@ -152,7 +162,7 @@ def _choose_metrics_mode(workers: int) -> None:
     otherwise switch a one-worker server to multiprocess mode, whose /metrics has no process_* series
     (cost showback's measured CPU and memory), and several workers would share a stranger's folder.
     Call before prometheus-client is imported: it picks its value store once, on import."""
-    for name in _MULTIPROC_VARIABLES:
+    for name in MULTIPROC_VARIABLES:
         os.environ.pop(name, None)
     if workers > 1:  # a new, empty folder of this server's own (under TMPDIR), which every worker inherits
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mlplat-metrics-")

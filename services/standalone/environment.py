@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from services.model_server.server import MULTIPROC_VARIABLES
+
 __all__ = ["NOT_INHERITED", "child_environment"]
 
-NOT_INHERITED = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+NOT_INHERITED = MULTIPROC_VARIABLES
 
 
 def child_environment(own: Mapping[str, str], parent: Mapping[str, str] = os.environ) -> dict[str, str]:
